@@ -1,0 +1,225 @@
+"""The facade: one Python API that every front end (CLI, web, batch) calls.
+
+>>> import impasto
+>>> picture = impasto.stylize("photo.jpg", "painting.jpg", size=512, strength=0.6)
+>>> picture.save("out.png")
+
+For many calls, keep a :class:`Stylizer`: it holds the network between calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from impasto._version import __version__
+from impasto.config import TransferConfig
+from impasto.devices import resolve_device
+from impasto.errors import InvalidOption
+from impasto.features.vgg import VGG19
+from impasto.image.io import (
+    DEFAULT_MAX_PIXELS,
+    ImageSource,
+    open_image,
+    save_image,
+    split_alpha,
+    to_pil,
+    to_tensor,
+)
+from impasto.metrics.scores import Scorer, Scores
+from impasto.optim.events import CallbackLike, CancelToken
+from impasto.optim.precision import resolve_precision
+from impasto.optim.transfer import TransferInputs, run_transfer
+
+METADATA_KEY = "impasto"
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(TransferConfig)}
+
+
+def source_record(source: ImageSource, image: Image.Image) -> dict[str, Any]:
+    """Where a picture came from: its file name and SHA-256 (of the file, or of the pixels)."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return {"name": path.name, "sha256": digest}
+    digest = hashlib.sha256(np.asarray(image).tobytes()).hexdigest()
+    return {"name": f"<{type(source).__name__}>", "sha256": digest}
+
+
+@dataclass(frozen=True)
+class StylizeResult:
+    """A finished picture and how it was made."""
+
+    image: Image.Image  # RGB, or RGBA when the content had an alpha channel
+    tensor: torch.Tensor  # (1, 3, H, W) float in [0, 1] on the CPU, for 16-bit output
+    alpha: Image.Image | None
+    config: TransferConfig  # resolved: the seed that was used is filled in
+    seconds: float
+    device: str
+    precision: str
+    metadata: dict[str, str]
+
+    def save(self, path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
+        """Write the picture (format by extension) with its provenance metadata, atomically."""
+        return save_image(self.tensor, path, metadata=self.metadata, alpha=self.alpha,
+                          bit_depth=bit_depth)
+
+
+def build_config(config: TransferConfig | None, options: dict[str, Any]) -> TransferConfig:
+    """Apply keyword options over a config; unknown names raise one clear error."""
+    unknown = sorted(set(options) - _CONFIG_FIELDS)
+    if unknown:
+        raise InvalidOption(
+            f"unknown option {unknown[0]!r}; options are: {', '.join(sorted(_CONFIG_FIELDS))}"
+        )
+    base = config or TransferConfig()
+    for key in ("style_blend", "content_layers", "style_layers", "style_layer_weights"):
+        if isinstance(options.get(key), list):
+            options[key] = tuple(options[key])
+    return base.replace(**options) if options else base
+
+
+class Stylizer:
+    """Optimisation-based style transfer with the network kept loaded across calls.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``, or ``"auto"``.
+        max_pixels: largest input picture accepted (decompression-bomb guard).
+    """
+
+    def __init__(self, device: str | torch.device = "cpu", *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.device = resolve_device(device)
+        self.max_pixels = max_pixels
+        self._vgg: dict[tuple[tuple[str, ...], str], VGG19] = {}
+
+    def network(self, layers: Sequence[str], pooling: str = "max") -> VGG19:
+        """The frozen VGG-19 for these layers (built once per layer set and pooling)."""
+        key = (tuple(sorted(set(layers))), pooling)
+        if key not in self._vgg:
+            self._vgg[key] = VGG19(list(key[0]), pooling=pooling).to(self.device)  # type: ignore[arg-type]
+        return self._vgg[key]
+
+    def _load(self, source: ImageSource, name: str) -> tuple[torch.Tensor, Image.Image | None,
+                                                            dict[str, Any]]:
+        image = open_image(source, max_pixels=self.max_pixels, name=name)
+        rgb, alpha = split_alpha(image)
+        return to_tensor(rgb).to(self.device), alpha, source_record(source, image)
+
+    def stylize(
+        self,
+        content: ImageSource,
+        styles: ImageSource | Sequence[ImageSource],
+        config: TransferConfig | None = None,
+        *,
+        callback: CallbackLike | None = None,
+        cancel: CancelToken | None = None,
+        **options: Any,
+    ) -> StylizeResult:
+        """Render ``content`` in the style of one or more ``styles``.
+
+        Options are the fields of :class:`~impasto.config.TransferConfig` (``size``,
+        ``strength``, ``style_blend``, ``preserve_color``, ...), applied over ``config``.
+        """
+        cfg = build_config(config, dict(options))
+        style_list = _as_list(styles)
+        if not style_list:
+            raise InvalidOption("at least one style image is needed")
+        if cfg.style_blend is not None and len(cfg.style_blend) != len(style_list):
+            raise InvalidOption(
+                f"style-blend has {len(cfg.style_blend)} weights for {len(style_list)} style images"
+            )
+        started = time.perf_counter()
+        content_t, alpha, content_rec = self._load(content, "content")
+        loaded = [self._load(s, f"style {i}" if len(style_list) > 1 else "style")
+                  for i, s in enumerate(style_list, start=1)]
+        init_t = None
+        if cfg.init not in ("content", "noise"):
+            init_t = self._load(cfg.init, "init")[0]
+        if cfg.seed is None:
+            cfg = cfg.replace(seed=secrets.randbelow(2**31))
+        precision = resolve_precision(cfg.precision, self.device)
+        vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling)
+        out = run_transfer(
+            vgg,
+            TransferInputs(content=content_t, styles=[t for t, _, _ in loaded], init=init_t),
+            cfg,
+            seed=int(cfg.seed),  # type: ignore[arg-type]
+            precision=precision,
+            callback=callback,
+            cancel=cancel,
+        ).cpu()
+        seconds = time.perf_counter() - started
+        picture = to_pil(out)
+        if alpha is not None:
+            alpha = alpha.resize(picture.size, Image.Resampling.LANCZOS)
+            picture = picture.copy()
+            picture.putalpha(alpha)
+        record = {
+            "software": f"impasto {__version__}",
+            "method": "optimisation (Gatys et al. 2016)",
+            "config": cfg.to_dict(),
+            "precision": precision,
+            "device": self.device.type,
+            "seconds": round(seconds, 3),
+            "content": content_rec,
+            "styles": [rec for _, _, rec in loaded],
+        }
+        metadata = {METADATA_KEY: json.dumps(record, sort_keys=True)}
+        return StylizeResult(image=picture, tensor=out, alpha=alpha, config=cfg, seconds=seconds,
+                             device=str(self.device), precision=precision, metadata=metadata)
+
+
+def _as_list(styles: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    if isinstance(styles, str | os.PathLike | Image.Image | np.ndarray):
+        return [styles]
+    return list(styles)
+
+
+def stylize(
+    content: ImageSource,
+    style_or_styles: ImageSource | Sequence[ImageSource],
+    *,
+    device: str | torch.device = "cpu",
+    callback: CallbackLike | None = None,
+    cancel: CancelToken | None = None,
+    **options: Any,
+) -> Image.Image:
+    """Render ``content`` in the style of one or more style images; return a PIL image.
+
+    ``content`` and each style may be a path, a PIL image or an HxWx3 uint8 array. Options are
+    the fields of :class:`~impasto.config.TransferConfig`. The returned image's ``info``
+    carries the provenance record under ``"impasto"``.
+    """
+    result = Stylizer(device).stylize(content, style_or_styles, callback=callback,
+                                      cancel=cancel, **options)
+    result.image.info.update(result.metadata)
+    return result.image
+
+
+def score(
+    content: ImageSource,
+    style: ImageSource,
+    output: ImageSource,
+    *,
+    device: str | torch.device = "cpu",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Scores:
+    """Style, content, structure and colour distances of ``output`` (see :mod:`impasto.metrics`)."""
+    dev = resolve_device(device)
+    tensors = [
+        to_tensor(split_alpha(open_image(src, max_pixels=max_pixels, name=name))[0])
+        for src, name in ((content, "content"), (style, "style"), (output, "output"))
+    ]
+    return Scorer(dev).score(*tensors)

@@ -1,0 +1,1 @@
+"""Command-line front end (thin: it imports only the API, the config and the errors)."""

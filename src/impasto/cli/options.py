@@ -1,0 +1,87 @@
+"""CLI options generated from the config dataclass: defaults, choices and help stated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import typing
+from collections.abc import Callable
+from typing import Any, get_args, get_origin
+
+import typer
+
+from impasto.config import TransferConfig
+from impasto.errors import InvalidOption
+
+#: Options that the command states itself (not from the dataclass), or that are set elsewhere.
+_SKIP = {"learning_rate"}
+
+
+def _parse_floats(name: str, text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InvalidOption(f"--{name} needs comma-separated numbers, not {text!r}") from None
+    if any(math.isnan(v) or math.isinf(v) for v in values):
+        raise InvalidOption(f"--{name} needs finite numbers, not {text!r}")
+    return values
+
+
+def _parse_names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def config_parameters() -> list[inspect.Parameter]:
+    """One ``typer.Option`` parameter per field of :class:`TransferConfig`."""
+    hints = typing.get_type_hints(TransferConfig)
+    params = []
+    for f in dataclasses.fields(TransferConfig):
+        if f.name in _SKIP:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        hint = hints[f.name]
+        help_text = f.metadata.get("help", "")
+        cli_type = f.metadata.get("cli_type")
+        kwargs: dict[str, Any] = {"help": help_text, "show_default": True}
+        default = f.default
+        if cli_type is not None:
+            annotation: Any = str | None
+            default_text = None if default is None else ",".join(str(v) for v in default)
+            kwargs["show_default"] = default_text or False
+            default = None
+        elif get_origin(hint) is typing.Literal:
+            annotation = hint
+        else:
+            args = [a for a in get_args(hint) if a is not type(None)]
+            annotation = (args[0] | None) if args else hint
+        params.append(inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(default, flag, **kwargs), annotation=annotation,
+        ))
+    return params
+
+
+def config_from_cli(values: dict[str, Any], base: TransferConfig | None = None) -> TransferConfig:
+    """Build the config from parsed CLI values (strings of list options parsed here)."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(TransferConfig):
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        cli_type = f.metadata.get("cli_type")
+        if cli_type is not None:
+            if value is None:
+                continue
+            flag = f.name.replace("_", "-")
+            value = _parse_floats(flag, value) if cli_type == "floats" else _parse_names(value)
+        changes[f.name] = value
+    return (base or TransferConfig()).replace(**changes)
+
+
+def with_config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``func`` (which takes ``**config``) the config's options in its signature."""
+    sig = inspect.signature(func, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    func.__signature__ = sig.replace(parameters=own + config_parameters())  # type: ignore[attr-defined]
+    return func

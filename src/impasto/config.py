@@ -1,0 +1,214 @@
+"""Configuration: frozen, typed dataclasses, the one source of defaults.
+
+The CLI options are generated from :class:`TransferConfig`'s fields and their metadata, so
+defaults, choices and help texts are stated here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from impasto.errors import InvalidOption
+from impasto.features.vgg import LAYER_NAMES
+
+Optimizer = Literal["lbfgs", "adam"]
+PreserveColor = Literal["none", "luminance", "histogram"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Pooling = Literal["max", "avg"]
+
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+
+#: style_weight / content_weight at strength 0.5 (calibrated on the benchmark pairs).
+BASE_STYLE_RATIO = 5.0
+#: How fast the ratio moves with strength: ratio = BASE * (s / (1 - s)) ** STRENGTH_GAIN.
+STRENGTH_GAIN = 2.0
+
+
+def _opt(help_text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": help_text, **extra}
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Options of optimisation-based style transfer (Gatys et al. 2016)."""
+
+    size: int = field(default=512, metadata=_opt("Long side of the output in pixels."))
+    iterations: int = field(
+        default=300, metadata=_opt("Optimisation steps in total, over all scales.")
+    )
+    scales: int = field(
+        default=0,
+        metadata=_opt("Scales of the coarse-to-fine pyramid; 1 = single scale, 0 = automatic."),
+    )
+    optimizer: Optimizer = field(default="lbfgs", metadata=_opt("Optimiser."))
+    strength: float = field(
+        default=0.5,
+        metadata=_opt("Style strength in [0, 1]; sets the content/style balance at any size."),
+    )
+    content_weight: float | None = field(
+        default=None, metadata=_opt("Content weight (overrides --strength with --style-weight).")
+    )
+    style_weight: float | None = field(
+        default=None, metadata=_opt("Style weight (overrides --strength with --content-weight).")
+    )
+    style_blend: tuple[float, ...] | None = field(
+        default=None,
+        metadata=_opt("Blend weights of the style images, comma-separated, one per style.",
+                      cli_type="floats"),
+    )
+    style_scale: float = field(
+        default=1.0,
+        metadata=_opt("Size of the style image relative to the output (stroke scale)."),
+    )
+    tv_weight: float = field(
+        default=0.0, metadata=_opt("Total-variation weight (smoothness), relative to content.")
+    )
+    preserve_color: PreserveColor = field(
+        default="none", metadata=_opt("Keep the content's colours.")
+    )
+    init: str = field(
+        default="content", metadata=_opt("Start image: content, noise, or an image path.")
+    )
+    seed: int | None = field(
+        default=None, metadata=_opt("Random seed (chosen and recorded when not given).")
+    )
+    learning_rate: float = field(
+        default=0.02, metadata=_opt("Adam step size in pixel units (Adam only).")
+    )
+    content_layers: tuple[str, ...] = field(
+        default=DEFAULT_CONTENT_LAYERS,
+        metadata=_opt("VGG-19 layers for content, comma-separated.", cli_type="names"),
+    )
+    style_layers: tuple[str, ...] = field(
+        default=DEFAULT_STYLE_LAYERS,
+        metadata=_opt("VGG-19 layers for style, comma-separated.", cli_type="names"),
+    )
+    style_layer_weights: tuple[float, ...] | None = field(
+        default=None,
+        metadata=_opt("Weights of the style layers, comma-separated.", cli_type="floats"),
+    )
+    pooling: Pooling = field(default="max", metadata=_opt("VGG-19 pooling."))
+    precision: Precision = field(
+        default="auto",
+        metadata=_opt("Arithmetic of the network: auto = bf16 autocast where the hardware has it."),
+    )
+    preview_every: int = field(
+        default=0, metadata=_opt("Emit a preview image every N steps (0 = never).")
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> TransferConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def weights(self) -> tuple[float, float]:
+        """(content_weight, style_weight): each explicit weight wins, else ``strength`` sets it."""
+        content, style = strength_to_weights(self.strength)
+        return (
+            content if self.content_weight is None else self.content_weight,
+            style if self.style_weight is None else self.style_weight,
+        )
+
+
+def _ratio(strength: float) -> float:
+    if strength >= 1.0:
+        return math.inf
+    return BASE_STYLE_RATIO * (strength / (1.0 - strength)) ** STRENGTH_GAIN
+
+
+def strength_to_weights(strength: float) -> tuple[float, float]:
+    """Map strength in [0, 1] to (content_weight, style_weight) summing to 1.
+
+    0 keeps the content unchanged, 1 is style alone (texture synthesis from the content's start),
+    0.5 is the calibrated default; in between the style/content ratio moves on a log scale.
+    """
+    if strength <= 0.0:
+        return 1.0, 0.0
+    if strength >= 1.0:
+        return 0.0, 1.0
+    r = _ratio(strength)
+    return 1.0 / (1.0 + r), r / (1.0 + r)
+
+
+def _choices(name: str) -> tuple[str, ...]:
+    hints = {f.name: f.type for f in dataclasses.fields(TransferConfig)}
+    return get_args(eval(hints[name], globals()))
+
+
+def _finite(name: str, value: float, *, low: float | None = 0.0, high: float | None = None) -> None:
+    if not isinstance(value, int | float) or math.isnan(value) or math.isinf(value):
+        raise InvalidOption(f"{name} must be a finite number, not {value!r}")
+    if low is not None and value < low:
+        raise InvalidOption(f"{name} must be >= {low}, not {value}")
+    if high is not None and value > high:
+        raise InvalidOption(f"{name} must be <= {high}, not {value}")
+
+
+def validate(cfg: TransferConfig) -> None:
+    """Check every option; raise one :class:`InvalidOption` naming the first bad one."""
+    if not isinstance(cfg.size, int) or cfg.size < 16 or cfg.size > 65536:
+        raise InvalidOption(f"size must be an integer from 16 to 65536 pixels, not {cfg.size!r}")
+    if not isinstance(cfg.iterations, int) or cfg.iterations < 0:
+        raise InvalidOption(f"iterations must be a non-negative integer, not {cfg.iterations!r}")
+    if not isinstance(cfg.scales, int) or not 0 <= cfg.scales <= 12:
+        raise InvalidOption(f"scales must be 0 (automatic) or 1 to 12, not {cfg.scales!r}")
+    for name in ("optimizer", "preserve_color", "precision", "pooling"):
+        allowed = _choices(name)
+        if getattr(cfg, name) not in allowed:
+            raise InvalidOption(
+                f"{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                f"not {getattr(cfg, name)!r}"
+            )
+    _finite("strength", cfg.strength, low=0.0, high=1.0)
+    for name in ("content_weight", "style_weight"):
+        value = getattr(cfg, name)
+        if value is not None:
+            _finite(name.replace("_", "-"), value)
+    _finite("style-scale", cfg.style_scale, low=0.05, high=8.0)
+    _finite("tv-weight", cfg.tv_weight)
+    _finite("learning-rate", cfg.learning_rate)
+    if cfg.learning_rate <= 0:
+        raise InvalidOption("learning-rate must be > 0")
+    if cfg.style_blend is not None:
+        if not cfg.style_blend:
+            raise InvalidOption("style-blend needs at least one weight")
+        for w in cfg.style_blend:
+            _finite("style-blend weight", w)
+        if sum(cfg.style_blend) <= 0:
+            raise InvalidOption("style-blend weights must not all be 0")
+    for kind in ("content_layers", "style_layers"):
+        layers = getattr(cfg, kind)
+        if not layers:
+            raise InvalidOption(f"{kind.replace('_', '-')} must name at least one layer")
+        for layer in layers:
+            if layer not in LAYER_NAMES:
+                raise InvalidOption(
+                    f"unknown VGG-19 layer {layer!r} in {kind.replace('_', '-')}; layers are "
+                    "conv1_1 ... conv5_4, relu1_1 ... relu5_4 and pool1 ... pool5"
+                )
+    if cfg.style_layer_weights is not None:
+        if len(cfg.style_layer_weights) != len(cfg.style_layers):
+            raise InvalidOption(
+                f"style-layer-weights has {len(cfg.style_layer_weights)} values for "
+                f"{len(cfg.style_layers)} style layers"
+            )
+        for w in cfg.style_layer_weights:
+            _finite("style-layer weight", w)
+    if cfg.seed is not None and (not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63):
+        raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")
+    if not isinstance(cfg.preview_every, int) or cfg.preview_every < 0:
+        raise InvalidOption(f"preview-every must be >= 0, not {cfg.preview_every!r}")
+    if not isinstance(cfg.init, str) or not cfg.init:
+        raise InvalidOption("init must be 'content', 'noise' or an image path")

@@ -1,0 +1,125 @@
+"""VGG-19 (Simonyan and Zisserman, 2015) as a frozen feature extractor with named layers.
+
+The module owns its Caffe preprocessing (RGB in [0, 1] -> BGR, 0-255, minus the ImageNet mean),
+keeps only the layers up to the deepest one requested, and is frozen in ``eval()`` mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from impasto.errors import InvalidOption
+from impasto.features.weights import BLOCKS, load_vgg19_state
+
+Pooling = Literal["max", "avg"]
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+
+#: Caffe's ImageNet mean in BGR order, 0-255 scale.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def _layer_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for block, n_convs in enumerate(BLOCKS, start=1):
+        for conv in range(1, n_convs + 1):
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+#: Every named layer, in forward order.
+LAYER_NAMES: tuple[str, ...] = _layer_names()
+
+
+def check_layers(layers: Iterable[str]) -> list[str]:
+    """Validate layer names against :data:`LAYER_NAMES`; raise one clear error otherwise."""
+    layers = list(layers)
+    for name in layers:
+        if name not in LAYER_NAMES:
+            raise InvalidOption(
+                f"unknown VGG-19 layer {name!r}; layers are conv1_1 ... conv5_4, relu1_1 ... "
+                "relu5_4 and pool1 ... pool5"
+            )
+    return layers
+
+
+class VGG19(nn.Module):
+    """Frozen VGG-19 returning the activations of the requested layers by name.
+
+    Args:
+        layers: the layer names whose outputs ``forward`` returns (also sets where the net ends).
+        pooling: ``"max"`` as trained, or ``"avg"`` (Gatys et al. 2016 report smoother results).
+        padding_mode: padding of every convolution; ``"circular"`` makes features wrap around.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[str],
+        *,
+        pooling: Pooling = "max",
+        padding_mode: PaddingMode = "zeros",
+    ) -> None:
+        super().__init__()
+        self.layers = tuple(check_layers(layers))
+        if not self.layers:
+            raise InvalidOption("VGG19 needs at least one layer")
+        if pooling not in ("max", "avg"):
+            raise InvalidOption(f"pooling must be 'max' or 'avg', not {pooling!r}")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise InvalidOption(
+                "padding_mode must be one of zeros, reflect, replicate, circular, "
+                f"not {padding_mode!r}"
+            )
+        self.pooling = pooling
+        self.padding_mode = padding_mode
+        deepest = max(LAYER_NAMES.index(name) for name in self.layers)
+        self._plan = LAYER_NAMES[: deepest + 1]
+        state = load_vgg19_state()
+        self.convs = nn.ModuleDict()
+        for name in self._plan:
+            if name.startswith("conv"):
+                weight = state[f"{name}.weight"]
+                conv = nn.Conv2d(
+                    weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=padding_mode
+                )
+                with torch.no_grad():
+                    conv.weight.copy_(weight)
+                    conv.bias.copy_(state[f"{name}.bias"])
+                self.convs[name] = conv
+        mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
+        self.register_buffer("mean_bgr", mean, persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> VGG19:
+        return super().train(False)
+
+    def preprocess(self, image: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] -> Caffe input (BGR, 0-255, mean subtracted)."""
+        return image.flip(1) * 255.0 - self.mean_bgr.to(image.dtype)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return ``{layer: activation}`` for the requested layers of a (B, 3, H, W) RGB batch."""
+        wanted = set(self.layers)
+        out: dict[str, torch.Tensor] = {}
+        x = self.preprocess(image)
+        for name in self._plan:
+            kind = name[:4]
+            if kind == "conv":
+                x = self.convs[name](x)
+            elif kind == "relu":
+                # In-place is safe unless the conv output itself was asked for: the conv's
+                # backward needs its input, not its output.
+                x = F.relu(x, inplace=f"conv{name[4:]}" not in wanted)
+            elif self.pooling == "max":
+                x = F.max_pool2d(x, 2, ceil_mode=True)
+            else:
+                x = F.avg_pool2d(x, 2, ceil_mode=True)
+            if name in wanted:
+                out[name] = x
+        return out

@@ -1,0 +1,65 @@
+"""Loss functions as pure functions of tensors (no state, no modules).
+
+Feature maps are (B, C, H, W). Every loss here is normalised so that its value does not depend on
+the picture's size: the same weights give the same balance at 256 px and at 2048 px.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_EPS = 1e-8
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of feature maps, normalised by the number of positions: (B, C, C).
+
+    Gatys et al. (2016) use the unnormalised sum over positions; dividing by H*W makes the matrix
+    a spatial mean, so it does not grow with the picture and style targets computed at one size
+    stay valid at another. Computed in float32 even under autocast: sums of many products lose
+    too much in bfloat16.
+    """
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w).float()
+    return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+
+
+def relative_sq_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target||^2 / ||target||^2``, averaged over the batch; 0 when equal."""
+    x = x.float()
+    target = target.float()
+    dims = tuple(range(1, x.dim()))
+    num = (x - target).pow(2).sum(dim=dims)
+    den = target.pow(2).sum(dim=dims).clamp_min(_EPS)
+    return (num / den).mean()
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared distance between feature maps (Gatys et al. 2016 use the plain sum of
+    squares; dividing by the target's energy makes the term independent of size and layer)."""
+    return relative_sq_error(features, target)
+
+
+def gram_style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Relative squared distance between the Gram matrix of ``features`` and a target Gram.
+
+    Gatys et al. (2016) weight each layer by 1/(4 N^2 M^2); we divide by the target Gram's energy
+    instead, so every layer contributes on the same scale whatever its activation magnitude.
+    """
+    return relative_sq_error(gram(features), target_gram)
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels (0 when flat)."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.float().pow(2).mean() + dy.float().pow(2).mean()
+
+
+def blend_grams(grams: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """Weighted mean of Gram matrices: the style target of several style images."""
+    total = float(sum(weights))
+    out = torch.zeros_like(grams[0])
+    for g, w in zip(grams, weights, strict=True):
+        out = out + g * (w / total)
+    return out

@@ -1,0 +1,111 @@
+"""The optimisation loop: one scale, L-BFGS or Adam, with divergence recovery and cancellation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from impasto.errors import Diverged
+from impasto.optim.events import CancelToken
+
+#: Objective: image -> (scalar loss to minimise, named parts for reporting).
+Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+#: Called after every step with (step index from 1, loss, parts, current image).
+StepHook = Callable[[int, float, dict[str, float], torch.Tensor], None]
+
+#: Bytes of L-BFGS history we allow per run; caps history_size for huge images.
+LBFGS_HISTORY_BYTES = 1 << 30
+MAX_RECOVERIES = 3
+
+
+@dataclass
+class EngineOptions:
+    optimizer: str = "lbfgs"
+    learning_rate: float = 0.02
+    lbfgs_history: int = 50
+
+
+def _lbfgs_history(numel: int, wanted: int) -> int:
+    # Each history entry keeps two vectors of the image's size (s and y).
+    per_entry = 2 * numel * 4
+    return max(5, min(wanted, LBFGS_HISTORY_BYTES // max(per_entry, 1)))
+
+
+def _make_optimizer(x: torch.Tensor, opts: EngineOptions, lr_scale: float) -> torch.optim.Optimizer:
+    if opts.optimizer == "adam":
+        return torch.optim.Adam([x], lr=opts.learning_rate * lr_scale)
+    # Gatys et al. (2016) use L-BFGS; one iteration per step() call so that progress,
+    # previews and cancellation happen between iterations. No line search: one objective
+    # evaluation per step, the cost model of the progress bar.
+    return torch.optim.LBFGS(
+        [x],
+        lr=lr_scale,
+        max_iter=1,
+        history_size=_lbfgs_history(x.numel(), opts.lbfgs_history),
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
+
+
+def optimise(
+    objective: Objective,
+    init: torch.Tensor,
+    steps: int,
+    *,
+    options: EngineOptions,
+    on_step: StepHook | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Minimise ``objective`` over the pixels of ``init`` for ``steps`` steps; return the image.
+
+    A NaN or inf loss restores the last finite image, resets the optimiser's state and halves
+    its step size; after :data:`MAX_RECOVERIES` failures :class:`Diverged` is raised.
+    """
+    x = init.detach().clone().float().requires_grad_(True)
+    last_good = x.detach().clone()
+    lr_scale = 1.0
+    opt = _make_optimizer(x, options, lr_scale)
+    recoveries = 0
+    step = 0
+    parts: dict[str, float] = {}
+
+    def closure() -> torch.Tensor:
+        nonlocal parts
+        opt.zero_grad(set_to_none=True)
+        loss, parts = objective(x)
+        if torch.isfinite(loss):
+            loss.backward()
+        else:
+            # Give the optimiser a zero gradient; we restore below.
+            x.grad = torch.zeros_like(x)
+        return loss
+
+    while step < steps:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        loss = opt.step(closure)
+        value = float(loss.detach())
+        bad = not math.isfinite(value) or not bool(torch.isfinite(x).all())
+        if bad:
+            recoveries += 1
+            if recoveries > MAX_RECOVERIES:
+                raise Diverged(
+                    f"the optimisation diverged (loss {value}) {MAX_RECOVERIES} times after "
+                    "restarting; try a lower learning rate, --optimizer adam or fewer style layers"
+                )
+            with torch.no_grad():
+                x.copy_(last_good)
+            lr_scale *= 0.5
+            opt = _make_optimizer(x, options, lr_scale)
+            continue
+        if options.optimizer == "adam":
+            with torch.no_grad():
+                x.clamp_(0.0, 1.0)
+        last_good.copy_(x.detach())
+        step += 1
+        if on_step is not None:
+            on_step(step, value, parts, x.detach())
+    return x.detach().clamp(0.0, 1.0)
