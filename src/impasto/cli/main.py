@@ -22,7 +22,7 @@ from impasto.cli.options import config_from_cli, with_config_options
 from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
 from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
-from impasto.image.io import DEFAULT_MAX_PIXELS, SUPPORTED_OUTPUTS
+from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path
 
 app = typer.Typer(
     name="impasto",
@@ -54,21 +54,11 @@ def _root(
     """Neural style transfer: render a picture in the style of another."""
 
 
-def _check_output(path: Path) -> None:
-    if path.suffix.lower() not in SUPPORTED_OUTPUTS:
-        raise InvalidOption(
-            f"output {path} has an unsupported extension; use one of "
-            f"{', '.join(sorted(SUPPORTED_OUTPUTS))}"
-        )
-
-
 def run_stylize(content: str, styles: list[str], output: Path, *, device: str, json_out: bool,
                 preview_dir: Path | None, bit_depth: int, max_pixels: int,
                 config_values: dict[str, Any]) -> dict[str, Any]:
     cfg = config_from_cli(config_values)
-    _check_output(output)
-    if bit_depth not in (8, 16):
-        raise InvalidOption(f"bit-depth must be 8 or 16, not {bit_depth}")
+    check_output_path(output, bit_depth=bit_depth)
     if preview_dir is not None and cfg.preview_every == 0:
         cfg = cfg.replace(preview_every=50)
     if cfg.preview_every and preview_dir is None:

@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_OUTPUTS",
     "ImageSource",
+    "check_output_path",
     "open_image",
     "read_metadata",
     "save_image",
@@ -404,7 +405,8 @@ def _writer(
     return write
 
 
-def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+def _open_temp(target: Path) -> tuple[Path, IO[bytes]]:
+    """Create the target's folder and an exclusive hidden temporary file beside the target."""
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -414,9 +416,32 @@ def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
         raise OutputError(f"output path is a directory: {target}")
     temp = folder / f".{target.name}.{secrets.token_hex(4)}.part"
     try:
-        fh = open(temp, "xb")  # noqa: SIM115 - closed below, before the rename
+        fh = open(temp, "xb")  # noqa: SIM115 - the caller closes it
     except OSError as exc:
         raise OutputError(f"cannot write to output folder {folder}: {_reason(exc)}") from None
+    return temp, fh
+
+
+def check_output_path(path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
+    """Check, before a long run, that ``path`` can be written: format, bit depth, folder.
+
+    Creates the folder if missing and proves it writable with a temporary file (removed again).
+    """
+    target = Path(os.fspath(path)).expanduser()
+    fmt = _output_format(target)
+    if bit_depth not in (8, 16):
+        raise InvalidOption(f"bit-depth must be 8 or 16, not {bit_depth}")
+    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        raise InvalidOption(f"16-bit output needs .png or .tif, not {target.suffix}")
+    temp, fh = _open_temp(target)
+    fh.close()
+    with contextlib.suppress(OSError):
+        temp.unlink()
+    return target
+
+
+def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+    temp, fh = _open_temp(target)
     done = False
     try:
         with fh:

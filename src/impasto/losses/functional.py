@@ -11,23 +11,27 @@ import torch
 _EPS = 1e-8
 
 
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    """At least float32: half-precision inputs (from autocast) are widened, float64 is kept."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of feature maps, normalised by the number of positions: (B, C, C).
 
     Gatys et al. (2016) use the unnormalised sum over positions; dividing by H*W makes the matrix
     a spatial mean, so it does not grow with the picture and style targets computed at one size
-    stay valid at another. Computed in float32 even under autocast: sums of many products lose
-    too much in bfloat16.
+    stay valid at another. Computed in at least float32 even under autocast: sums of many
+    products lose too much in bfloat16.
     """
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w).float()
+    flat = _wide(features.reshape(b, c, h * w))
     return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
 
 
 def relative_sq_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``||x - target||^2 / ||target||^2``, averaged over the batch; 0 when equal."""
-    x = x.float()
-    target = target.float()
+    x, target = _wide(x), _wide(target)
     dims = tuple(range(1, x.dim()))
     num = (x - target).pow(2).sum(dim=dims)
     den = target.pow(2).sum(dim=dims).clamp_min(_EPS)
@@ -53,7 +57,7 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Total variation: mean squared difference of neighbouring pixels (0 when flat)."""
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
-    return dx.float().pow(2).mean() + dy.float().pow(2).mean()
+    return _wide(dx).pow(2).mean() + _wide(dy).pow(2).mean()
 
 
 def blend_grams(grams: list[torch.Tensor], weights: list[float]) -> torch.Tensor:

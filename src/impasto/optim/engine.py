@@ -64,7 +64,7 @@ def optimise(
     A NaN or inf loss restores the last finite image, resets the optimiser's state and halves
     its step size; after :data:`MAX_RECOVERIES` failures :class:`Diverged` is raised.
     """
-    x = init.detach().clone().float().requires_grad_(True)
+    x = init.detach().float().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     last_good = x.detach().clone()
     lr_scale = 1.0
     opt = _make_optimizer(x, options, lr_scale)

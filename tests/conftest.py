@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny synthetic pictures, and the shared data folder when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def synthetic_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth, colourful, deterministic HxWx3 uint8 picture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    f = rng.uniform(3, 9, size=3)
+    img = np.stack([
+        0.5 + 0.5 * np.sin(f[0] * xx * 6.28 + 1.0),
+        0.5 + 0.5 * np.cos(f[1] * yy * 6.28),
+        0.5 + 0.5 * np.sin(f[2] * (xx + yy) * 3.14),
+    ], axis=-1)
+    return (img * 255).round().astype(np.uint8)
+
+
+def stripes(h: int, w: int, period: int = 6) -> np.ndarray:
+    """A high-contrast striped 'painting' (strong, distinctive style statistics)."""
+    xx = np.arange(w)[None, :].repeat(h, 0)
+    yy = np.arange(h)[:, None].repeat(w, 1)
+    on = ((xx + yy) // period) % 2 == 0
+    img = np.zeros((h, w, 3), np.uint8)
+    img[on] = (230, 40, 30)
+    img[~on] = (20, 30, 200)
+    return img
+
+
+@pytest.fixture
+def content_array() -> np.ndarray:
+    return synthetic_rgb(48, 64, seed=1)
+
+
+@pytest.fixture
+def style_array() -> np.ndarray:
+    return stripes(64, 64)
+
+
+@pytest.fixture
+def content_png(tmp_path: Path, content_array: np.ndarray) -> Path:
+    path = tmp_path / "content.png"
+    Image.fromarray(content_array).save(path)
+    return path
+
+
+@pytest.fixture
+def style_png(tmp_path: Path, style_array: np.ndarray) -> Path:
+    path = tmp_path / "style.png"
+    Image.fromarray(style_array).save(path)
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "content").is_dir():
+        pytest.skip("../shared/data is not present (a fresh clone): skipped")
+    return SHARED_DATA
+
+
+def to_tensor(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0

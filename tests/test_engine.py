@@ -1,0 +1,139 @@
+"""The optimisation engine, the pyramid and the progress/cancel machinery."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from impasto.config import TransferConfig
+from impasto.errors import Cancelled, Diverged
+from impasto.features import VGG19
+from impasto.optim.engine import EngineOptions, optimise
+from impasto.optim.events import CancelToken, Progress
+from impasto.optim.pyramid import auto_scales, scale_sides, split_steps
+from impasto.optim.transfer import TransferInputs, run_transfer
+from tests.conftest import stripes, synthetic_rgb, to_tensor
+
+LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+
+
+@pytest.fixture(scope="module")
+def vgg() -> VGG19:
+    return VGG19(LAYERS)
+
+
+def _inputs() -> TransferInputs:
+    return TransferInputs(content=to_tensor(synthetic_rgb(48, 64, 1)),
+                          styles=[to_tensor(stripes(64, 64))])
+
+
+def _losses(vgg: VGG19, cfg: TransferConfig) -> list[float]:
+    seen: list[float] = []
+    run_transfer(vgg, _inputs(), cfg, seed=0, precision="fp32",
+                 callback=lambda e: seen.append(e.loss))
+    return seen
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_few_steps_lower_the_loss(vgg: VGG19, optimizer: str) -> None:
+    cfg = TransferConfig(size=64, iterations=12, scales=1, optimizer=optimizer,
+                         learning_rate=0.05)
+    losses = _losses(vgg, cfg)
+    assert len(losses) == 12
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_seed_reproduces_the_picture(vgg: VGG19) -> None:
+    cfg = TransferConfig(size=48, iterations=6, scales=2, init="noise")
+    a = run_transfer(vgg, _inputs(), cfg, seed=123, precision="fp32")
+    b = run_transfer(vgg, _inputs(), cfg, seed=123, precision="fp32")
+    c = run_transfer(vgg, _inputs(), cfg, seed=124, precision="fp32")
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_progress_events_cover_every_scale_and_previews(vgg: VGG19) -> None:
+    events: list[Progress] = []
+    cfg = TransferConfig(size=64, iterations=9, scales=3, preview_every=4)
+    out = run_transfer(vgg, _inputs(), cfg, seed=0, precision="fp32", callback=events.append)
+    assert [e.step for e in events] == list(range(1, 10))
+    assert sorted({e.scale for e in events}) == [1, 2, 3]
+    assert events[-1].work_done == pytest.approx(1.0)
+    assert all(a.work_done < b.work_done for a, b in itertools.pairwise(events))
+    previews = [e.step for e in events if e.image is not None]
+    assert previews == [4, 8, 9]
+    assert out.shape == (1, 3, 48, 64)
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_cancel_stops_the_run(vgg: VGG19) -> None:
+    token = CancelToken()
+
+    def cancel_at_3(event: Progress) -> None:
+        if event.step == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_transfer(vgg, _inputs(), TransferConfig(size=48, iterations=10, scales=1), seed=0,
+                     precision="fp32", callback=cancel_at_3, cancel=token)
+
+
+def _quadratic(target: torch.Tensor, nan_at: set[int]):
+    calls = {"n": 0}
+
+    def objective(x: torch.Tensor):
+        calls["n"] += 1
+        loss = ((x - target) ** 2).sum()
+        if calls["n"] in nan_at:
+            loss = loss * float("nan")
+        return loss, {"q": float(loss.detach())}
+
+    return objective
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_divergence_is_recovered(optimizer: str) -> None:
+    target = torch.full((1, 3, 4, 4), 0.7)
+    objective = _quadratic(target, nan_at={3})
+    out = optimise(objective, torch.zeros_like(target), 80,
+                   options=EngineOptions(optimizer=optimizer, learning_rate=0.1))
+    assert torch.isfinite(out).all()
+    assert float((out - target).abs().max()) < 0.05
+
+
+def test_persistent_divergence_is_reported() -> None:
+    target = torch.full((1, 3, 4, 4), 0.7)
+    objective = _quadratic(target, nan_at=set(range(1, 100)))
+    with pytest.raises(Diverged, match="diverged"):
+        optimise(objective, torch.zeros_like(target), 10, options=EngineOptions())
+
+
+def test_pyramid_sizes_and_step_split() -> None:
+    assert scale_sides(512, 1) == [512]
+    assert scale_sides(512, 3)[-1] == 512
+    sides = scale_sides(2048, 0)
+    assert sides[0] >= 192 and sides[-1] == 2048
+    assert all(b <= 2 * a + 1 for a, b in itertools.pairwise(sides))
+    assert auto_scales(128) == 1
+    steps = split_steps([128, 256, 512], 300)
+    assert sum(steps) == 300 and steps[0] > steps[1] > steps[2] > 0
+    assert split_steps([64], 0) == [0]
+
+
+def test_large_output_keeps_aspect_ratio(vgg: VGG19) -> None:
+    cfg = TransferConfig(size=80, iterations=0)
+    out = run_transfer(vgg, _inputs(), cfg, seed=0, precision="fp32")
+    assert out.shape[-2:] == (60, 80)
+    assert math.isclose(out.shape[-1] / out.shape[-2], 64 / 48, rel_tol=0.02)
+
+
+def test_bf16_autocast_reaches_a_similar_loss(vgg: VGG19) -> None:
+    cfg = TransferConfig(size=64, iterations=15, scales=1)
+    fp32 = run_transfer(vgg, _inputs(), cfg, seed=0, precision="fp32")
+    bf16 = run_transfer(vgg, _inputs(), cfg, seed=0, precision="bf16")
+    assert bf16.dtype == torch.float32
+    # Same picture to within a few grey levels on average.
+    assert float((fp32 - bf16).abs().mean()) < 0.05
