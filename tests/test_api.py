@@ -141,3 +141,14 @@ def test_score_of_identical_pictures(content_array: np.ndarray, style_array: np.
     assert same.style_distance > 0.3
     style_like = impasto.score(content_array, style_array, style_array)
     assert style_like.color_distance < same.color_distance
+
+
+def test_real_pair_from_shared_data(shared_data: Path, stylizer: impasto.Stylizer) -> None:
+    """A real photo and painting (skipped on a fresh clone without ../shared/data)."""
+    content = shared_data / "content" / "kodim23_parrots.jpg"
+    style = shared_data / "styles" / "starry_night.jpg"
+    result = stylizer.stylize(content, style, size=96, iterations=40, seed=0)
+    before = impasto.score(content, style, Image.open(content).resize(result.image.size))
+    after = impasto.score(content, style, result.image)
+    assert after.style_distance < 0.7 * before.style_distance
+    assert after.ssim > 0.2

@@ -85,11 +85,13 @@ class VGG19(nn.Module):
             if name.startswith("conv"):
                 weight = state[f"{name}.weight"]
                 conv = nn.Conv2d(
-                    weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=padding_mode
+                    weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=padding_mode,
+                    device="meta",
                 )
-                with torch.no_grad():
-                    conv.weight.copy_(weight)
-                    conv.bias.copy_(state[f"{name}.bias"])
+                # Share the decoded (cached, read-only) tensors instead of copying them: every
+                # network built in a process holds one copy of the weights, not one each.
+                conv.weight = nn.Parameter(weight, requires_grad=False)
+                conv.bias = nn.Parameter(state[f"{name}.bias"], requires_grad=False)
                 self.convs[name] = conv
         mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
         self.register_buffer("mean_bgr", mean, persistent=False)
