@@ -7,10 +7,11 @@ defaults, choices and help texts are stated here once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
 from impasto.errors import InvalidOption
 from impasto.features.vgg import LAYER_NAMES
@@ -142,9 +143,10 @@ def strength_to_weights(strength: float) -> tuple[float, float]:
     return 1.0 / (1.0 + r), r / (1.0 + r)
 
 
+@functools.cache
 def _choices(name: str) -> tuple[str, ...]:
-    hints = {f.name: f.type for f in dataclasses.fields(TransferConfig)}
-    return get_args(eval(hints[name], globals()))
+    """The allowed values of a ``Literal`` field, read from its annotation."""
+    return get_args(get_type_hints(TransferConfig)[name])
 
 
 def _finite(name: str, value: float, *, low: float | None = 0.0, high: float | None = None) -> None:

@@ -6,6 +6,8 @@ the picture's size: the same weights give the same balance at 256 px and at 2048
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 _EPS = 1e-8
@@ -16,17 +18,36 @@ def _wide(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
+class _Gram(torch.autograd.Function):
+    """``F F^T / n`` over flattened positions, with a one-matmul backward.
+
+    The products run in the features' own dtype (bf16 under autocast, where CPUs and GPUs are
+    several times faster than in float32; the matmul kernels accumulate in float32) and the
+    result is returned in at least float32. Autograd's own backward for ``F @ F.T`` takes two
+    matmuls, two transposes and an addition; the gradient is ``(dG + dG^T) F / n`` in one.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, flat: torch.Tensor) -> torch.Tensor:  # (B, C, N)
+        ctx.save_for_backward(flat)
+        return _wide(torch.bmm(flat, flat.transpose(1, 2))) / flat.shape[-1]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        sym = (grad + grad.transpose(1, 2)) / flat.shape[-1]
+        return torch.bmm(sym.to(flat.dtype), flat)
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of feature maps, normalised by the number of positions: (B, C, C).
 
     Gatys et al. (2016) use the unnormalised sum over positions; dividing by H*W makes the matrix
     a spatial mean, so it does not grow with the picture and style targets computed at one size
-    stay valid at another. Computed in at least float32 even under autocast: sums of many
-    products lose too much in bfloat16.
+    stay valid at another. The result is at least float32 whatever the input's precision.
     """
     b, c, h, w = features.shape
-    flat = _wide(features.reshape(b, c, h * w))
-    return torch.bmm(flat, flat.transpose(1, 2)) / (h * w)
+    return _Gram.apply(features.reshape(b, c, h * w))
 
 
 def relative_sq_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
