@@ -65,11 +65,13 @@ def run_transfer(
     device = inputs.content.device
     content, styles = inputs.content, list(inputs.styles)
     if cfg.preserve_color == "histogram":
-        # Gatys et al. (2017), colour histogram matching: recolour the style to the content first.
+        # Gatys et al. (2016, "Preserving Color ..."), colour histogram matching: recolour
+        # the style to the content first.
         styles = [color.match_color_histogram(s, content) for s in styles]
     elif cfg.preserve_color == "luminance":
-        # Gatys et al. (2017), luminance-only transfer: work on luminance, keep the content's
-        # chroma. The style's luminance is matched to the content's mean and spread.
+        # Gatys et al. (2016, "Preserving Color ..."), luminance-only transfer: work on
+        # luminance, keep the content's chroma. The style's luminance is matched to the
+        # content's mean and spread.
         content_y = color.luminance(content)
         styles = [
             color.match_luminance_stats(color.luminance(s), content_y).expand(-1, 3, -1, -1)
