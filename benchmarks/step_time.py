@@ -75,7 +75,7 @@ from impasto.optim.engine import EngineOptions, optimise
 from impasto.optim.objective import TransferObjective
 from impasto.optim.precision import resolve_precision
 from impasto.optim.pyramid import fit_long_side
-from impasto.optim.transfer import MIN_STYLE_SIDE, output_size, resize
+from impasto.optim.transfer import MIN_STYLE_SIDE, output_size, resize, style_mix
 
 #: Output channels of the convolutions of each VGG-19 block.
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -174,14 +174,14 @@ def impasto_objective(vgg: VGG19, content: torch.Tensor, style: torch.Tensor, si
                       precision: str) -> tuple[TransferObjective, torch.Tensor]:
     """The objective ``run_transfer`` builds at a single scale of ``size`` px, default config."""
     cfg = TransferConfig(size=size, scales=1, precision=precision)  # type: ignore[arg-type]
-    h, w = output_size(content, cfg.size)
+    h, w = output_size(content, cfg)
     style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
     content_weight, style_weight = cfg.weights()
     objective = TransferObjective(
         vgg,
         content=resize(content, (h, w)),
         styles=[resize(style, fit_long_side(style.shape[-2], style.shape[-1], style_side))],
-        style_blend=[1.0],
+        style_mix=style_mix(cfg, 1),
         content_layers=cfg.content_layers,
         style_layers=cfg.style_layers,
         style_layer_weights=cfg.style_layer_weights,

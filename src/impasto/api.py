@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
@@ -29,6 +30,7 @@ from impasto.config import TransferConfig
 from impasto.devices import resolve_device
 from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
+from impasto.image.faces import detect_faces, face_mask
 from impasto.image.io import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
@@ -38,6 +40,7 @@ from impasto.image.io import (
     to_pil,
     to_tensor,
 )
+from impasto.image.masks import load_mask
 from impasto.metrics.scores import Scorer, Scores
 from impasto.optim.events import CallbackLike, CancelToken
 from impasto.optim.precision import resolve_precision
@@ -90,6 +93,10 @@ def build_config(config: TransferConfig | None, options: dict[str, Any]) -> Tran
     return base.replace(**options) if options else base
 
 
+PADDING_FOR_WRAP = {"none": "zeros", "both": "circular", "x": "circular_x"}
+MaskSource = ImageSource
+
+
 class Stylizer:
     """Optimisation-based style transfer with the network kept loaded across calls.
 
@@ -102,13 +109,15 @@ class Stylizer:
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.device = resolve_device(device)
         self.max_pixels = max_pixels
-        self._vgg: dict[tuple[tuple[str, ...], str], VGG19] = {}
+        self._vgg: dict[tuple[tuple[str, ...], str, str], VGG19] = {}
 
-    def network(self, layers: Sequence[str], pooling: str = "max") -> VGG19:
-        """The frozen VGG-19 for these layers (built once per layer set and pooling)."""
-        key = (tuple(sorted(set(layers))), pooling)
+    def network(self, layers: Sequence[str], pooling: str = "max",
+                padding_mode: str = "zeros") -> VGG19:
+        """The frozen VGG-19 for these layers (built once per layer set, pooling and padding)."""
+        key = (tuple(sorted(set(layers))), pooling, padding_mode)
         if key not in self._vgg:
-            self._vgg[key] = VGG19(list(key[0]), pooling=pooling).to(self.device)  # type: ignore[arg-type]
+            self._vgg[key] = VGG19(list(key[0]), pooling=pooling,  # type: ignore[arg-type]
+                                   padding_mode=padding_mode).to(self.device)  # type: ignore[arg-type]
         return self._vgg[key]
 
     def _load(self, source: ImageSource, name: str) -> tuple[torch.Tensor, Image.Image | None,
@@ -117,12 +126,22 @@ class Stylizer:
         rgb, alpha = split_alpha(image)
         return to_tensor(rgb).to(self.device), alpha, source_record(source, image)
 
+    def _mask(self, source: MaskSource, size: tuple[int, int], name: str
+              ) -> tuple[torch.Tensor, dict[str, Any]]:
+        mask = load_mask(source, size=size, name=name).to(self.device)
+        record = {"name": Path(source).name if isinstance(source, str | os.PathLike)
+                  else f"<{type(source).__name__}>"}
+        return mask, record
+
     def stylize(
         self,
-        content: ImageSource,
+        content: ImageSource | None,
         styles: ImageSource | Sequence[ImageSource],
         config: TransferConfig | None = None,
         *,
+        masks: Sequence[tuple[MaskSource, int]] = (),
+        protect: Sequence[tuple[MaskSource, float]] = (),
+        protect_faces: float | None = None,
         callback: CallbackLike | None = None,
         cancel: CancelToken | None = None,
         **options: Any,
@@ -130,7 +149,11 @@ class Stylizer:
         """Render ``content`` in the style of one or more ``styles``.
 
         Options are the fields of :class:`~impasto.config.TransferConfig` (``size``,
-        ``strength``, ``style_blend``, ``preserve_color``, ...), applied over ``config``.
+        ``strength``, ``style_blend``, ``preserve_color``, ``style_loss``, ``wrap`` ...),
+        applied over ``config``. ``masks`` are (mask, style number from 1): that style only
+        where the mask is white (Gatys et al. 2017). ``protect`` are (mask, weight): the content
+        weight is multiplied by ``weight`` where the mask is white; ``protect_faces=weight``
+        does the same for the faces it finds. ``content=None`` synthesises a texture.
         """
         cfg = build_config(config, dict(options))
         style_list = _as_list(styles)
@@ -140,20 +163,48 @@ class Stylizer:
             raise InvalidOption(
                 f"style-blend has {len(cfg.style_blend)} weights for {len(style_list)} style images"
             )
+        for _, number in masks:
+            if not 1 <= number <= len(style_list):
+                raise InvalidOption(f"a mask names style {number}; there are {len(style_list)} "
+                                    "style images")
+        if protect_faces is not None and not (protect_faces > 0 and math.isfinite(protect_faces)):
+            raise InvalidOption(f"protect-faces weight must be > 0, not {protect_faces}")
         started = time.perf_counter()
-        content_t, alpha, content_rec = self._load(content, "content")
+        content_t, alpha, content_rec = (None, None, None)
+        if content is not None:
+            content_t, alpha, content_rec = self._load(content, "content")
         loaded = [self._load(s, f"style {i}" if len(style_list) > 1 else "style")
                   for i, s in enumerate(style_list, start=1)]
         init_t = None
         if cfg.init not in ("content", "noise"):
             init_t = self._load(cfg.init, "init")[0]
+        regions, protections, mask_records = [], [], []
+        if (masks or protect or protect_faces) and content_t is None:
+            raise InvalidOption("masks and face protection need a content image")
+        if content_t is not None:
+            size = (int(content_t.shape[-2]), int(content_t.shape[-1]))
+            for source, number in masks:
+                mask, rec = self._mask(source, size, f"mask for style {number}")
+                regions.append((mask, number - 1))
+                mask_records.append({**rec, "style": number})
+            for source, weight in protect:
+                mask, rec = self._mask(source, size, "protect mask")
+                protections.append((mask, float(weight)))
+                mask_records.append({**rec, "protect": float(weight)})
+            if protect_faces is not None:
+                boxes = detect_faces(content_t)
+                protections.append((face_mask(content_t, boxes=boxes), float(protect_faces)))
+                mask_records.append({"name": "<faces>", "protect": float(protect_faces),
+                                     "faces": [list(b) for b in boxes]})
         if cfg.seed is None:
             cfg = cfg.replace(seed=secrets.randbelow(2**31))
         precision = resolve_precision(cfg.precision, self.device)
-        vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling)
+        vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling,
+                           PADDING_FOR_WRAP[cfg.wrap])
         out = run_transfer(
             vgg,
-            TransferInputs(content=content_t, styles=[t for t, _, _ in loaded], init=init_t),
+            TransferInputs(content=content_t, styles=[t for t, _, _ in loaded], init=init_t,
+                           regions=regions, protect=protections),
             cfg,
             seed=int(cfg.seed),  # type: ignore[arg-type]
             precision=precision,
@@ -168,7 +219,8 @@ class Stylizer:
             picture.putalpha(alpha)
         record = {
             "software": f"impasto {__version__}",
-            "method": "optimisation (Gatys et al. 2016)",
+            "method": "optimisation (Gatys et al. 2016)" if content is not None
+            else "texture synthesis (Gatys et al. 2015)",
             "config": cfg.to_dict(),
             "precision": precision,
             "device": self.device.type,
@@ -176,9 +228,17 @@ class Stylizer:
             "content": content_rec,
             "styles": [rec for _, _, rec in loaded],
         }
+        if mask_records:
+            record["masks"] = mask_records
         metadata = {METADATA_KEY: json.dumps(record, sort_keys=True)}
         return StylizeResult(image=picture, tensor=out, alpha=alpha, config=cfg, seconds=seconds,
                              device=str(self.device), precision=precision, metadata=metadata)
+
+    def texture(self, styles: ImageSource | Sequence[ImageSource],
+                config: TransferConfig | None = None, **options: Any) -> StylizeResult:
+        """Synthesise a ``size`` x ``size`` texture from the style(s) alone (no content);
+        ``wrap="both"`` makes it tile seamlessly."""
+        return self.stylize(None, styles, config, **options)
 
 
 def _as_list(styles: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:

@@ -20,6 +20,8 @@ Optimizer = Literal["lbfgs", "adam"]
 PreserveColor = Literal["none", "luminance", "histogram"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Pooling = Literal["max", "avg"]
+StyleLoss = Literal["gram", "meancov", "histogram"]
+Wrap = Literal["none", "both", "x"]
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
@@ -101,6 +103,29 @@ class TransferConfig:
     preview_every: int = field(
         default=0, metadata=_opt("Emit a preview image every N steps (0 = never).")
     )
+    style_loss: StyleLoss = field(
+        default="gram",
+        metadata=_opt("Style statistics: gram (Gatys), meancov (Wasserstein-2 of Gaussian "
+                      "fits), histogram (Risser et al.)."),
+    )
+    detail: float = field(
+        default=0.0,
+        metadata=_opt("Weight of the Laplacian detail term that keeps fine content detail "
+                      "(Li et al. 2017), relative to content."),
+    )
+    coarse_style: int | None = field(
+        default=None,
+        metadata=_opt("Style image (1-based) for the coarse layers relu3_1 ... relu5_1."),
+    )
+    fine_style: int | None = field(
+        default=None,
+        metadata=_opt("Style image (1-based) for the fine layers relu1_1 ... relu2_x."),
+    )
+    wrap: Wrap = field(
+        default="none",
+        metadata=_opt("Seamless output: both = tileable in both axes, x = horizontally only "
+                      "(360-degree panoramas). Sizes become multiples of 16."),
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -166,7 +191,7 @@ def validate(cfg: TransferConfig) -> None:
         raise InvalidOption(f"iterations must be a non-negative integer, not {cfg.iterations!r}")
     if not isinstance(cfg.scales, int) or not 0 <= cfg.scales <= 12:
         raise InvalidOption(f"scales must be 0 (automatic) or 1 to 12, not {cfg.scales!r}")
-    for name in ("optimizer", "preserve_color", "precision", "pooling"):
+    for name in ("optimizer", "preserve_color", "precision", "pooling", "style_loss", "wrap"):
         allowed = _choices(name)
         if getattr(cfg, name) not in allowed:
             raise InvalidOption(
@@ -212,5 +237,13 @@ def validate(cfg: TransferConfig) -> None:
         raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")
     if not isinstance(cfg.preview_every, int) or cfg.preview_every < 0:
         raise InvalidOption(f"preview-every must be >= 0, not {cfg.preview_every!r}")
+    _finite("detail", cfg.detail)
+    for name in ("coarse_style", "fine_style"):
+        value = getattr(cfg, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InvalidOption(f"{name.replace('_', '-')} must be a style number from 1, "
+                                f"not {value!r}")
+    if (cfg.coarse_style is None) != (cfg.fine_style is None):
+        raise InvalidOption("--coarse-style and --fine-style go together")
     if not isinstance(cfg.init, str) or not cfg.init:
         raise InvalidOption("init must be 'content', 'noise' or an image path")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,11 +19,15 @@ from rich.table import Table
 
 from impasto import api
 from impasto._version import __version__
-from impasto.cli.options import config_from_cli, with_config_options
+from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
 from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
-from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path
+from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
+from impasto.image.masks import parse_mask_spec, parse_protect_spec
+
+#: Content-weight multiplier of --protect and --protect-faces when none is given.
+DEFAULT_PROTECT_WEIGHT = 5.0
 
 app = typer.Typer(
     name="impasto",
@@ -54,22 +59,46 @@ def _root(
     """Neural style transfer: render a picture in the style of another."""
 
 
-def run_stylize(content: str, styles: list[str], output: Path, *, device: str, json_out: bool,
-                preview_dir: Path | None, bit_depth: int, max_pixels: int,
-                config_values: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class Job:
+    """What one stylize/texture command asks for, beyond the transfer config."""
+
+    content: str | None
+    styles: list[str]
+    output: Path
+    device: str = "auto"
+    json_out: bool = False
+    preview_dir: Path | None = None
+    bit_depth: int = 8
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    masks: list[str] = field(default_factory=list)
+    protect: list[str] = field(default_factory=list)
+    protect_faces: float | None = None
+    tileable: bool = False
+    tileable_x: bool = False
+
+
+def run_job(job: Job, config_values: dict[str, Any]) -> dict[str, Any]:
     cfg = config_from_cli(config_values)
-    check_output_path(output, bit_depth=bit_depth)
-    if preview_dir is not None and cfg.preview_every == 0:
+    if job.tileable or job.tileable_x:
+        if job.tileable and job.tileable_x:
+            raise InvalidOption("choose one of --tileable and --tileable-x")
+        cfg = cfg.replace(wrap="both" if job.tileable else "x")
+    check_output_path(job.output, bit_depth=job.bit_depth)
+    if job.preview_dir is not None and cfg.preview_every == 0:
         cfg = cfg.replace(preview_every=50)
-    if cfg.preview_every and preview_dir is None:
+    if cfg.preview_every and job.preview_dir is None:
         raise InvalidOption("--preview-every needs --preview-dir DIR")
-    dev = resolve_device(device)
-    stylizer = api.Stylizer(dev, max_pixels=max_pixels)
-    callbacks = Fanout(PreviewWriter(preview_dir) if preview_dir is not None else None)
+    masks = [parse_mask_spec(text, len(job.styles)) for text in job.masks]
+    protect = [parse_protect_spec(text, DEFAULT_PROTECT_WEIGHT) for text in job.protect]
+    dev = resolve_device(job.device)
+    stylizer = api.Stylizer(dev, max_pixels=job.max_pixels)
+    callbacks = Fanout(PreviewWriter(job.preview_dir) if job.preview_dir is not None else None)
     with ProgressBar(err, header=f"impasto {__version__} on {describe(dev)}") as bar:
         callbacks.callbacks.append(bar)
-        result = stylizer.stylize(content, styles, cfg, callback=callbacks)
-    written = result.save(output, bit_depth=bit_depth)
+        result = stylizer.stylize(job.content, job.styles, cfg, masks=masks, protect=protect,
+                                  protect_faces=job.protect_faces, callback=callbacks)
+    written = result.save(job.output, bit_depth=job.bit_depth)
     summary = {
         "output": str(written),
         "size": list(result.image.size),
@@ -78,7 +107,7 @@ def run_stylize(content: str, styles: list[str], output: Path, *, device: str, j
         "precision": result.precision,
         "options": result.config.to_dict(),
     }
-    if json_out:
+    if job.json_out:
         print(json.dumps(summary))
     else:
         err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) "
@@ -86,26 +115,105 @@ def run_stylize(content: str, styles: list[str], output: Path, *, device: str, j
     return summary
 
 
+OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output picture (.png, .jpg, "
+                                         ".webp, .tif); its folder is created.")]
+PreviewDirOpt = Annotated[Path | None, typer.Option(
+    "--preview-dir", help="Folder for preview snapshots (with --preview-every).")]
+BitDepthOpt = Annotated[int, typer.Option("--bit-depth", help="8, or 16 for PNG/TIFF.")]
+MaxPixelsOpt = Annotated[int, typer.Option(
+    "--max-pixels", help="Largest input picture accepted, in pixels.")]
+TileableOpt = Annotated[bool, typer.Option(
+    "--tileable", help="Seamless in both axes (textiles, wallpaper, game textures).")]
+TileableXOpt = Annotated[bool, typer.Option(
+    "--tileable-x", help="Seamless horizontally only (360-degree panoramas).")]
+
+
 @app.command()
 @with_config_options
 def stylize(
     content: Annotated[str, typer.Argument(help="Content picture.")],
     styles: Annotated[list[str], typer.Argument(help="One or more style pictures.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output picture (.png, .jpg, "
-                                         ".webp, .tif); its folder is created.")],
+    output: OutputOpt,
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
-    preview_dir: Annotated[Path | None, typer.Option(
-        "--preview-dir", help="Folder for preview snapshots (with --preview-every).")] = None,
-    bit_depth: Annotated[int, typer.Option("--bit-depth", help="8, or 16 for PNG/TIFF.")] = 8,
-    max_pixels: Annotated[int, typer.Option(
-        "--max-pixels", help="Largest input picture accepted, in pixels.")] = DEFAULT_MAX_PIXELS,
+    preview_dir: PreviewDirOpt = None,
+    bit_depth: BitDepthOpt = 8,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    mask: Annotated[list[str] | None, typer.Option(
+        "--mask", help="MASK.png=N: style N (from 1) only where MASK is white; repeatable.")
+    ] = None,
+    protect: Annotated[list[str] | None, typer.Option(
+        "--protect", help=f"MASK.png[=WEIGHT]: multiply the content weight by WEIGHT "
+        f"(default {DEFAULT_PROTECT_WEIGHT:g}) where MASK is white; repeatable.")] = None,
+    protect_faces: Annotated[float | None, typer.Option(
+        "--protect-faces", help=f"--protect-faces[=WEIGHT]: find faces and protect them "
+        f"(default weight {DEFAULT_PROTECT_WEIGHT:g}).")] = None,
+    tileable: TileableOpt = False,
+    tileable_x: TileableXOpt = False,
     **config: Any,
 ) -> None:
     """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.)."""
-    run_stylize(content, styles, output, device=device, json_out=json_out,
-                preview_dir=preview_dir, bit_depth=bit_depth, max_pixels=max_pixels,
-                config_values=config)
+    run_job(Job(content, styles, output, device, json_out, preview_dir, bit_depth, max_pixels,
+                mask or [], protect or [], protect_faces, tileable, tileable_x), config)
+
+
+@app.command()
+@with_config_options
+def texture(
+    styles: Annotated[list[str], typer.Argument(help="One or more style pictures.")],
+    output: OutputOpt,
+    device: DeviceOpt = "auto",
+    json_out: JsonOpt = False,
+    preview_dir: PreviewDirOpt = None,
+    bit_depth: BitDepthOpt = 8,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    tileable: TileableOpt = False,
+    tileable_x: TileableXOpt = False,
+    **config: Any,
+) -> None:
+    """Synthesise a SIZE x SIZE texture from STYLE pictures alone (no content)."""
+    run_job(Job(None, styles, output, device, json_out, preview_dir, bit_depth, max_pixels,
+                tileable=tileable, tileable_x=tileable_x), config)
+
+
+@app.command()
+@with_config_options(skip=frozenset({"size", "iterations"}))
+def sweep(
+    content: Annotated[str, typer.Argument(help="Content picture.")],
+    styles: Annotated[list[str], typer.Argument(help="One or more style pictures.")],
+    param: Annotated[str, typer.Option(
+        "--param", help="NAME=V1,V2,...: the option to sweep, e.g. strength=0.2,0.5,0.8.")],
+    output: OutputOpt,
+    size: Annotated[int, typer.Option("--size", help="Long side of each cell.")] = 256,
+    iterations: Annotated[int, typer.Option("--iterations", help="Steps per cell.")] = 150,
+    device: DeviceOpt = "auto",
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    **config: Any,
+) -> None:
+    """Render a labelled contact sheet over one option's values, at low resolution, to pick
+    settings before a long high-resolution run."""
+    from impasto.image.sheet import contact_sheet
+
+    name, values = parse_sweep(param)
+    base = config_from_cli({**config, "size": size, "iterations": iterations})
+    cfgs = [base.replace(**{name: value}) for value in values]  # validates every value first
+    if not cfgs:
+        raise InvalidOption("--param needs at least one value")
+    check_output_path(output)
+    dev = resolve_device(device)
+    stylizer = api.Stylizer(dev, max_pixels=max_pixels)
+    pictures, labels = [], []
+    for i, cfg in enumerate(cfgs, start=1):
+        label = f"{name.replace('_', '-')}={getattr(cfg, name)}"
+        with ProgressBar(err, header=f"[{i}/{len(cfgs)}] {label}") as bar:
+            result = stylizer.stylize(content, styles, cfg, callback=bar)
+        pictures.append(result.image)
+        labels.append(label)
+    sheet = contact_sheet(pictures, labels)
+    record = {"software": f"impasto {__version__}", "sweep": name, "values": values,
+              "config": base.to_dict()}
+    written = save_image(sheet, output, metadata={"impasto": json.dumps(record, default=str)})
+    err.print(f"wrote {written} ({len(cfgs)} cells)")
 
 
 @app.command()
@@ -144,9 +252,8 @@ def demo(
     from impasto.image.samples import demo_content, demo_style
 
     content, style = demo_content(), demo_style()
-    run_stylize(content, [style], output, device=device, json_out=False, preview_dir=None,
-                bit_depth=8, max_pixels=DEFAULT_MAX_PIXELS,
-                config_values={"size": size, "iterations": iterations, "seed": 0})
+    run_job(Job(content, [style], output, device),  # type: ignore[arg-type]
+            {"size": size, "iterations": iterations, "seed": 0})
     err.print("content: scikit-image's sample photo 'chelsea'; style: a swirling painting "
               "generated by impasto")
 
@@ -185,8 +292,31 @@ def info(json_out: JsonOpt = False) -> None:
     out.print(table)
 
 
+def _expand_optional_values(argv: list[str]) -> list[str]:
+    """``--protect-faces`` may stand alone (default weight) or carry ``=WEIGHT``."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--protect-faces":
+            following = argv[i + 1] if i + 1 < len(argv) else ""
+            out.append(arg)
+            if not _is_number(following):
+                out.append(str(DEFAULT_PROTECT_WEIGHT))
+        else:
+            out.append(arg)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: every user error is one line on stderr and exit code 2."""
+    argv = _expand_optional_values(list(sys.argv[1:] if argv is None else argv))
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="impasto", standalone_mode=False)

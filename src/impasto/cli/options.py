@@ -32,12 +32,12 @@ def _parse_names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-def config_parameters() -> list[inspect.Parameter]:
-    """One ``typer.Option`` parameter per field of :class:`TransferConfig`."""
+def config_parameters(skip: frozenset[str] = frozenset()) -> list[inspect.Parameter]:
+    """One ``typer.Option`` parameter per field of :class:`TransferConfig` (less ``skip``)."""
     hints = typing.get_type_hints(TransferConfig)
     params = []
     for f in dataclasses.fields(TransferConfig):
-        if f.name in _SKIP:
+        if f.name in _SKIP or f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
@@ -79,9 +79,50 @@ def config_from_cli(values: dict[str, Any], base: TransferConfig | None = None) 
     return (base or TransferConfig()).replace(**changes)
 
 
-def with_config_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Give ``func`` (which takes ``**config``) the config's options in its signature."""
-    sig = inspect.signature(func, eval_str=True)
-    own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
-    func.__signature__ = sig.replace(parameters=own + config_parameters())  # type: ignore[attr-defined]
-    return func
+def with_config_options(
+    func: Callable[..., Any] | None = None, *, skip: frozenset[str] = frozenset()
+) -> Any:
+    """Give ``func`` (which takes ``**config``) the config's options in its signature; fields
+    in ``skip`` are left out (the command states them itself)."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(f, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+        f.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            parameters=own + config_parameters(skip))
+        return f
+
+    return decorate(func) if func is not None else decorate
+
+
+def parse_sweep(spec: str) -> tuple[str, list[Any]]:
+    """``name=v1,v2,...`` over a field of :class:`TransferConfig`, values typed by the field."""
+    name, sep, values = spec.partition("=")
+    field_name = name.strip().lstrip("-").replace("-", "_")
+    fields = {f.name: f for f in dataclasses.fields(TransferConfig)}
+    if not sep or not values.strip():
+        raise InvalidOption(f"--param needs NAME=V1,V2,..., not {spec!r}")
+    if field_name not in fields or fields[field_name].metadata.get("cli_type"):
+        sweepable = ", ".join(n.replace("_", "-") for n, f in fields.items()
+                              if not f.metadata.get("cli_type") and n not in _SKIP)
+        raise InvalidOption(f"--param {name!r} is not an option that can be swept; "
+                            f"use one of {sweepable}")
+    hint = typing.get_type_hints(TransferConfig)[field_name]
+    kinds = [a for a in (get_args(hint) or (hint,)) if a is not type(None)]
+    parsed: list[Any] = []
+    for raw in (v.strip() for v in values.split(",") if v.strip()):
+        if get_origin(hint) is typing.Literal:
+            parsed.append(raw)
+        elif int in kinds:
+            try:
+                parsed.append(int(raw))
+            except ValueError:
+                raise InvalidOption(f"--param {name}: {raw!r} is not an integer") from None
+        elif float in kinds:
+            try:
+                parsed.append(float(raw))
+            except ValueError:
+                raise InvalidOption(f"--param {name}: {raw!r} is not a number") from None
+        else:
+            parsed.append(raw)
+    return field_name, parsed

@@ -7,7 +7,7 @@ keeps only the layers up to the deepest one requested, and is frozen in ``eval()
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,8 @@ from impasto.errors import InvalidOption
 from impasto.features.weights import BLOCKS, load_vgg19_state
 
 Pooling = Literal["max", "avg"]
-PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular", "circular_x"]
+PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
 
 #: Caffe's ImageNet mean in BGR order, 0-255 scale.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -54,7 +55,9 @@ class VGG19(nn.Module):
     Args:
         layers: the layer names whose outputs ``forward`` returns (also sets where the net ends).
         pooling: ``"max"`` as trained, or ``"avg"`` (Gatys et al. 2016 report smoother results).
-        padding_mode: padding of every convolution; ``"circular"`` makes features wrap around.
+        padding_mode: padding of every convolution; ``"circular"`` makes features wrap around
+            in both axes (seamless tiles), ``"circular_x"`` horizontally only (360-degree
+            panoramas; zeros above and below).
     """
 
     def __init__(
@@ -70,10 +73,9 @@ class VGG19(nn.Module):
             raise InvalidOption("VGG19 needs at least one layer")
         if pooling not in ("max", "avg"):
             raise InvalidOption(f"pooling must be 'max' or 'avg', not {pooling!r}")
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+        if padding_mode not in PADDING_MODES:
             raise InvalidOption(
-                "padding_mode must be one of zeros, reflect, replicate, circular, "
-                f"not {padding_mode!r}"
+                f"padding_mode must be one of {', '.join(PADDING_MODES)}, not {padding_mode!r}"
             )
         self.pooling = pooling
         self.padding_mode = padding_mode
@@ -84,9 +86,11 @@ class VGG19(nn.Module):
         for name in self._plan:
             if name.startswith("conv"):
                 weight = state[f"{name}.weight"]
+                # circular_x pads by hand in forward(); Conv2d pads both axes alike.
+                own = padding_mode != "circular_x"
                 conv = nn.Conv2d(
-                    weight.shape[1], weight.shape[0], 3, padding=1, padding_mode=padding_mode,
-                    device="meta",
+                    weight.shape[1], weight.shape[0], 3, padding=1 if own else 0,
+                    padding_mode=padding_mode if own else "zeros", device="meta",
                 )
                 # Share the decoded (cached, read-only) tensors instead of copying them: every
                 # network built in a process holds one copy of the weights, not one each.
@@ -113,6 +117,8 @@ class VGG19(nn.Module):
         for name in self._plan:
             kind = name[:4]
             if kind == "conv":
+                if self.padding_mode == "circular_x":
+                    x = F.pad(F.pad(x, (1, 1, 0, 0), mode="circular"), (0, 0, 1, 1))
                 x = self.convs[name](x)
             elif kind == "relu":
                 # In-place is safe unless the conv output itself was asked for: the conv's

@@ -74,10 +74,13 @@ def gram_style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.
     return relative_sq_error(gram(features), target_gram)
 
 
-def tv_loss(image: torch.Tensor) -> torch.Tensor:
-    """Total variation: mean squared difference of neighbouring pixels (0 when flat)."""
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    dy = image[..., 1:, :] - image[..., :-1, :]
+def tv_loss(image: torch.Tensor, *, wrap_x: bool = False, wrap_y: bool = False) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels (0 when flat).
+
+    ``wrap_x`` / ``wrap_y`` also compare the last column / row with the first (tileable output).
+    """
+    dx = (image - image.roll(1, -1)) if wrap_x else image[..., :, 1:] - image[..., :, :-1]
+    dy = (image - image.roll(1, -2)) if wrap_y else image[..., 1:, :] - image[..., :-1, :]
     return _wide(dx).pow(2).mean() + _wide(dy).pow(2).mean()
 
 

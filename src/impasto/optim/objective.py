@@ -1,24 +1,42 @@
-"""The transfer objective at one scale: VGG-19 features, content, style and TV terms."""
+"""The transfer objective at one scale: VGG-19 features, content, style, detail and TV terms."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
+from impasto.image.masks import downsample_mask
+from impasto.losses import families as FAM
 from impasto.losses import functional as LF
-from impasto.losses.modules import ContentLoss, GramStyleLoss
+from impasto.losses.guided import weighted_content_loss
+from impasto.losses.style import family
 from impasto.optim.precision import autocast
 
 
-class TransferObjective(nn.Module):
-    """``loss(image) = cw * content + sw * style + tv * TV``, with targets fixed at construction.
+@dataclass(frozen=True)
+class Region:
+    """A region mask (1, 1, H, W) in [0, 1] at the scale's size, and its style (0-based)."""
 
-    Style targets of several style images are blended as the weighted mean of their Gram matrices
-    (Gatys et al. 2016 sum weighted per-style losses; the blended target has the same minimiser
-    for the Gram loss up to a constant, and costs one comparison instead of one per style).
+    mask: torch.Tensor
+    style: int
+
+
+class TransferObjective(nn.Module):
+    """``cw * content + sw * style + detail * Laplacian + tv * TV``, targets fixed at build time.
+
+    Style targets of several style images are blended per layer (``style_mix``: the weight of
+    each style image at each layer). Gatys et al. (2016) sum weighted per-style losses; for the
+    Gram loss the blended target has the same minimiser up to a constant and costs one
+    comparison instead of one per style; for ``meancov`` and ``histogram`` blending the
+    statistics is the natural barycentre. With region masks each region is matched to its own
+    style through guided statistics (Gatys et al. 2017), and pixels outside every region get no
+    style term.
     """
 
     def __init__(
@@ -27,14 +45,19 @@ class TransferObjective(nn.Module):
         *,
         content: torch.Tensor | None,
         styles: Sequence[torch.Tensor],
-        style_blend: Sequence[float],
+        style_mix: Mapping[str, Sequence[float]],
         content_layers: Sequence[str],
         style_layers: Sequence[str],
         style_layer_weights: Sequence[float] | None,
         content_weight: float,
         style_weight: float,
-        tv_weight: float,
-        precision: str,
+        tv_weight: float = 0.0,
+        detail_weight: float = 0.0,
+        style_loss: str = "gram",
+        regions: Sequence[Region] = (),
+        protect: Sequence[tuple[torch.Tensor, float]] = (),
+        wrap: str = "none",
+        precision: str = "fp32",
     ) -> None:
         super().__init__()
         self.vgg = vgg
@@ -42,43 +65,106 @@ class TransferObjective(nn.Module):
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
+        self.detail_weight = float(detail_weight)
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
+        self.family = family(style_loss)
+        self.wrap = wrap
         weights = style_layer_weights or [1.0] * len(self.style_layers)
+        self.layer_weights = dict(zip(self.style_layers, weights, strict=True))
+        self.regions = list(regions)
+        if self.regions and self.family.guided_loss is None:
+            raise InvalidOption(
+                f"region masks need --style-loss gram; {style_loss} has no masked form yet"
+            )
         with torch.no_grad():
-            grams_per_style = []
+            per_style = []
             for style in styles:
                 feats = self._features(style)
-                grams_per_style.append({n: LF.gram(feats[n]) for n in self.style_layers})
-            targets = {
-                n: LF.blend_grams([g[n] for g in grams_per_style], list(style_blend))
-                for n in self.style_layers
-            }
-            self.style_loss = GramStyleLoss(targets, dict(zip(self.style_layers, weights,
-                                                              strict=True)))
-            self.content_loss: ContentLoss | None = None
+                per_style.append({n: self.family.target(feats[n]) for n in self.style_layers})
+            if self.regions:
+                # One target per region: its style's statistics, unblended.
+                self.targets: list[dict[str, Any]] = [per_style[r.style] for r in self.regions]
+            else:
+                self.targets = [{
+                    n: self.family.blend([s[n] for s in per_style], list(style_mix[n]))
+                    for n in self.style_layers
+                }]
+            self.content_targets: dict[str, torch.Tensor] = {}
+            self.content_maps: dict[str, torch.Tensor | None] = {}
             if content is not None and self.content_weight > 0:
                 feats = self._features(content)
-                self.content_loss = ContentLoss(
-                    {n: feats[n] for n in self.content_layers},
-                    dict.fromkeys(self.content_layers, 1.0),
-                )
+                for n in self.content_layers:
+                    self.content_targets[n] = feats[n].detach().float()
+                    self.content_maps[n] = _protect_map(protect, feats[n].shape[-2:])
+            self.detail_target = None
+            if content is not None and self.detail_weight > 0:
+                self.detail_target = FAM.laplacian(content)
+        self._region_masks: dict[tuple[int, str], torch.Tensor] = {}
 
     def _features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         with autocast(self.precision, image.device):
             return self.vgg(image)
 
+    def _region_mask(self, index: int, layer: str, size: torch.Size) -> torch.Tensor:
+        key = (index, layer)
+        if key not in self._region_masks:
+            self._region_masks[key] = downsample_mask(self.regions[index].mask, tuple(size))
+        return self._region_masks[key]
+
+    def _style(self, feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        total_weight = sum(self.layer_weights.values()) or 1.0
+        loss = feats[self.style_layers[0]].new_zeros((), dtype=torch.float32)
+        for n in self.style_layers:
+            if self.regions:
+                guided = self.family.guided_loss
+                assert guided is not None
+                parts = [guided(feats[n], self._region_mask(i, n, feats[n].shape[-2:]), t[n])
+                         for i, t in enumerate(self.targets)]
+                value = torch.stack(parts).mean()
+            else:
+                value = self.family.loss(feats[n], self.targets[0][n])
+            loss = loss + self.layer_weights[n] * value
+        return loss / total_weight
+
+    def _content(self, feats: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        loss = feats[self.content_layers[0]].new_zeros((), dtype=torch.float32)
+        for n, target in self.content_targets.items():
+            weights = self.content_maps[n]
+            if weights is None:
+                loss = loss + LF.content_loss(feats[n], target)
+            else:
+                loss = loss + weighted_content_loss(feats[n], target, weights)
+        return loss / len(self.content_targets)
+
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         feats = self._features(image)
-        style = self.style_loss(feats)
-        total = self.style_weight * style
-        parts = {"style": style.detach()}
-        if self.content_loss is not None:
-            content = self.content_loss(feats)
-            total = total + self.content_weight * content
-            parts["content"] = content.detach()
+        parts: dict[str, torch.Tensor] = {}
+        total = image.new_zeros((), dtype=torch.float32)
+        if self.style_weight > 0:
+            parts["style"] = self._style(feats)
+            total = total + self.style_weight * parts["style"]
+        if self.content_targets:
+            parts["content"] = self._content(feats)
+            total = total + self.content_weight * parts["content"]
+        if self.detail_target is not None:
+            parts["detail"] = FAM.laplacian_loss(image, self.detail_target)
+            total = total + self.detail_weight * parts["detail"]
         if self.tv_weight > 0:
-            tv = LF.tv_loss(image)
-            total = total + self.tv_weight * tv
-            parts["tv"] = tv.detach()
-        return total, {k: float(v) for k, v in parts.items()}
+            parts["tv"] = LF.tv_loss(image, wrap_x=self.wrap in ("both", "x"),
+                                     wrap_y=self.wrap == "both")
+            total = total + self.tv_weight * parts["tv"]
+        return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def _protect_map(protect: Sequence[tuple[torch.Tensor, float]],
+                 size: torch.Size) -> torch.Tensor | None:
+    """Per-position content weights ``1 + sum_k (w_k - 1) * mask_k`` at a layer's size."""
+    if not protect:
+        return None
+    out = None
+    for mask, weight in protect:
+        term = (weight - 1.0) * downsample_mask(mask, tuple(size))
+        out = term if out is None else out + term
+    assert out is not None
+    return (1.0 + out).clamp_min(0.0)

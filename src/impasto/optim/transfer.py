@@ -4,29 +4,57 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from impasto.config import TransferConfig
+from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image import color
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.events import CallbackLike, CancelToken, Progress
-from impasto.optim.objective import TransferObjective
+from impasto.optim.objective import Region, TransferObjective
 from impasto.optim.pyramid import fit_long_side, scale_sides, split_steps
 
 #: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
 MIN_STYLE_SIDE = 64
+#: Seamless outputs have sides divisible by this (four 2x2 poolings before relu5_1), so that
+#: pooling does not break the wrap-around.
+WRAP_MULTIPLE = 16
+#: Blocks whose style layers count as "fine" for --coarse-style / --fine-style.
+FINE_BLOCKS = (1, 2)
 
 
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Antialiased bicubic resize of a (B, C, H, W) tensor in [0, 1]."""
+def resize(image: torch.Tensor, size: tuple[int, int], *, wrap: str = "none") -> torch.Tensor:
+    """Antialiased bicubic resize of a (B, C, H, W) tensor in [0, 1].
+
+    With ``wrap`` the picture is treated as periodic (``both`` axes, or ``x`` only): it is
+    resized as the middle of a 3-wide repetition, so the filter sees across the wrap edge.
+    """
     if tuple(image.shape[-2:]) == size:
         return image
-    out = F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=True)
+    h, w = size
+    reps_y = 3 if wrap == "both" else 1
+    reps_x = 3 if wrap in ("both", "x") else 1
+    if reps_y > 1 or reps_x > 1:
+        tiled = image.repeat(1, 1, reps_y, reps_x)
+        out = F.interpolate(tiled, size=(h * reps_y, w * reps_x), mode="bicubic",
+                            align_corners=False, antialias=True)
+        top, left = (h if reps_y > 1 else 0), (w if reps_x > 1 else 0)
+        out = out[..., top:top + h, left:left + w]
+    else:
+        out = F.interpolate(image, size=size, mode="bicubic", align_corners=False,
+                            antialias=True)
     return out.clamp(0.0, 1.0)
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(mask.shape[-2:]) == size:
+        return mask
+    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False,
+                         antialias=True).clamp(0.0, 1.0)
 
 
 def _grey3(image: torch.Tensor) -> torch.Tensor:
@@ -35,15 +63,58 @@ def _grey3(image: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class TransferInputs:
-    """Pictures of one run as float (1, 3, H, W) tensors in [0, 1] on the target device."""
+    """Pictures of one run as float tensors on the target device.
 
-    content: torch.Tensor
+    ``content`` is (1, 3, H, W) in [0, 1], or None for texture synthesis (a ``size`` x ``size``
+    square from noise). ``regions`` are (mask (1, 1, H, W) in [0, 1], 0-based style index):
+    each style only where its mask is white. ``protect`` are (mask, weight): the content weight
+    is multiplied by ``weight`` where the mask is white.
+    """
+
+    content: torch.Tensor | None
     styles: Sequence[torch.Tensor]
     init: torch.Tensor | None = None
+    regions: Sequence[tuple[torch.Tensor, int]] = field(default_factory=tuple)
+    protect: Sequence[tuple[torch.Tensor, float]] = field(default_factory=tuple)
 
 
-def output_size(content: torch.Tensor, long_side: int) -> tuple[int, int]:
-    return fit_long_side(content.shape[-2], content.shape[-1], long_side)
+def output_size(content: torch.Tensor | None, cfg: TransferConfig) -> tuple[int, int]:
+    """Final (h, w): the content's aspect at ``cfg.size``, square without content; multiples
+    of :data:`WRAP_MULTIPLE` for seamless outputs."""
+    if content is None:
+        h = w = cfg.size
+    else:
+        h, w = fit_long_side(content.shape[-2], content.shape[-1], cfg.size)
+    if cfg.wrap != "none":
+        h, w = (max(WRAP_MULTIPLE, round(v / WRAP_MULTIPLE) * WRAP_MULTIPLE) for v in (h, w))
+    return h, w
+
+
+def scale_size(final: tuple[int, int], side: int, cfg: TransferConfig) -> tuple[int, int]:
+    h, w = fit_long_side(final[0], final[1], side)
+    if cfg.wrap != "none":
+        h, w = (max(WRAP_MULTIPLE, round(v / WRAP_MULTIPLE) * WRAP_MULTIPLE) for v in (h, w))
+    return h, w
+
+
+def style_mix(cfg: TransferConfig, n_styles: int) -> dict[str, list[float]]:
+    """Per style layer, the weight of each style image in its target.
+
+    By default every layer blends the styles by ``style_blend``. With ``coarse_style`` and
+    ``fine_style`` (Gatys et al. 2017, scale control) the fine layers (blocks 1-2) take one
+    style and the coarse layers (blocks 3-5) the other.
+    """
+    blend = list(cfg.style_blend) if cfg.style_blend else [1.0] * n_styles
+    if cfg.coarse_style is None or cfg.fine_style is None:
+        return {layer: blend for layer in cfg.style_layers}
+    for name, index in (("coarse-style", cfg.coarse_style), ("fine-style", cfg.fine_style)):
+        if index > n_styles:
+            raise InvalidOption(f"--{name} {index}: there are only {n_styles} style images")
+    mix = {}
+    for layer in cfg.style_layers:
+        chosen = cfg.fine_style if int(layer[4]) in FINE_BLOCKS else cfg.coarse_style
+        mix[layer] = [1.0 if i == chosen - 1 else 0.0 for i in range(n_styles)]
+    return mix
 
 
 def run_transfer(
@@ -62,13 +133,15 @@ def run_transfer(
     converged layout and need few steps at full resolution.
     """
     started = time.perf_counter()
-    device = inputs.content.device
+    device = inputs.styles[0].device
     content, styles = inputs.content, list(inputs.styles)
-    if cfg.preserve_color == "histogram":
+    if content is None and cfg.preserve_color != "none":
+        raise InvalidOption("preserve-color needs a content image")
+    if cfg.preserve_color == "histogram" and content is not None:
         # Gatys et al. (2016, "Preserving Color ..."), colour histogram matching: recolour
         # the style to the content first.
         styles = [color.match_color_histogram(s, content) for s in styles]
-    elif cfg.preserve_color == "luminance":
+    elif cfg.preserve_color == "luminance" and content is not None:
         # Gatys et al. (2016, "Preserving Color ..."), luminance-only transfer: work on
         # luminance, keep the content's chroma. The style's luminance is matched to the
         # content's mean and spread.
@@ -77,41 +150,51 @@ def run_transfer(
             color.match_luminance_stats(color.luminance(s), content_y).expand(-1, 3, -1, -1)
             for s in styles
         ]
-        content = _grey3(inputs.content)
-    blend = list(cfg.style_blend) if cfg.style_blend else [1.0] * len(styles)
+        content = _grey3(content)
+    mix = style_mix(cfg, len(styles))
+    for _, index in inputs.regions:
+        if not 0 <= index < len(styles):
+            raise InvalidOption(f"a mask names style {index + 1}; there are {len(styles)}")
     content_weight, style_weight = cfg.weights()
+    if content is None:
+        content_weight = 0.0
 
-    final_h, final_w = output_size(content, cfg.size)
-    sides = scale_sides(cfg.size, cfg.scales)
+    final = output_size(content, cfg)
+    sides = scale_sides(max(final), cfg.scales)
     steps = split_steps(sides, cfg.iterations)
-    sizes = [fit_long_side(final_h, final_w, side) for side in sides]
+    sizes = [scale_size(final, side, cfg) for side in sides]
     total_steps = sum(steps)
 
     generator = torch.Generator().manual_seed(seed)
-    x = _initial_image(cfg.init, inputs, content, sizes[0], generator, device,
-                       luminance_only=cfg.preserve_color == "luminance")
+    init = "noise" if content is None and cfg.init == "content" else cfg.init
+    x = _initial_image(init, inputs, content, sizes[0], generator, device,
+                       luminance_only=cfg.preserve_color == "luminance", wrap=cfg.wrap)
     reporter = _Reporter(callback, cfg, inputs.content, started, len(sizes), total_steps,
                          float(sum(n * h * w for n, (h, w) in zip(steps, sizes, strict=True))))
     options = EngineOptions(optimizer=cfg.optimizer, learning_rate=cfg.learning_rate)
 
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
-        x = resize(x, (h, w))
+        x = resize(x, (h, w), wrap=cfg.wrap)
         style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
         objective = TransferObjective(
             vgg,
-            content=resize(content, (h, w)),
+            content=None if content is None else resize(content, (h, w)),
             styles=[resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side))
                     for s in styles],
-            style_blend=blend,
+            style_mix=mix,
             content_layers=cfg.content_layers,
             style_layers=cfg.style_layers,
             style_layer_weights=cfg.style_layer_weights,
             content_weight=content_weight,
             style_weight=style_weight,
             tv_weight=cfg.tv_weight,
+            detail_weight=cfg.detail if content is not None else 0.0,
+            style_loss=cfg.style_loss,
+            regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
+            protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
+            wrap=cfg.wrap,
             precision=precision,
         )
-
         hook = reporter.scale(index, n_steps, h, w) if callback is not None else None
         x = optimise(objective, x, n_steps, options=options, on_step=hook, cancel=cancel)
         del objective
@@ -121,8 +204,9 @@ def run_transfer(
 class _Reporter:
     """Turns the engine's per-step hook into :class:`Progress` events for the whole pyramid."""
 
-    def __init__(self, callback: CallbackLike | None, cfg: TransferConfig, content: torch.Tensor,
-                 started: float, n_scales: int, total_steps: int, work_total: float) -> None:
+    def __init__(self, callback: CallbackLike | None, cfg: TransferConfig,
+                 content: torch.Tensor | None, started: float, n_scales: int, total_steps: int,
+                 work_total: float) -> None:
         self.callback = callback
         self.cfg = cfg
         self.content = content
@@ -156,9 +240,9 @@ class _Reporter:
         return hook
 
 
-def _finish(x: torch.Tensor, content: torch.Tensor, cfg: TransferConfig) -> torch.Tensor:
+def _finish(x: torch.Tensor, content: torch.Tensor | None, cfg: TransferConfig) -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
-    if cfg.preserve_color == "luminance":
+    if cfg.preserve_color == "luminance" and content is not None:
         return color.transfer_luminance(x, content)
     return x
 
@@ -166,14 +250,15 @@ def _finish(x: torch.Tensor, content: torch.Tensor, cfg: TransferConfig) -> torc
 def _initial_image(
     init: str,
     inputs: TransferInputs,
-    content: torch.Tensor,
+    content: torch.Tensor | None,
     size: tuple[int, int],
     generator: torch.Generator,
     device: torch.device,
     *,
     luminance_only: bool,
+    wrap: str,
 ) -> torch.Tensor:
-    if init == "content":
+    if init == "content" and content is not None:
         return resize(content, size)
     if init == "noise":
         # Gatys et al. (2016) start from white noise; we draw it on the CPU so that a seed gives
@@ -183,6 +268,6 @@ def _initial_image(
             noise = noise[:, :1].expand(-1, 3, -1, -1)
         return noise.to(device)
     if inputs.init is None:
-        raise ValueError("init image missing")  # the API loads it; a bug if we get here
-    image = resize(inputs.init, size)
+        raise InvalidOption(f"init must be content, noise or an image path, not {init!r}")
+    image = resize(inputs.init, size, wrap=wrap)
     return _grey3(image) if luminance_only else image
