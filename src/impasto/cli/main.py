@@ -27,7 +27,7 @@ from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
 from impasto.image.masks import parse_mask_spec, parse_protect_spec
 
 #: Content-weight multiplier of --protect and --protect-faces when none is given.
-DEFAULT_PROTECT_WEIGHT = 5.0
+DEFAULT_PROTECT_WEIGHT = 10.0
 
 app = typer.Typer(
     name="impasto",
