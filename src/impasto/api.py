@@ -43,6 +43,7 @@ from impasto.image.io import (
 from impasto.image.masks import load_mask
 from impasto.metrics.scores import Scorer, Scores
 from impasto.optim.events import CallbackLike, CancelToken
+from impasto.optim.memory import memory_budget
 from impasto.optim.precision import resolve_precision
 from impasto.optim.transfer import TransferInputs, run_transfer
 
@@ -210,6 +211,7 @@ class Stylizer:
             precision=precision,
             callback=callback,
             cancel=cancel,
+            memory_budget=memory_budget(cfg.max_memory, self.device),
         ).cpu()
         seconds = time.perf_counter() - started
         picture = to_pil(out)

@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args, get_type_hints
 
 from impasto.errors import InvalidOption
 from impasto.features.vgg import LAYER_NAMES
+from impasto.optim.memory import parse_memory
 
 Optimizer = Literal["lbfgs", "adam"]
 PreserveColor = Literal["none", "luminance", "histogram"]
@@ -120,6 +121,11 @@ class TransferConfig:
     fine_style: int | None = field(
         default=None,
         metadata=_opt("Style image (1-based) for the fine layers relu1_1 ... relu2_x."),
+    )
+    max_memory: str = field(
+        default="auto",
+        metadata=_opt("Memory budget, e.g. 8GB; large outputs are optimised in tiles to stay "
+                      "within it. auto = 60% of the free memory."),
     )
     wrap: Wrap = field(
         default="none",
@@ -238,6 +244,9 @@ def validate(cfg: TransferConfig) -> None:
     if not isinstance(cfg.preview_every, int) or cfg.preview_every < 0:
         raise InvalidOption(f"preview-every must be >= 0, not {cfg.preview_every!r}")
     _finite("detail", cfg.detail)
+    if not isinstance(cfg.max_memory, str):
+        raise InvalidOption(f"max-memory must be a size like 8GB or auto, not {cfg.max_memory!r}")
+    parse_memory(cfg.max_memory)
     for name in ("coarse_style", "fine_style"):
         value = getattr(cfg, name)
         if value is not None and (not isinstance(value, int) or value < 1):

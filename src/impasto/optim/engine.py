@@ -72,9 +72,16 @@ def optimise(
     step = 0
     parts: dict[str, float] = {}
 
+    evaluate = getattr(objective, "evaluate", None)
+
     def closure() -> torch.Tensor:
         nonlocal parts
         opt.zero_grad(set_to_none=True)
+        if evaluate is not None:
+            # Objectives too large for one autograd graph (tiled) return their own gradient.
+            loss, grad, parts = evaluate(x.detach())
+            x.grad = grad if torch.isfinite(loss) else torch.zeros_like(x)
+            return loss
         loss, parts = objective(x)
         if torch.isfinite(loss):
             loss.backward()

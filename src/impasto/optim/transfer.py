@@ -17,6 +17,7 @@ from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.events import CallbackLike, CancelToken, Progress
 from impasto.optim.objective import Region, TransferObjective
 from impasto.optim.pyramid import fit_long_side, scale_sides, split_steps
+from impasto.optim.tiled import TiledObjective, TilePlan, plan_tiles, tiled_grams
 
 #: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
 MIN_STYLE_SIDE = 64
@@ -126,11 +127,13 @@ def run_transfer(
     precision: str,
     callback: CallbackLike | None = None,
     cancel: CancelToken | None = None,
+    memory_budget: int | None = None,
 ) -> torch.Tensor:
     """Render ``inputs.content`` in the style of ``inputs.styles``; return (1, 3, h, w) in [0, 1].
 
     The result of each scale, upsampled, initialises the next, so large outputs start from a
-    converged layout and need few steps at full resolution.
+    converged layout and need few steps at full resolution. Scales whose step would not fit in
+    ``memory_budget`` bytes are optimised in tiles (:mod:`impasto.optim.tiled`).
     """
     started = time.perf_counter()
     device = inputs.styles[0].device
@@ -160,9 +163,15 @@ def run_transfer(
         content_weight = 0.0
 
     final = output_size(content, cfg)
+    tiled = memory_budget is not None and plan_tiles(*final, memory_budget, precision) is not None
+    if tiled:
+        _check_tileable(cfg, inputs)
+        final = (_align(final[0]), _align(final[1]))
     sides = scale_sides(max(final), cfg.scales)
     steps = split_steps(sides, cfg.iterations)
     sizes = [scale_size(final, side, cfg) for side in sides]
+    if tiled:
+        sizes = [(_align(h), _align(w)) for h, w in sizes]
     total_steps = sum(steps)
 
     generator = torch.Generator().manual_seed(seed)
@@ -176,29 +185,79 @@ def run_transfer(
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         x = resize(x, (h, w), wrap=cfg.wrap)
         style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
-        objective = TransferObjective(
-            vgg,
-            content=None if content is None else resize(content, (h, w)),
-            styles=[resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side))
-                    for s in styles],
-            style_mix=mix,
-            content_layers=cfg.content_layers,
-            style_layers=cfg.style_layers,
-            style_layer_weights=cfg.style_layer_weights,
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=cfg.tv_weight,
-            detail_weight=cfg.detail if content is not None else 0.0,
-            style_loss=cfg.style_loss,
-            regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
-            protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
-            wrap=cfg.wrap,
-            precision=precision,
-        )
+        styles_here = [resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side))
+                       for s in styles]
+        content_here = None if content is None else resize(content, (h, w))
+        plan = (plan_tiles(h, w, memory_budget, precision)
+                if tiled and memory_budget is not None else None)
+        objective: TransferObjective | TiledObjective
+        if plan is not None:
+            objective = _tiled_objective(vgg, cfg, content_here, styles_here, mix, plan,
+                                         content_weight, style_weight, precision, generator)
+        else:
+            objective = TransferObjective(
+                vgg,
+                content=content_here,
+                styles=styles_here,
+                style_mix=mix,
+                content_layers=cfg.content_layers,
+                style_layers=cfg.style_layers,
+                style_layer_weights=cfg.style_layer_weights,
+                content_weight=content_weight,
+                style_weight=style_weight,
+                tv_weight=cfg.tv_weight,
+                detail_weight=cfg.detail if content is not None else 0.0,
+                style_loss=cfg.style_loss,
+                regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
+                protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
+                wrap=cfg.wrap,
+                precision=precision,
+            )
         hook = reporter.scale(index, n_steps, h, w) if callback is not None else None
         x = optimise(objective, x, n_steps, options=options, on_step=hook, cancel=cancel)
         del objective
     return _finish(x, inputs.content, cfg)
+
+
+def _align(value: int) -> int:
+    return max(WRAP_MULTIPLE, round(value / WRAP_MULTIPLE) * WRAP_MULTIPLE)
+
+
+def _check_tileable(cfg: TransferConfig, inputs: TransferInputs) -> None:
+    """Tiled optimisation covers the Gram loss with content, style blends and TV."""
+    unsupported = []
+    if cfg.style_loss != "gram":
+        unsupported.append(f"--style-loss {cfg.style_loss}")
+    if inputs.regions or inputs.protect:
+        unsupported.append("masks")
+    if cfg.detail > 0:
+        unsupported.append("--detail")
+    if cfg.wrap != "none":
+        unsupported.append("--tileable")
+    if unsupported:
+        raise InvalidOption(
+            f"this output is larger than the memory budget allows in one piece, and tiled "
+            f"optimisation does not support {', '.join(unsupported)} yet; lower --size or "
+            "raise --max-memory"
+        )
+
+
+def _tiled_objective(vgg: VGG19, cfg: TransferConfig, content: torch.Tensor | None,
+                     styles: Sequence[torch.Tensor], mix: dict[str, list[float]],
+                     plan: TilePlan, content_weight: float, style_weight: float,
+                     precision: str, generator: torch.Generator) -> TiledObjective:
+    per_style = [tiled_grams(vgg, s, cfg.style_layers, plan, precision) for s in styles]
+    targets = {}
+    for n in cfg.style_layers:
+        weights = mix[n]
+        total = sum(weights) or 1.0
+        targets[n] = sum(g[n] * (w / total) for g, w in zip(per_style, weights, strict=True))
+    return TiledObjective(
+        vgg, content=content, style_grams=targets, content_layers=cfg.content_layers,
+        style_layers=cfg.style_layers, style_layer_weights=cfg.style_layer_weights,
+        content_weight=content_weight, style_weight=style_weight, tv_weight=cfg.tv_weight,
+        plan=plan, precision=precision, generator=generator,
+    )
 
 
 class _Reporter:

@@ -1,0 +1,1 @@
+"""The image optimisation engine (layer 3): one loop, the pyramid, tiling, events."""

@@ -1,0 +1,53 @@
+"""Memory budgets: parsing ``--max-memory`` and the default from the machine's free memory."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from impasto.errors import InvalidOption
+
+_UNITS = {"": 1 << 30, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+          "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
+#: Share of the free memory a run may plan for when no budget is given.
+AUTO_SHARE = 0.6
+#: Smallest budget accepted.
+MIN_BUDGET = 256 << 20
+
+
+def parse_memory(text: str) -> int | None:
+    """``"8GB"``, ``"512MB"``, ``"6"`` (GB) -> bytes; ``"auto"`` -> None."""
+    value = text.strip().lower()
+    if value == "auto":
+        return None
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(b|kb?|mb?|gb?|tb?)?", value.replace("ib", "b"))
+    if not found:
+        raise InvalidOption(f"max-memory must look like 8GB, 512MB or auto, not {text!r}")
+    size = int(float(found.group(1)) * _UNITS[found.group(2) or ""])
+    if size < MIN_BUDGET:
+        raise InvalidOption(f"max-memory must be at least 256MB, not {text!r}")
+    return size
+
+
+def available_memory(device: torch.device) -> int:
+    """Free memory on ``device`` in bytes (CUDA: free GPU memory; else the system's)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30  # no /proc (macOS, Windows): assume a modest machine
+
+
+def memory_budget(text: str, device: torch.device) -> int:
+    """The budget in bytes: the user's, or :data:`AUTO_SHARE` of the free memory."""
+    parsed = parse_memory(text)
+    if parsed is not None:
+        return parsed
+    return max(MIN_BUDGET, int(available_memory(device) * AUTO_SHARE))
