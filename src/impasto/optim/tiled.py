@@ -43,10 +43,15 @@ MIN_TILE = 128
 #: Bytes per pixel of one forward and backward pass through VGG-19 to relu5_1 (measured:
 #: about 1.7 KB in bf16 and 3.3 KB in fp32 at 512-1024 px, benchmarks/memory.py; rounded up).
 BYTES_PER_PIXEL = {"bf16": 2048, "fp16": 2048, "fp32": 4096}
-#: Bytes per pixel of the whole-picture buffers of a tiled scale: the picture, its gradient,
-#: the optimiser's state (Adam: two; L-BFGS with a small history: about ten), the content
-#: picture and the content features (relu4_2: 512 channels at 1/64 of the pixels, bf16).
-FIXED_BYTES_PER_PIXEL = 3 * 4 * 14 + 3 * 4 + 512 * 2 // 64
+#: Bytes per pixel of the whole-picture buffers of a tiled scale besides the optimiser's
+#: history: the picture, its gradient, the last good copy, two L-BFGS work vectors, the
+#: content picture (float32 RGB each), and the content features (relu4_2: 512 channels at
+#: 1/64 of the pixels, bf16).
+FIXED_BYTES_PER_PIXEL = 3 * 4 * 6 + 512 * 2 // 64
+#: Share of the budget given to the L-BFGS history at tiled scales.
+HISTORY_SHARE = 0.25
+#: L-BFGS history bounds at tiled scales.
+MIN_HISTORY, MAX_HISTORY = 3, 50
 
 
 def stride_of(layer: str) -> int:
@@ -66,16 +71,23 @@ class TilePlan:
         return height > self.core or width > self.core
 
 
+def history_size(height: int, width: int, budget_bytes: int) -> int:
+    """L-BFGS history that fits :data:`HISTORY_SHARE` of the budget (two vectors an entry)."""
+    per_entry = 2 * height * width * 3 * 4
+    return max(MIN_HISTORY, min(MAX_HISTORY, int(budget_bytes * HISTORY_SHARE) // per_entry))
+
+
 def plan_tiles(height: int, width: int, budget_bytes: int, precision: str,
                margin: int = DEFAULT_MARGIN) -> TilePlan | None:
     """The tiles that keep a step of an (height x width) picture within ``budget_bytes``;
-    None when the whole picture fits."""
+    None when the whole picture fits in one piece."""
     per_pixel = BYTES_PER_PIXEL.get(precision, BYTES_PER_PIXEL["fp32"])
     pixels = height * width
-    if pixels * per_pixel + pixels * 3 * 4 * 4 <= budget_bytes:
+    history = history_size(height, width, budget_bytes) * 2 * pixels * 3 * 4
+    fixed = pixels * FIXED_BYTES_PER_PIXEL + history
+    if pixels * per_pixel + fixed <= budget_bytes:
         return None
-    room = budget_bytes - pixels * FIXED_BYTES_PER_PIXEL
-    side = int(math.sqrt(max(room, 0) / per_pixel)) - 2 * margin
+    side = int(math.sqrt(max(budget_bytes - fixed, 0) / per_pixel)) - 2 * margin
     core = max(MIN_TILE, side // ALIGN * ALIGN)
     return TilePlan(core=core, margin=margin)
 

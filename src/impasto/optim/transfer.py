@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,13 @@ from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.events import CallbackLike, CancelToken, Progress
 from impasto.optim.objective import Region, TransferObjective
 from impasto.optim.pyramid import fit_long_side, scale_sides, split_steps
-from impasto.optim.tiled import TiledObjective, TilePlan, plan_tiles, tiled_grams
+from impasto.optim.tiled import (
+    TiledObjective,
+    TilePlan,
+    history_size,
+    plan_tiles,
+    tiled_grams,
+)
 
 #: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
 MIN_STYLE_SIDE = 64
@@ -214,7 +221,13 @@ def run_transfer(
                 precision=precision,
             )
         hook = reporter.scale(index, n_steps, h, w) if callback is not None else None
-        x = optimise(objective, x, n_steps, options=options, on_step=hook, cancel=cancel)
+        scale_options = options
+        if memory_budget is not None:
+            # Keep the optimiser's history within the budget too (it is whole-picture sized).
+            scale_options = dataclasses.replace(
+                options, lbfgs_history=min(options.lbfgs_history,
+                                           history_size(h, w, memory_budget)))
+        x = optimise(objective, x, n_steps, options=scale_options, on_step=hook, cancel=cancel)
         del objective
     return _finish(x, inputs.content, cfg)
 

@@ -1,0 +1,190 @@
+"""Print sizes with bounded memory: peak RSS and time per megapixel across sizes, tiled.
+
+Two modes, each measurement in a fresh child process (this script with ``--child``) that reports
+its own peak resident set size (``VmHWM`` from /proc/self/status):
+
+* ``sweep`` (default): one content/style pair at long sides 1024, 2048 and 4096 px (about 0.7,
+  2.8 and 11.2 MP for the 3:2 parrots photo) with the same ``--max-memory`` budget, ``--steps``
+  steps at the top scale only (``scales=1``; the peak is reached in the first step, later steps
+  repeat it). Reports peak RSS, its spread over the sizes (goal: within 20 %), seconds per step
+  and seconds per step per megapixel, the tile plan, and projects the peak for 8192 and 16384 px
+  from the tile model (fixed per-pixel buffers + one tile's working set + the process baseline,
+  fitted to the measured points).
+* ``full``: a finished picture at ``--size`` (default 4096) with the default preset (300 steps
+  over the automatic pyramid) under ``--max-memory``; reports seconds and peak RSS, writes the
+  picture, a 512 px crop around a crossing of the tile grid (``docs/images/tile_border_crop.jpg``),
+  and the seam measure: mean squared gradient of the picture on columns/rows where tile borders
+  of the zero-offset grid fall, over the mean on all other columns/rows (1.0 = no trace).
+
+    python benchmarks/print_size.py --mode sweep --max-memory 3GB --json bench-out/print_sweep.json
+    python benchmarks/print_size.py --mode full --size 4096 --max-memory 6GB \\
+        --json bench-out/print_full.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MARKER = "@@impasto-print@@"
+
+
+def peak_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def child(args: argparse.Namespace) -> int:
+    import torch
+
+    import impasto
+    from impasto.optim.memory import memory_budget
+    from impasto.optim.tiled import plan_tiles
+
+    stylizer = impasto.Stylizer("cpu")
+    steps: list[float] = []
+    last = [time.perf_counter()]
+
+    def on_progress(event: impasto.Progress) -> None:
+        now = time.perf_counter()
+        if event.scale == event.n_scales:
+            steps.append(now - last[0])
+        last[0] = now
+
+    options: dict[str, Any] = {"size": args.size, "seed": 0, "max_memory": args.max_memory}
+    if args.mode == "sweep":
+        options.update(iterations=args.steps, scales=1)
+    started = time.perf_counter()
+    result = stylizer.stylize(args.content, args.style, callback=on_progress, **options)
+    seconds = time.perf_counter() - started
+    w, h = result.image.size
+    plan = plan_tiles(h, w, memory_budget(args.max_memory, torch.device("cpu")),
+                      result.precision)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.save(out)
+    print(MARKER + json.dumps({
+        "size": args.size, "width": w, "height": h, "megapixels": w * h / 1e6,
+        "seconds": seconds, "step_seconds": steps, "peak_mib": peak_kib() / 1024,
+        "tile_core": plan.core if plan else None, "tile_margin": plan.margin if plan else None,
+        "output": str(out),
+    }), flush=True)
+    return 0
+
+
+def run_child(args: argparse.Namespace, size: int, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--size", str(size),
+           "--max-memory", args.max_memory, "--steps", str(args.steps), "--content",
+           str(args.content), "--style", str(args.style), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    raise SystemExit(f"child failed ({proc.returncode}): {proc.stderr[-2000:]}")
+
+
+def seam_measure(path: Path, core: int) -> tuple[float, float]:
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    gx = np.diff(a, axis=1) ** 2  # gradient between column j and j+1
+    gy = np.diff(a, axis=0) ** 2
+    cols = np.arange(gx.shape[1])
+    rows = np.arange(gy.shape[0])
+    on_x = (cols + 1) % core == 0
+    on_y = (rows + 1) % core == 0
+    return (float(gx[:, on_x].mean() / gx[:, ~on_x].mean()),
+            float(gy[on_y].mean() / gy[~on_y].mean()))
+
+
+def main() -> int:
+    repo = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("sweep", "full"), default="sweep")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--max-memory", default="3GB")
+    parser.add_argument("--data", type=Path, default=repo.parent / "shared" / "data")
+    parser.add_argument("--content", type=Path, default=None)
+    parser.add_argument("--style", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=repo / "bench-out" / "print")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    args.content = args.content or args.data / "content" / "kodim23_parrots.jpg"
+    args.style = args.style or args.data / "styles" / "starry_night.jpg"
+    if not args.content.is_file() or not args.style.is_file():
+        print(f"print_size.py: test data not found under {args.data}", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = {"mode": args.mode, "max_memory": args.max_memory,
+                              "content": args.content.name, "style": args.style.name,
+                              "date": time.strftime("%Y-%m-%d")}
+    if args.mode == "sweep":
+        rows = []
+        print(f"budget {args.max_memory}; {args.steps} steps at the top scale (scales=1)")
+        print(f"{'size':>6} {'MP':>6} {'peak MiB':>9} {'s/step':>7} {'s/step/MP':>9} tile")
+        for size in args.sizes:
+            row = run_child(args, size, args.out / f"sweep_{size}.png")
+            per_step = min(row["step_seconds"][1:] or row["step_seconds"])
+            row["s_per_step"] = per_step
+            row["s_per_step_per_mp"] = per_step / row["megapixels"]
+            rows.append(row)
+            print(f"{size:>6} {row['megapixels']:6.2f} {row['peak_mib']:9.0f} {per_step:7.2f} "
+                  f"{row['s_per_step_per_mp']:9.2f} {row['tile_core']}+{row['tile_margin']}",
+                  flush=True)
+        peaks = [r["peak_mib"] for r in rows]
+        spread = max(peaks) / min(peaks) - 1
+        print(f"peak spread over sizes: {spread * 100:.1f} % (goal: within 20 %)")
+        # Tile model: peak = base + per_pixel * pixels (whole-picture buffers), the tile's
+        # working set being the same at every size; fitted to the measured points.
+        import numpy as np
+
+        px = np.array([r["megapixels"] for r in rows])
+        fit = np.polyfit(px, np.array(peaks), 1)
+        projections = {}
+        for side in (8192, 16384):
+            mp = side * side * (2 / 3) / 1e6
+            projections[side] = float(np.polyval(fit, mp))
+            print(f"projected peak at {side} px ({mp:.0f} MP): {projections[side] / 1024:.1f} GiB")
+        report.update(rows=rows, spread=spread, fit_mib=[float(v) for v in fit],
+                      projections_mib=projections)
+    else:
+        row = run_child(args, args.size, args.out / f"full_{args.size}.png")
+        print(f"{args.size} px ({row['width']}x{row['height']}): {row['seconds']:.0f} s, "
+              f"peak {row['peak_mib'] / 1024:.2f} GiB, tile {row['tile_core']}+"
+              f"{row['tile_margin']}")
+        if row["tile_core"]:
+            sx, sy = seam_measure(Path(row["output"]), row["tile_core"])
+            row["seam_x"], row["seam_y"] = sx, sy
+            print(f"seam measure (gradient energy on tile borders / elsewhere): "
+                  f"columns {sx:.3f}, rows {sy:.3f}")
+            from PIL import Image
+
+            img = Image.open(row["output"])
+            c = row["tile_core"]
+            cx, cy = min(img.width - 256, 2 * c), min(img.height - 256, c)
+            crop = img.crop((cx - 256, cy - 256, cx + 256, cy + 256))
+            dest = repo / "docs" / "images" / "tile_border_crop.jpg"
+            crop.convert("RGB").save(dest, quality=90)
+            print(f"crop around the tile-grid crossing ({cx}, {cy}): {dest}")
+        report.update(row=row)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
