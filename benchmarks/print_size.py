@@ -92,16 +92,19 @@ def run_child(args: argparse.Namespace, size: int, out: Path) -> dict[str, Any]:
 
 
 def seam_measure(path: Path, core: int) -> tuple[float, float]:
+    """Mean squared gradient across the tile borders of the phase-0 grid over elsewhere."""
     import numpy as np
     from PIL import Image
+
+    from impasto.optim.tiled import cut_positions
 
     a = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
     gx = np.diff(a, axis=1) ** 2  # gradient between column j and j+1
     gy = np.diff(a, axis=0) ** 2
-    cols = np.arange(gx.shape[1])
-    rows = np.arange(gy.shape[0])
-    on_x = (cols + 1) % core == 0
-    on_y = (rows + 1) % core == 0
+    on_x = np.zeros(gx.shape[1], bool)
+    on_y = np.zeros(gy.shape[0], bool)
+    on_x[[c - 1 for c in cut_positions(a.shape[1], core, 0.0)[1:-1]]] = True
+    on_y[[c - 1 for c in cut_positions(a.shape[0], core, 0.0)[1:-1]]] = True
     return (float(gx[:, on_x].mean() / gx[:, ~on_x].mean()),
             float(gy[on_y].mean() / gy[~on_y].mean()))
 
@@ -172,9 +175,13 @@ def main() -> int:
                   f"columns {sx:.3f}, rows {sy:.3f}")
             from PIL import Image
 
+            from impasto.optim.tiled import cut_positions
+
             img = Image.open(row["output"])
             c = row["tile_core"]
-            cx, cy = min(img.width - 256, 2 * c), min(img.height - 256, c)
+            cx = cut_positions(img.width, c, 0.0)[2]
+            cy = cut_positions(img.height, c, 0.0)[1]
+            cx, cy = min(max(cx, 256), img.width - 256), min(max(cy, 256), img.height - 256)
             crop = img.crop((cx - 256, cy - 256, cx + 256, cy + 256))
             dest = repo / "docs" / "images" / "tile_border_crop.jpg"
             crop.convert("RGB").save(dest, quality=90)

@@ -26,11 +26,15 @@ def vgg() -> VGG19:
 def test_tile_cores_partition_the_picture() -> None:
     plan = TilePlan(core=64, margin=32)
     seen = torch.zeros(160, 224, dtype=torch.int32)
-    for t in tiles(160, 224, plan, offset=(16, 48)):
+    for t in tiles(160, 224, plan, phase=(0.3, 0.8)):
         seen[t.y0:t.y1, t.x0:t.x1] += 1
         assert t.in_y0 == max(0, t.y0 - 32) and t.in_x1 == min(224, t.x1 + 32)
         assert all(v % 16 == 0 for v in (t.y0, t.y1, t.x0, t.x1, t.in_y0, t.in_x0))
     assert bool((seen == 1).all())
+    # Pieces are never slivers and never larger than the core, whatever the phase.
+    for phase in (0.0, 0.1, 0.49, 0.5, 0.9, 0.99):
+        for t in tiles(1024, 1024, TilePlan(core=256), phase=(phase, phase)):
+            assert 256 // 3 <= t.y1 - t.y0 <= 256 and 256 // 3 <= t.x1 - t.x0 <= 256
 
 
 def test_tiled_grams_match_whole_picture(vgg: VGG19) -> None:

@@ -111,21 +111,33 @@ class Tile:
                 slice((self.x0 - self.in_x0) // stride, (self.x1 - self.in_x0) // stride))
 
 
-def _cuts(length: int, core: int, offset: int) -> list[int]:
-    cuts = [0]
-    pos = offset % core or core
-    while pos < length:
-        cuts.append(pos)
-        pos += core
-    cuts.append(length)
-    return cuts
+def cut_positions(length: int, core: int, phase: float) -> list[int]:
+    """Cut positions (multiples of ALIGN) splitting ``length`` into pieces of at most ``core``.
+
+    The pieces are ``length / n`` long with ``n = ceil(1.5 * length / core)``, shifted by
+    ``phase`` (in [0, 1)) of a piece; a first or last piece shorter than half a piece joins its
+    neighbour, so no piece is a sliver (slivers waste work on their margins) and none exceeds
+    1.5 pieces, which is at most ``core``.
+    """
+    if length <= core:
+        return [0, length]
+    n = math.ceil(1.5 * length / core)
+    piece = length / n
+    inner = [phase * piece + k * piece for k in range(n + 1)]
+    cuts = sorted({round(c / ALIGN) * ALIGN for c in inner if 0 < c < length})
+    if cuts and cuts[0] < piece / 2:
+        cuts = cuts[1:]
+    if cuts and length - cuts[-1] < piece / 2:
+        cuts = cuts[:-1]
+    return [0, *cuts, length]
 
 
-def tiles(height: int, width: int, plan: TilePlan, offset: tuple[int, int] = (0, 0)
+def tiles(height: int, width: int, plan: TilePlan, phase: tuple[float, float] = (0.0, 0.0)
           ) -> Iterator[Tile]:
     """Cover an (height x width) picture (multiples of ALIGN) with tiles on a grid shifted by
-    ``offset``; cores partition the picture, inputs add the margin within the picture."""
-    ys, xs = _cuts(height, plan.core, offset[0]), _cuts(width, plan.core, offset[1])
+    ``phase`` (fractions of a tile, per axis); cores partition the picture, inputs add the
+    margin within the picture."""
+    ys, xs = cut_positions(height, plan.core, phase[0]), cut_positions(width, plan.core, phase[1])
     m = plan.margin
     for y0, y1 in itertools.pairwise(ys):
         for x0, x1 in itertools.pairwise(xs):
@@ -140,12 +152,13 @@ def _features(vgg: VGG19, image: torch.Tensor, precision: str) -> dict[str, torc
 
 @torch.no_grad()
 def tiled_grams(vgg: VGG19, image: torch.Tensor, layers: Sequence[str], plan: TilePlan,
-                precision: str, offset: tuple[int, int] = (0, 0)) -> dict[str, torch.Tensor]:
+                precision: str, phase: tuple[float, float] = (0.0, 0.0)
+                ) -> dict[str, torch.Tensor]:
     """Gram matrices of a whole picture, computed tile by tile (exact up to tile borders)."""
     sums: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = dict.fromkeys(layers, 0)
     h, w = image.shape[-2:]
-    for tile in tiles(h, w, plan, offset):
+    for tile in tiles(h, w, plan, phase):
         feats = _features(vgg, image[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1],
                           precision)
         for n in layers:
@@ -180,7 +193,7 @@ class TiledObjective:
     """The Gram-style transfer loss of a large picture, evaluated tile by tile.
 
     ``evaluate(x)`` returns (loss, gradient, parts) for the engine; the tile grid moves by a
-    random multiple of :data:`ALIGN` at every call (drawn from ``generator``).
+    random phase at every call (drawn from ``generator``).
     """
 
     def __init__(
@@ -223,18 +236,17 @@ class TiledObjective:
             self.content_energy = {n: float(f.float().pow(2).sum().clamp_min(1e-8))
                                    for n, f in self.content_feats.items()}
 
-    def _offset(self) -> tuple[int, int]:
-        steps = max(1, self.plan.core // ALIGN)
-        oy, ox = torch.randint(0, steps, (2,), generator=self.generator).tolist()
-        return oy * ALIGN, ox * ALIGN
+    def _phase(self) -> tuple[float, float]:
+        py, px = torch.rand(2, generator=self.generator).tolist()
+        return py, px
 
     def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
                                                  dict[str, float]]:
-        offset = self._offset()
+        phase = self._phase()
         h, w = x.shape[-2:]
         parts: dict[str, float] = {}
         # Pass 1: global Gram matrices of the current picture, and dL/dG for each layer.
-        grams = tiled_grams(self.vgg, x, self.style_layers, self.plan, self.precision, offset)
+        grams = tiled_grams(self.vgg, x, self.style_layers, self.plan, self.precision, phase)
         counts = {n: (h // stride_of(n)) * (w // stride_of(n)) for n in self.style_layers}
         style_value = 0.0
         d_gram: dict[str, torch.Tensor] = {}
@@ -248,7 +260,7 @@ class TiledObjective:
         # Pass 2: backpropagate each tile's share of the global loss.
         grad = torch.zeros_like(x)
         content_value = 0.0
-        for tile in tiles(h, w, self.plan, offset):
+        for tile in tiles(h, w, self.plan, phase):
             piece = x[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].clone()
             piece.requires_grad_(True)
             feats = _features(self.vgg, piece, self.precision)
