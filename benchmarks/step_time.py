@@ -75,7 +75,7 @@ from impasto.optim.engine import EngineOptions, optimise
 from impasto.optim.objective import TransferObjective
 from impasto.optim.precision import resolve_precision
 from impasto.optim.pyramid import fit_long_side
-from impasto.optim.transfer import MIN_STYLE_SIDE, output_size, resize, style_mix
+from impasto.optim.transfer import MIN_STYLE_SIDE, output_size, resize, scale_objective, style_mix
 
 #: Output channels of the convolutions of each VGG-19 block.
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -177,17 +177,10 @@ def impasto_objective(vgg: VGG19, content: torch.Tensor, style: torch.Tensor, si
     h, w = output_size(content, cfg)
     style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
     content_weight, style_weight = cfg.weights()
-    objective = TransferObjective(
-        vgg,
-        content=resize(content, (h, w)),
-        styles=[resize(style, fit_long_side(style.shape[-2], style.shape[-1], style_side))],
-        style_mix=style_mix(cfg, 1),
-        content_layers=cfg.content_layers,
-        style_layers=cfg.style_layers,
-        style_layer_weights=cfg.style_layer_weights,
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=cfg.tv_weight,
+    objective = scale_objective(
+        vgg, cfg, resize(content, (h, w)),
+        [resize(style, fit_long_side(style.shape[-2], style.shape[-1], style_side))],
+        style_mix(cfg, 1), content_weight=content_weight, style_weight=style_weight,
         precision=resolve_precision(precision, content.device),
     )
     return objective, resize(content, (h, w))

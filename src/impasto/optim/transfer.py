@@ -202,23 +202,11 @@ def run_transfer(
             objective = _tiled_objective(vgg, cfg, content_here, styles_here, mix, plan,
                                          content_weight, style_weight, precision, generator)
         else:
-            objective = TransferObjective(
-                vgg,
-                content=content_here,
-                styles=styles_here,
-                style_mix=mix,
-                content_layers=cfg.content_layers,
-                style_layers=cfg.style_layers,
-                style_layer_weights=cfg.style_layer_weights,
-                content_weight=content_weight,
-                style_weight=style_weight,
-                tv_weight=cfg.tv_weight,
-                detail_weight=cfg.detail if content is not None else 0.0,
-                style_loss=cfg.style_loss,
+            objective = scale_objective(
+                vgg, cfg, content_here, styles_here, mix, content_weight=content_weight,
+                style_weight=style_weight, precision=precision,
                 regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
                 protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
-                wrap=cfg.wrap,
-                precision=precision,
             )
         hook = reporter.scale(index, n_steps, h, w) if callback is not None else None
         scale_options = options
@@ -230,6 +218,40 @@ def run_transfer(
         x = optimise(objective, x, n_steps, options=scale_options, on_step=hook, cancel=cancel)
         del objective
     return _finish(x, inputs.content, cfg)
+
+
+def scale_objective(
+    vgg: VGG19,
+    cfg: TransferConfig,
+    content: torch.Tensor | None,
+    styles: Sequence[torch.Tensor],
+    mix: dict[str, list[float]],
+    *,
+    content_weight: float,
+    style_weight: float,
+    precision: str,
+    regions: Sequence[Region] = (),
+    protect: Sequence[tuple[torch.Tensor, float]] = (),
+) -> TransferObjective:
+    """The objective of one scale, for pictures already at that scale's size."""
+    return TransferObjective(
+        vgg,
+        content=content,
+        styles=styles,
+        style_mix=mix,
+        content_layers=cfg.content_layers,
+        style_layers=cfg.style_layers,
+        style_layer_weights=cfg.style_layer_weights,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=cfg.tv_weight,
+        detail_weight=cfg.detail if content is not None else 0.0,
+        style_loss=cfg.style_loss,
+        regions=regions,
+        protect=protect,
+        wrap=cfg.wrap,
+        precision=precision,
+    )
 
 
 def _align(value: int) -> int:
