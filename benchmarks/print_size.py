@@ -14,11 +14,16 @@ its own peak resident set size (``VmHWM`` from /proc/self/status):
   over the automatic pyramid) under ``--max-memory``; reports seconds and peak RSS, writes the
   picture, a 512 px crop around a crossing of the tile grid (``docs/images/tile_border_crop.jpg``),
   and the seam measure: mean squared gradient of the picture on columns/rows where tile borders
-  of the zero-offset grid fall, over the mean on all other columns/rows (1.0 = no trace).
+  of the zero-phase grid fall, over the mean on all other columns/rows (1.0 = no trace).
+* ``seams``: the default preset at ``--size`` twice, in one piece (``--reference-memory``) and
+  tiled (``--max-memory``); the seam measure of both on the same lines, their ratio (1.0 = the
+  tiles left no trace beyond the picture's own edges), and the mean difference of the pictures.
 
     python benchmarks/print_size.py --mode sweep --max-memory 3GB --json bench-out/print_sweep.json
     python benchmarks/print_size.py --mode full --size 4096 --max-memory 6GB \\
         --json bench-out/print_full.json
+    python benchmarks/print_size.py --mode seams --size 2048 --max-memory 2GB \\
+        --json bench-out/print_seams.json
 """
 
 from __future__ import annotations
@@ -112,7 +117,9 @@ def seam_measure(path: Path, core: int) -> tuple[float, float]:
 def main() -> int:
     repo = Path(__file__).resolve().parents[1]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("sweep", "full"), default="sweep")
+    parser.add_argument("--mode", choices=("sweep", "full", "seams"), default="sweep")
+    parser.add_argument("--reference-memory", default="20GB",
+                        help="budget of the untiled reference run (--mode seams)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
@@ -163,6 +170,36 @@ def main() -> int:
             print(f"projected peak at {side} px ({mp:.0f} MP): {projections[side] / 1024:.1f} GiB")
         report.update(rows=rows, spread=spread, fit_mib=[float(v) for v in fit],
                       projections_mib=projections)
+    elif args.mode == "seams":
+        # The same picture made in one piece and in tiles; the seam measure on the tiled grid's
+        # lines for both, so the picture's own edges cancel out.
+        budget = args.max_memory
+        args.max_memory = args.reference_memory
+        ref = run_child(args, args.size, args.out / f"seams_{args.size}_untiled.png")
+        args.max_memory = budget
+        tiled = run_child(args, args.size, args.out / f"seams_{args.size}_tiled.png")
+        if not tiled["tile_core"] or ref["tile_core"]:
+            raise SystemExit("the reference must fit in one piece and the other run be tiled")
+        core = tiled["tile_core"]
+        rx, ry = seam_measure(Path(ref["output"]), core)
+        tx, ty = seam_measure(Path(tiled["output"]), core)
+        import numpy as np
+        from PIL import Image
+
+        a = np.asarray(Image.open(ref["output"]), dtype=np.float64)
+        b = np.asarray(Image.open(tiled["output"]), dtype=np.float64)
+        h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])  # tiled: multiples of 16
+        a, b = a[:h, :w], b[:h, :w]
+        print(f"{args.size} px: untiled {ref['seconds']:.0f} s, peak {ref['peak_mib']:.0f} MiB; "
+              f"tiled ({core}+{tiled['tile_margin']}) {tiled['seconds']:.0f} s, peak "
+              f"{tiled['peak_mib']:.0f} MiB")
+        print(f"seam measure on the tile grid's lines: untiled {rx:.3f} / {ry:.3f}, tiled "
+              f"{tx:.3f} / {ty:.3f} (columns / rows); tiled over untiled {tx / rx:.3f} / "
+              f"{ty / ry:.3f}")
+        print(f"mean absolute difference between the two pictures: {np.abs(a - b).mean():.2f} "
+              "grey levels")
+        report.update(untiled=ref, tiled=tiled, seam_untiled=[rx, ry], seam_tiled=[tx, ty],
+                      seam_ratio=[tx / rx, ty / ry], mean_abs_diff=float(np.abs(a - b).mean()))
     else:
         row = run_child(args, args.size, args.out / f"full_{args.size}.png")
         print(f"{args.size} px ({row['width']}x{row['height']}): {row['seconds']:.0f} s, "

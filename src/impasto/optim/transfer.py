@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
+import gc
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -217,6 +221,8 @@ def run_transfer(
                                            history_size(h, w, memory_budget)))
         x = optimise(objective, x, n_steps, options=scale_options, on_step=hook, cancel=cancel)
         del objective
+        if memory_budget is not None:
+            release_memory()
     return _finish(x, inputs.content, cfg)
 
 
@@ -252,6 +258,15 @@ def scale_objective(
         wrap=cfg.wrap,
         precision=precision,
     )
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system between scales (glibc keeps it otherwise,
+    and the next, larger scale then stacks its peak on top of the last one's)."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _align(value: int) -> int:
