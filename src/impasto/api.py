@@ -10,6 +10,7 @@ For many calls, keep a :class:`Stylizer`: it holds the network between calls.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -284,4 +285,10 @@ def score(
         to_tensor(split_alpha(open_image(src, max_pixels=max_pixels, name=name))[0])
         for src, name in ((content, "content"), (style, "style"), (output, "output"))
     ]
-    return Scorer(dev).score(*tensors)
+    return _scorer(str(dev)).score(*tensors)
+
+
+@functools.lru_cache(maxsize=2)
+def _scorer(device: str) -> Scorer:
+    """One scoring network per device and process (score() is called once per output)."""
+    return Scorer(torch.device(device))

@@ -66,13 +66,22 @@ def weights_info() -> WeightsInfo:
     path = weights_path()
     if not path.is_file():
         raise WeightsError(f"VGG-19 weights file not found: {path}")
+    stat = path.stat()
+    digest = _verified_digest(str(path), stat.st_size, stat.st_mtime_ns)
+    return WeightsInfo(path=path, sha256=digest, size_bytes=stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _verified_digest(path_str: str, size: int, mtime_ns: int) -> str:
+    """Hash a weights file once per process (keyed by path, size and modification time)."""
+    path = Path(path_str)
     digest = sha256_of(path)
     if digest != WEIGHTS_SHA256:
         raise WeightsError(
             f"VGG-19 weights file {path} has SHA-256 {digest}, expected {WEIGHTS_SHA256}: "
             "the file is altered or truncated; reinstall the package that ships it"
         )
-    return WeightsInfo(path=path, sha256=digest, size_bytes=path.stat().st_size)
+    return digest
 
 
 def decode_layer(raw: dict[str, torch.Tensor], key: str) -> tuple[torch.Tensor, torch.Tensor]:
