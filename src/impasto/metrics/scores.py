@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skimage.metrics import structural_similarity
 
 from impasto.config import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from impasto.features.vgg import VGG19
 from impasto.image.color import luminance
+from impasto.image.resize import fit_long_side, resize
 from impasto.losses.functional import gram
 
 HIST_BINS = 16
@@ -40,19 +40,6 @@ class Scores:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
-
-
-def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(image.shape[-2:]) == size:
-        return image
-    return F.interpolate(image, size=size, mode="bicubic", antialias=True,
-                         align_corners=False).clamp(0, 1)
-
-
-def _long_side(image: torch.Tensor, side: int) -> tuple[int, int]:
-    h, w = image.shape[-2:]
-    s = side / max(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
 
 
 def color_histogram(image: torch.Tensor, bins: int = HIST_BINS) -> np.ndarray:
@@ -103,8 +90,9 @@ class Scorer:
         """Scores of ``output`` (all inputs (1, 3, H, W) float in [0, 1])."""
         output = output.to(self.device).float()
         size = tuple(output.shape[-2:])
-        content = _resize(content.to(self.device).float(), size)
-        style = _resize(style.to(self.device).float(), _long_side(style, max(size)))
+        content = resize(content.to(self.device).float(), size)
+        style = resize(style.to(self.device).float(),
+                       fit_long_side(style.shape[-2], style.shape[-1], max(size)))
         f_out, f_content, f_style = self.vgg(output), self.vgg(content), self.vgg(style)
         style_d = [_relative(gram(f_out[n]), gram(f_style[n])) for n in self.style_layers]
         content_d = [_relative(f_out[n], f_content[n]) for n in self.content_layers]

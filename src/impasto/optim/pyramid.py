@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 
+from impasto.image.resize import fit_long_side
+
+__all__ = ["auto_scales", "fit_long_side", "scale_sides", "split_steps"]
+
 #: The coarsest scale's long side in automatic mode: big enough for relu5_1 to see structure.
 MIN_AUTO_SIDE = 192
-
-
-def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) with the given long side and the same aspect ratio (each side at least 1)."""
-    scale = long_side / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def auto_scales(long_side: int) -> int:

@@ -12,16 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from impasto.config import TransferConfig
 from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image import color
+from impasto.image.resize import fit_long_side, resize, resize_mask
+from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.events import CallbackLike, CancelToken, Progress
 from impasto.optim.objective import Region, TransferObjective
-from impasto.optim.pyramid import fit_long_side, scale_sides, split_steps
+from impasto.optim.pyramid import scale_sides, split_steps
 from impasto.optim.tiled import (
     TiledObjective,
     TilePlan,
@@ -37,36 +38,6 @@ MIN_STYLE_SIDE = 64
 WRAP_MULTIPLE = 16
 #: Blocks whose style layers count as "fine" for --coarse-style / --fine-style.
 FINE_BLOCKS = (1, 2)
-
-
-def resize(image: torch.Tensor, size: tuple[int, int], *, wrap: str = "none") -> torch.Tensor:
-    """Antialiased bicubic resize of a (B, C, H, W) tensor in [0, 1].
-
-    With ``wrap`` the picture is treated as periodic (``both`` axes, or ``x`` only): it is
-    resized as the middle of a 3-wide repetition, so the filter sees across the wrap edge.
-    """
-    if tuple(image.shape[-2:]) == size:
-        return image
-    h, w = size
-    reps_y = 3 if wrap == "both" else 1
-    reps_x = 3 if wrap in ("both", "x") else 1
-    if reps_y > 1 or reps_x > 1:
-        tiled = image.repeat(1, 1, reps_y, reps_x)
-        out = F.interpolate(tiled, size=(h * reps_y, w * reps_x), mode="bicubic",
-                            align_corners=False, antialias=True)
-        top, left = (h if reps_y > 1 else 0), (w if reps_x > 1 else 0)
-        out = out[..., top:top + h, left:left + w]
-    else:
-        out = F.interpolate(image, size=size, mode="bicubic", align_corners=False,
-                            antialias=True)
-    return out.clamp(0.0, 1.0)
-
-
-def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(mask.shape[-2:]) == size:
-        return mask
-    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False,
-                         antialias=True).clamp(0.0, 1.0)
 
 
 def _grey3(image: torch.Tensor) -> torch.Tensor:
@@ -98,14 +69,14 @@ def output_size(content: torch.Tensor | None, cfg: TransferConfig) -> tuple[int,
     else:
         h, w = fit_long_side(content.shape[-2], content.shape[-1], cfg.size)
     if cfg.wrap != "none":
-        h, w = (max(WRAP_MULTIPLE, round(v / WRAP_MULTIPLE) * WRAP_MULTIPLE) for v in (h, w))
+        h, w = _align(h), _align(w)
     return h, w
 
 
 def scale_size(final: tuple[int, int], side: int, cfg: TransferConfig) -> tuple[int, int]:
     h, w = fit_long_side(final[0], final[1], side)
     if cfg.wrap != "none":
-        h, w = (max(WRAP_MULTIPLE, round(v / WRAP_MULTIPLE) * WRAP_MULTIPLE) for v in (h, w))
+        h, w = _align(h), _align(w)
     return h, w
 
 
@@ -297,11 +268,7 @@ def _tiled_objective(vgg: VGG19, cfg: TransferConfig, content: torch.Tensor | No
                      plan: TilePlan, content_weight: float, style_weight: float,
                      precision: str, generator: torch.Generator) -> TiledObjective:
     per_style = [tiled_grams(vgg, s, cfg.style_layers, plan, precision) for s in styles]
-    targets = {}
-    for n in cfg.style_layers:
-        weights = mix[n]
-        total = sum(weights) or 1.0
-        targets[n] = sum(g[n] * (w / total) for g, w in zip(per_style, weights, strict=True))
+    targets = {n: LF.blend_grams([g[n] for g in per_style], mix[n]) for n in cfg.style_layers}
     return TiledObjective(
         vgg, content=content, style_grams=targets, content_layers=cfg.content_layers,
         style_layers=cfg.style_layers, style_layer_weights=cfg.style_layer_weights,

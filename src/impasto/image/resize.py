@@ -1,0 +1,42 @@
+"""Sizes and resizing of pictures and masks (layer 0: pixels only)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) with the given long side and the same aspect ratio (each side at least 1)."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: torch.Tensor, size: tuple[int, int], *, wrap: str = "none") -> torch.Tensor:
+    """Antialiased bicubic resize of a (B, C, H, W) tensor in [0, 1].
+
+    With ``wrap`` the picture is treated as periodic (``both`` axes, or ``x`` only): it is
+    resized as the middle of a 3-wide repetition, so the filter sees across the wrap edge.
+    """
+    if tuple(image.shape[-2:]) == size:
+        return image
+    h, w = size
+    reps_y = 3 if wrap == "both" else 1
+    reps_x = 3 if wrap in ("both", "x") else 1
+    if reps_y > 1 or reps_x > 1:
+        tiled = image.repeat(1, 1, reps_y, reps_x)
+        out = F.interpolate(tiled, size=(h * reps_y, w * reps_x), mode="bicubic",
+                            align_corners=False, antialias=True)
+        top, left = (h if reps_y > 1 else 0), (w if reps_x > 1 else 0)
+        out = out[..., top:top + h, left:left + w]
+    else:
+        out = F.interpolate(image, size=size, mode="bicubic", align_corners=False,
+                            antialias=True)
+    return out.clamp(0.0, 1.0)
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(mask.shape[-2:]) == size:
+        return mask
+    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False,
+                         antialias=True).clamp(0.0, 1.0)
