@@ -3,13 +3,13 @@
 Two modes, each measurement in a fresh child process (this script with ``--child``) that reports
 its own peak resident set size (``VmHWM`` from /proc/self/status):
 
-* ``sweep`` (default): one content/style pair at long sides 1024, 2048 and 4096 px (about 0.7,
-  2.8 and 11.2 MP for the 3:2 parrots photo) with the same ``--max-memory`` budget, ``--steps``
-  steps at the top scale only (``scales=1``; the peak is reached in the first step, later steps
-  repeat it). Reports peak RSS, its spread over the sizes (goal: within 20 %), seconds per step
-  and seconds per step per megapixel, the tile plan, and projects the peak for 8192 and 16384 px
-  from the tile model (fixed per-pixel buffers + one tile's working set + the process baseline,
-  fitted to the measured points).
+* ``sweep`` (default): one content/style pair at sides 1024, 2048 and 4096 px (with ``--square``
+  the content is cropped to a square: 1, 4 and 16.8 MP) with the same ``--max-memory`` budget,
+  ``--steps`` steps at the top scale only (``scales=1``; 8 steps are one sweep over the tiles,
+  and the peak is reached on the first tile). Reports peak RSS, its spread over the sizes (goal:
+  within 20 %), seconds per step and per step per megapixel, the tile plan, and projects the
+  peak for 8192 and 16384 px from the tile model (whole-picture buffers + one tile's working set
+  + the process baseline, fitted to the measured points).
 * ``full``: a finished picture at ``--size`` (default 4096) with the default preset (300 steps
   over the automatic pyramid) under ``--max-memory``; reports seconds and peak RSS, writes the
   picture, a 512 px crop around a crossing of the tile grid (``docs/images/tile_border_crop.jpg``),
@@ -19,8 +19,9 @@ its own peak resident set size (``VmHWM`` from /proc/self/status):
   tiled (``--max-memory``); the seam measure of both on the same lines, their ratio (1.0 = the
   tiles left no trace beyond the picture's own edges), and the mean difference of the pictures.
 
-    python benchmarks/print_size.py --mode sweep --max-memory 3GB --json bench-out/print_sweep.json
-    python benchmarks/print_size.py --mode full --size 4096 --max-memory 6GB \\
+    python benchmarks/print_size.py --mode sweep --square --max-memory 2GB \\
+        --json bench-out/print_sweep.json
+    python benchmarks/print_size.py --mode full --square --size 4096 --max-memory 6GB \\
         --json bench-out/print_full.json
     python benchmarks/print_size.py --mode seams --size 2048 --max-memory 2GB \\
         --json bench-out/print_seams.json
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "@@impasto-print@@"
+#: Tile margin (impasto.optim.tiled.DEFAULT_MARGIN), reported with the tile core.
+DEFAULT_MARGIN = 64
 
 
 def peak_kib() -> int:
@@ -48,38 +51,44 @@ def peak_kib() -> int:
 
 
 def child(args: argparse.Namespace) -> int:
-    import torch
 
     import impasto
-    from impasto.optim.memory import memory_budget
-    from impasto.optim.tiled import plan_tiles
 
     stylizer = impasto.Stylizer("cpu")
     steps: list[float] = []
     last = [time.perf_counter()]
+    tile: list[int | None] = [None]
 
     def on_progress(event: impasto.Progress) -> None:
         now = time.perf_counter()
         if event.scale == event.n_scales:
             steps.append(now - last[0])
+            tile[0] = event.tile
         last[0] = now
 
     options: dict[str, Any] = {"size": args.size, "seed": 0, "max_memory": args.max_memory}
     if args.mode == "sweep":
         options.update(iterations=args.steps, scales=1)
+    content: Any = args.content
+    if args.square:
+        from PIL import Image
+
+        with Image.open(args.content) as im:
+            side = min(im.size)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            content = im.convert("RGB").crop((left, top, left + side, top + side))
     started = time.perf_counter()
-    result = stylizer.stylize(args.content, args.style, callback=on_progress, **options)
+    result = stylizer.stylize(content, args.style, callback=on_progress, **options)
     seconds = time.perf_counter() - started
     w, h = result.image.size
-    plan = plan_tiles(h, w, memory_budget(args.max_memory, torch.device("cpu")),
-                      result.precision)
+    margin = DEFAULT_MARGIN if tile[0] else None
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save(out)
     print(MARKER + json.dumps({
         "size": args.size, "width": w, "height": h, "megapixels": w * h / 1e6,
         "seconds": seconds, "step_seconds": steps, "peak_mib": peak_kib() / 1024,
-        "tile_core": plan.core if plan else None, "tile_margin": plan.margin if plan else None,
+        "tile_core": tile[0], "tile_margin": margin,
         "output": str(out),
     }), flush=True)
     return 0
@@ -87,6 +96,7 @@ def child(args: argparse.Namespace) -> int:
 
 def run_child(args: argparse.Namespace, size: int, out: Path) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--size", str(size),
+           *(["--square"] if args.square else []),
            "--max-memory", args.max_memory, "--steps", str(args.steps), "--content",
            str(args.content), "--style", str(args.style), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -123,7 +133,9 @@ def main() -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
-    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--square", action="store_true",
+                        help="crop the content to a square (4096 x 4096 outputs)")
     parser.add_argument("--max-memory", default="3GB")
     parser.add_argument("--data", type=Path, default=repo.parent / "shared" / "data")
     parser.add_argument("--content", type=Path, default=None)
@@ -147,7 +159,9 @@ def main() -> int:
         print(f"{'size':>6} {'MP':>6} {'peak MiB':>9} {'s/step':>7} {'s/step/MP':>9} tile")
         for size in args.sizes:
             row = run_child(args, size, args.out / f"sweep_{size}.png")
-            per_step = min(row["step_seconds"][1:] or row["step_seconds"])
+            # Tiled scales report their steps as tiles finish: the mean over the scale.
+            per_step = (sum(row["step_seconds"]) / len(row["step_seconds"]) if row["tile_core"]
+                        else min(row["step_seconds"][1:] or row["step_seconds"]))
             row["s_per_step"] = per_step
             row["s_per_step_per_mp"] = per_step / row["megapixels"]
             rows.append(row)
@@ -165,7 +179,7 @@ def main() -> int:
         fit = np.polyfit(px, np.array(peaks), 1)
         projections = {}
         for side in (8192, 16384):
-            mp = side * side * (2 / 3) / 1e6
+            mp = side * side * (1 if args.square else 2 / 3) / 1e6
             projections[side] = float(np.polyval(fit, mp))
             print(f"projected peak at {side} px ({mp:.0f} MP): {projections[side] / 1024:.1f} GiB")
         report.update(rows=rows, spread=spread, fit_mib=[float(v) for v in fit],

@@ -275,16 +275,24 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
 
 
 def _tensor_to_array(t: torch.Tensor, bit_depth: int) -> np.ndarray:
-    """(1,3,H,W) or (3,H,W) float tensor in [0, 1] -> HxWx3 uint8 or uint16 array."""
+    """(1,3,H,W) or (3,H,W) float tensor in [0, 1] -> HxWx3 uint8 or uint16 array.
+
+    Converted in bands of rows, so a print-size picture needs no whole-picture temporaries
+    beyond the result itself.
+    """
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
     if t.dim() != 3 or t.shape[0] != 3:
         raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(t.shape)}")
-    x = t.detach().float().cpu().double()
-    x = torch.nan_to_num(x, nan=0.0).clamp(0.0, 1.0)
     top = 255.0 if bit_depth == 8 else 65535.0
-    values = (x * top).round().permute(1, 2, 0).numpy()
-    return values.astype(np.uint8 if bit_depth == 8 else np.uint16)
+    height, width = t.shape[-2:]
+    out = np.empty((height, width, 3), dtype=np.uint8 if bit_depth == 8 else np.uint16)
+    band = max(1, (1 << 22) // max(width, 1))
+    for y in range(0, height, band):
+        x = t[:, y:y + band].detach().cpu().double()
+        x = torch.nan_to_num(x, nan=0.0).clamp_(0.0, 1.0).mul_(top).round_()
+        out[y:y + band] = x.permute(1, 2, 0).numpy()
+    return out
 
 
 def to_pil(t: torch.Tensor) -> Image.Image:

@@ -35,6 +35,8 @@ class Progress:
     work_done: float = 0.0
     #: A snapshot of the current image (B, 3, H, W) in [0, 1] on the CPU, on preview steps only.
     image: torch.Tensor | None = None
+    #: Core side of the tiles this scale is optimised in (pixels); None when in one piece.
+    tile: int | None = None
 
 
 class Callback(Protocol):

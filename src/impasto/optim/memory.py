@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -51,3 +52,23 @@ def memory_budget(text: str, device: torch.device) -> int:
     if parsed is not None:
         return parsed
     return max(MIN_BUDGET, int(available_memory(device) * AUTO_SHARE))
+
+
+def resident_bytes(device: torch.device) -> int:
+    """Memory this process holds now on ``device`` (CUDA: allocated tensors; else the resident
+    set size), the baseline a run's budget is planned on top of."""
+    if device.type == "cuda":
+        return int(torch.cuda.memory_allocated(device))
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def format_bytes(size: float) -> str:
+    """``1536 << 20`` -> ``"1.5GB"``."""
+    for unit, scale in (("TB", 1 << 40), ("GB", 1 << 30), ("MB", 1 << 20)):
+        if size >= scale:
+            return f"{size / scale:.1f}{unit}"
+    return f"{size / (1 << 20):.2f}MB"

@@ -96,7 +96,7 @@ class TransferObjective(nn.Module):
                 feats = self._features(content)
                 for n in self.content_layers:
                     self.content_targets[n] = feats[n].detach().float()
-                    self.content_maps[n] = _protect_map(protect, feats[n].shape[-2:])
+                    self.content_maps[n] = protect_map(protect, feats[n].shape[-2:])
             self.detail_target = None
             if content is not None and self.detail_weight > 0:
                 self.detail_target = FAM.laplacian(content)
@@ -157,7 +157,7 @@ class TransferObjective(nn.Module):
         return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
-def _protect_map(protect: Sequence[tuple[torch.Tensor, float]],
+def protect_map(protect: Sequence[tuple[torch.Tensor, float]],
                  size: torch.Size) -> torch.Tensor | None:
     """Per-position content weights ``1 + sum_k (w_k - 1) * mask_k`` at a layer's size."""
     if not protect:

@@ -1,36 +1,41 @@
 """Tiled optimisation for outputs larger than memory (print sizes).
 
-The loss is the same as :class:`~impasto.optim.objective.TransferObjective`'s with the Gram style
-loss: the content term and the style term are computed over the whole picture, but VGG-19 only
-ever sees one tile (plus a margin of context) at a time.
+The loss is :class:`~impasto.optim.objective.TransferObjective`'s with the Gram style loss,
+over the whole picture: the style term compares the Gram matrices of the *whole* picture with
+the style's, the content term and TV sum over the whole picture. VGG-19 only ever sees one tile
+(its core plus a margin of context) at a time, and only the picture itself (and the content
+picture, in float16) is kept whole, so memory does not grow with the output beyond those
+18 bytes a pixel.
 
-Each evaluation makes two passes over the tiles:
+The optimisation is block-coordinate descent on that global loss (:class:`TiledTransfer`).
+A *sweep* visits every tile once, in random order, and runs a few L-BFGS steps on the tile's
+core pixels with the margin held fixed. The style term of a tile is the global one,
 
-1. without gradients, every tile's core features add up to the global Gram matrix of each style
-   layer (the Gram matrix of the whole picture is the position-weighted mean of its parts);
-2. with gradients, each tile's share of the global loss is backpropagated: for the style term the
-   surrogate ``<dL/dG, G_tile> * n_tile / n`` has exactly the gradient of the global Gram loss
-   with respect to the tile's features, for the content term the tile's squared error against
-   the stored content features. The whole tile's pixel gradient (core and margin) is added into
-   the picture's gradient, so contributions that cross tile borders are kept.
+    L_style(core) = sum_l w_l |G_l + a_t (G_l,t(core) - G_l,t(start)) - T_l|^2 / |T_l|^2,
 
-The only approximation is that features near a tile's outer edge see padding instead of their
-neighbours; the margin keeps that away from the core, and the tile grid moves by a random offset
-every evaluation, so no border stays in one place (no visible grid). Style and content targets
-are computed once per scale, tile by tile, for the whole style and content pictures.
+where ``G_l`` is the whole picture's Gram matrix (computed tile by tile when the scale starts,
+then kept current as tiles change), ``G_l,t`` the tile core's own Gram matrix and ``a_t`` the
+core's share of the layer's positions; so every tile steers towards the global statistics,
+not its own. The content term is the tile's share of the global content loss, against content
+features computed for the tile when it is visited. The tile grid moves by a random phase at
+every sweep, so no border stays in one place (no visible grid). Style targets are computed
+once per scale, tile by tile, for the whole style picture.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from impasto.errors import Diverged
 from impasto.features.vgg import LAYER_NAMES, VGG19
 from impasto.losses import functional as LF
+from impasto.optim.events import CancelToken
+from impasto.optim.objective import protect_map
 from impasto.optim.precision import autocast
 
 #: Tile cores, margins and grid offsets are multiples of this: the stride of relu5_1, so every
@@ -43,15 +48,26 @@ MIN_TILE = 128
 #: Bytes per pixel of one forward and backward pass through VGG-19 to relu5_1 (measured:
 #: about 1.7 KB in bf16 and 3.3 KB in fp32 at 512-1024 px, benchmarks/memory.py; rounded up).
 BYTES_PER_PIXEL = {"bf16": 2048, "fp16": 2048, "fp32": 4096}
-#: Bytes per pixel of the whole-picture buffers of a tiled scale besides the optimiser's
+#: Bytes per pixel of the whole-picture buffers of an untiled step besides the optimiser's
 #: history: the picture, its gradient, the last good copy, two L-BFGS work vectors, the
 #: content picture (float32 RGB each), and the content features (relu4_2: 512 channels at
 #: 1/64 of the pixels, bf16).
-FIXED_BYTES_PER_PIXEL = 3 * 4 * 6 + 512 * 2 // 64
-#: Share of the budget given to the L-BFGS history at tiled scales.
+UNTILED_BYTES_PER_PIXEL = 3 * 4 * 6 + 512 * 2 // 64
+#: Bytes per output pixel that a tiled scale keeps whole: the picture (float32 RGB), the content
+#: picture (float16 RGB) and, while the style targets are computed, a style picture as large as
+#: the output (float32 RGB).
+TILED_BYTES_PER_PIXEL = 12 + 6 + 12
+#: Share of the budget given to the L-BFGS history at untiled scales.
 HISTORY_SHARE = 0.25
-#: L-BFGS history bounds at tiled scales.
+#: L-BFGS history bounds at untiled scales that run under a budget.
 MIN_HISTORY, MAX_HISTORY = 3, 50
+#: L-BFGS steps on a tile per visit (and its history length).
+INNER_STEPS = 8
+#: Sweeps between recomputations of the whole picture's Gram matrices from scratch (in between
+#: they are updated tile by tile).
+REFRESH_EVERY = 4
+#: Tile visits in a row whose loss is not finite before the run counts as diverged.
+MAX_BAD_TILES = 3
 
 
 def stride_of(layer: str) -> int:
@@ -77,17 +93,34 @@ def history_size(height: int, width: int, budget_bytes: int) -> int:
     return max(MIN_HISTORY, min(MAX_HISTORY, int(budget_bytes * HISTORY_SHARE) // per_entry))
 
 
+def untiled_bytes(height: int, width: int, budget_bytes: int, precision: str) -> int:
+    """Estimated memory of one untiled step at this size, its L-BFGS history included."""
+    pixels = height * width
+    per_pixel = BYTES_PER_PIXEL.get(precision, BYTES_PER_PIXEL["fp32"])
+    history = history_size(height, width, budget_bytes) * 2 * pixels * 3 * 4
+    return pixels * (per_pixel + UNTILED_BYTES_PER_PIXEL) + history
+
+
+def tiled_bytes(height: int, width: int, plan: TilePlan, precision: str) -> int:
+    """Estimated memory of a tiled scale: the whole-picture buffers and one tile's step (its
+    L-BFGS state over the core included)."""
+    per_pixel = BYTES_PER_PIXEL.get(precision, BYTES_PER_PIXEL["fp32"])
+    side = plan.core + 2 * plan.margin
+    core_state = (2 * INNER_STEPS + 4) * plan.core**2 * 3 * 4
+    return height * width * TILED_BYTES_PER_PIXEL + side * side * per_pixel + core_state
+
+
 def plan_tiles(height: int, width: int, budget_bytes: int, precision: str,
                margin: int = DEFAULT_MARGIN) -> TilePlan | None:
-    """The tiles that keep a step of an (height x width) picture within ``budget_bytes``;
-    None when the whole picture fits in one piece."""
-    per_pixel = BYTES_PER_PIXEL.get(precision, BYTES_PER_PIXEL["fp32"])
-    pixels = height * width
-    history = history_size(height, width, budget_bytes) * 2 * pixels * 3 * 4
-    fixed = pixels * FIXED_BYTES_PER_PIXEL + history
-    if pixels * per_pixel + fixed <= budget_bytes:
+    """The tiles that keep a step of an (height x width) picture within ``budget_bytes``
+    (the memory left to the run); None when the whole picture fits in one piece. The smallest
+    tiles (:data:`MIN_TILE`) when even they do not fit: see :func:`tiled_bytes`."""
+    if untiled_bytes(height, width, budget_bytes, precision) <= budget_bytes:
         return None
-    side = int(math.sqrt(max(budget_bytes - fixed, 0) / per_pixel)) - 2 * margin
+    per_pixel = BYTES_PER_PIXEL.get(precision, BYTES_PER_PIXEL["fp32"])
+    room = budget_bytes - height * width * TILED_BYTES_PER_PIXEL
+    per_core_pixel = per_pixel + (2 * INNER_STEPS + 4) * 3 * 4
+    side = int(math.sqrt(max(room, 0) / per_core_pixel)) - 2 * margin
     core = max(MIN_TILE, side // ALIGN * ALIGN)
     return TilePlan(core=core, margin=margin)
 
@@ -171,29 +204,30 @@ def tiled_grams(vgg: VGG19, image: torch.Tensor, layers: Sequence[str], plan: Ti
 
 
 @torch.no_grad()
-def tiled_features(vgg: VGG19, image: torch.Tensor, layers: Sequence[str], plan: TilePlan,
-                   precision: str) -> dict[str, torch.Tensor]:
-    """Feature maps of a whole picture assembled from tile cores (kept in their compute dtype)."""
+def tiled_content_energy(vgg: VGG19, image: torch.Tensor, layers: Sequence[str], plan: TilePlan,
+                         precision: str) -> dict[str, float]:
+    """``sum(F_l^2)`` over the whole picture for each layer, computed tile by tile."""
     h, w = image.shape[-2:]
-    out: dict[str, torch.Tensor] = {}
+    energy = dict.fromkeys(layers, 0.0)
     for tile in tiles(h, w, plan):
-        feats = _features(vgg, image[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1],
+        feats = _features(vgg, image[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].float(),
                           precision)
         for n in layers:
-            s = stride_of(n)
-            ys, xs = tile.feature_core(s)
-            core = feats[n][..., ys, xs]
-            if n not in out:
-                out[n] = core.new_zeros((*core.shape[:2], h // s, w // s))
-            out[n][..., tile.y0 // s:tile.y1 // s, tile.x0 // s:tile.x1 // s] = core
-    return out
+            ys, xs = tile.feature_core(stride_of(n))
+            energy[n] += float(feats[n][..., ys, xs].float().pow(2).sum())
+    return {n: max(e, 1e-8) for n, e in energy.items()}
 
 
-class TiledObjective:
-    """The Gram-style transfer loss of a large picture, evaluated tile by tile.
+#: Called after each tile visit with (fraction of the scale done, loss, parts, picture).
+TileHook = Callable[[float, float, dict[str, float], torch.Tensor], None]
 
-    ``evaluate(x)`` returns (loss, gradient, parts) for the engine; the tile grid moves by a
-    random phase at every call (drawn from ``generator``).
+
+class TiledTransfer:
+    """Block-coordinate optimisation of the Gram-style transfer loss of a large picture.
+
+    ``run(x, steps)`` optimises ``x`` (1, 3, H, W) in place, tile by tile: ``steps`` counts steps
+    of the whole picture, so a run of n steps makes about n / :data:`INNER_STEPS` sweeps, each
+    running :data:`INNER_STEPS` L-BFGS steps on every tile.
     """
 
     def __init__(
@@ -211,13 +245,15 @@ class TiledObjective:
         plan: TilePlan,
         precision: str,
         generator: torch.Generator,
+        protect: Sequence[tuple[torch.Tensor, float]] = (),
+        inner_steps: int = INNER_STEPS,
     ) -> None:
         self.vgg = vgg
         self.plan = plan
         self.precision = precision
         self.generator = generator
+        self.inner_steps = max(1, int(inner_steps))
         self.style_layers = tuple(style_layers)
-        self.content_layers = tuple(content_layers)
         weights = style_layer_weights or [1.0] * len(self.style_layers)
         total = sum(weights) or 1.0
         self.layer_weights = {n: w / total for n, w in zip(self.style_layers, weights,
@@ -228,70 +264,215 @@ class TiledObjective:
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
-        self.content_feats: dict[str, torch.Tensor] = {}
+        self.content: torch.Tensor | None = None
+        self.content_layers: tuple[str, ...] = ()
         self.content_energy: dict[str, float] = {}
+        self.protect_maps: dict[str, torch.Tensor] = {}
         if content is not None and self.content_weight > 0:
-            self.content_feats = tiled_features(vgg, content, self.content_layers, plan,
-                                                precision)
-            self.content_energy = {n: float(f.float().pow(2).sum().clamp_min(1e-8))
-                                   for n, f in self.content_feats.items()}
+            self.content_layers = tuple(content_layers)
+            # Half precision is plenty for a picture in [0, 1] and halves its footprint.
+            self.content = content.to(torch.float16)
+            self.content_energy = tiled_content_energy(vgg, self.content, self.content_layers,
+                                                       plan, precision)
+            h, w = content.shape[-2:]
+            for n in self.content_layers:
+                s = stride_of(n)
+                size = (math.ceil(h / s), math.ceil(w / s))
+                found = protect_map(protect, size)
+                if found is not None:
+                    self.protect_maps[n] = found
+        self.grams: dict[str, torch.Tensor] = {}
+        self.parts: dict[str, float] = {}
+        #: L-BFGS's initial inverse-Hessian scale, carried from visit to visit (None: not yet
+        #: known), so that a visit's first step is as long as the last visit's steps were.
+        self.gamma: float | None = None
 
-    def _phase(self) -> tuple[float, float]:
-        py, px = torch.rand(2, generator=self.generator).tolist()
-        return py, px
+    # ------------------------------------------------------------------------------ the loss
+    def tile_loss(self, piece: torch.Tensor, tile: Tile, picture_size: tuple[int, int],
+                  start: dict[str, torch.Tensor], content_refs: dict[str, torch.Tensor]
+                  ) -> tuple[torch.Tensor, dict[str, float], dict[str, torch.Tensor]]:
+        """The global loss as a function of one tile's input ``piece`` (core and margin).
 
-    def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
-                                                 dict[str, float]]:
-        phase = self._phase()
-        h, w = x.shape[-2:]
-        parts: dict[str, float] = {}
-        # Pass 1: global Gram matrices of the current picture, and dL/dG for each layer.
-        grams = tiled_grams(self.vgg, x, self.style_layers, self.plan, self.precision, phase)
-        counts = {n: (h // stride_of(n)) * (w // stride_of(n)) for n in self.style_layers}
-        style_value = 0.0
-        d_gram: dict[str, torch.Tensor] = {}
+        ``start`` holds the core's Gram matrices when the visit began (filled on the first
+        call); returns (loss, parts, the core's Gram matrices now).
+        """
+        h, w = picture_size
+        feats = _features(self.vgg, piece, self.precision)
+        loss = piece.new_zeros((), dtype=torch.float32)
+        style = piece.new_zeros((), dtype=torch.float32)
+        now: dict[str, torch.Tensor] = {}
         for n in self.style_layers:
-            diff = grams[n] - self.targets[n]
-            style_value += self.layer_weights[n] * float(diff.pow(2).sum()) / self.target_energy[n]
-            d_gram[n] = (2.0 * self.style_weight * self.layer_weights[n]
-                         / self.target_energy[n]) * diff
-        parts["style"] = style_value
-        total = self.style_weight * style_value
-        # Pass 2: backpropagate each tile's share of the global loss.
-        grad = torch.zeros_like(x)
-        content_value = 0.0
-        for tile in tiles(h, w, self.plan, phase):
-            piece = x[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].clone()
-            piece.requires_grad_(True)
-            feats = _features(self.vgg, piece, self.precision)
-            surrogate = piece.new_zeros((), dtype=torch.float32)
-            for n in self.style_layers:
-                ys, xs = tile.feature_core(stride_of(n))
-                core = feats[n][..., ys, xs]
-                positions = core.shape[-2] * core.shape[-1]
-                surrogate = surrogate + (d_gram[n] * LF.gram(core)).sum() * (
-                    positions / counts[n])
-            for n, target in self.content_feats.items():
+            s = stride_of(n)
+            ys, xs = tile.feature_core(s)
+            core = feats[n][..., ys, xs]
+            share = core.shape[-2] * core.shape[-1] / ((h // s) * (w // s))
+            g = LF.gram(core).float()
+            now[n] = g.detach()
+            if n not in start:
+                start[n] = now[n]
+            diff = self.grams[n] + share * (g - start[n]) - self.targets[n]
+            style = style + self.layer_weights[n] * diff.pow(2).sum() / self.target_energy[n]
+        loss = loss + self.style_weight * style
+        parts = {"style": float(style.detach())}
+        if content_refs:
+            content = piece.new_zeros((), dtype=torch.float32)
+            for n, ref in content_refs.items():
                 s = stride_of(n)
                 ys, xs = tile.feature_core(s)
-                core = feats[n][..., ys, xs].float()
-                ref = target[..., tile.y0 // s:tile.y1 // s, tile.x0 // s:tile.x1 // s].float()
-                err = (core - ref).pow(2).sum() / (self.content_energy[n]
-                                                   * len(self.content_feats))
-                content_value += float(err.detach())
-                surrogate = surrogate + self.content_weight * err
-            surrogate.backward()
-            assert piece.grad is not None
-            grad[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1] += piece.grad
-        if self.content_feats:
-            parts["content"] = content_value
-            total += self.content_weight * content_value
+                err = (feats[n][..., ys, xs].float() - ref).pow(2)
+                weights = self.protect_maps.get(n)
+                if weights is not None:
+                    err = err * weights[..., tile.y0 // s:tile.y1 // s,
+                                        tile.x0 // s:tile.x1 // s]
+                content = content + err.sum() / (self.content_energy[n] * len(content_refs))
+            loss = loss + self.content_weight * content
+            parts["content"] = float(content.detach())
         if self.tv_weight > 0:
-            image = x.detach().requires_grad_(True)
-            tv = LF.tv_loss(image)
-            (self.tv_weight * tv).backward()
-            assert image.grad is not None
-            grad += image.grad
+            tv = _tv_share(piece, tile, h, w)
+            loss = loss + self.tv_weight * tv
             parts["tv"] = float(tv.detach())
-            total += self.tv_weight * parts["tv"]
-        return torch.tensor(total, dtype=torch.float32, device=x.device), grad, parts
+        return loss, parts, now
+
+    @torch.no_grad()
+    def _content_refs(self, tile: Tile) -> dict[str, torch.Tensor]:
+        if self.content is None:
+            return {}
+        region = self.content[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].float()
+        feats = _features(self.vgg, region, self.precision)
+        refs = {}
+        for n in self.content_layers:
+            ys, xs = tile.feature_core(stride_of(n))
+            refs[n] = feats[n][..., ys, xs].float()
+        return refs
+
+    # ------------------------------------------------------------------------------- the run
+    def refresh(self, x: torch.Tensor, phase: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Recompute the whole picture's Gram matrices from scratch."""
+        self.grams = {n: g.float() for n, g in tiled_grams(
+            self.vgg, x, self.style_layers, self.plan, self.precision, phase).items()}
+
+    def visit(self, x: torch.Tensor, tile: Tile) -> bool:
+        """Run the inner L-BFGS steps on one tile's core and write it back into ``x``; False
+        (and ``x`` unchanged) when the loss stopped being finite."""
+        h, w = x.shape[-2:]
+        cy = slice(tile.y0 - tile.in_y0, tile.y1 - tile.in_y0)
+        cx = slice(tile.x0 - tile.in_x0, tile.x1 - tile.in_x0)
+        context = x[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].detach().clone()
+        core = context[..., cy, cx].clone(memory_format=torch.contiguous_format)
+        refs = self._content_refs(tile)
+        start: dict[str, torch.Tensor] = {}
+        latest: dict[str, torch.Tensor] = {}
+        parts: dict[str, float] = {}
+
+        def evaluate(values: torch.Tensor) -> tuple[float, torch.Tensor]:
+            nonlocal parts, latest
+            values = values.detach().requires_grad_(True)
+            piece = context.clone()
+            piece[..., cy, cx] = values
+            loss, parts, latest = self.tile_loss(piece, tile, (h, w), start, refs)
+            if not torch.isfinite(loss):
+                return math.inf, values
+            loss.backward()
+            assert values.grad is not None
+            return float(loss.detach()), values.grad.contiguous()
+
+        core, self.gamma = _lbfgs(evaluate, core, self.inner_steps, self.gamma)
+        if core is None:
+            return False
+        with torch.no_grad():
+            x[..., tile.y0:tile.y1, tile.x0:tile.x1] = core
+            for n in self.style_layers:
+                s = stride_of(n)
+                share = ((tile.y1 - tile.y0) // s) * ((tile.x1 - tile.x0) // s) / (
+                    (h // s) * (w // s))
+                # The core's Gram matrices as of the last evaluation (one step stale at most).
+                self.grams[n] = self.grams[n] + share * (latest[n] - start[n])
+        self.parts = parts
+        return True
+
+    def run(self, x: torch.Tensor, steps: int, *, on_visit: TileHook | None = None,
+            cancel: CancelToken | None = None) -> torch.Tensor:
+        """Optimise ``x`` in place for about ``steps`` whole-picture steps; return it."""
+        h, w = x.shape[-2:]
+        sweeps = max(1, math.ceil(steps / self.inner_steps))
+        self.refresh(x)
+        bad = 0
+        for sweep in range(sweeps):
+            if sweep and sweep % REFRESH_EVERY == 0:
+                self.refresh(x)
+            py, px = torch.rand(2, generator=self.generator).tolist()
+            order = list(tiles(h, w, self.plan, (py, px)))
+            perm = torch.randperm(len(order), generator=self.generator).tolist()
+            for done, k in enumerate(perm, start=1):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                if self.visit(x, order[k]):
+                    bad = 0
+                else:
+                    bad += 1
+                    if bad >= MAX_BAD_TILES:
+                        raise Diverged(
+                            "the tiled optimisation diverged (the loss stopped being finite on "
+                            f"{MAX_BAD_TILES} tiles in a row); try fewer style layers or a "
+                            "lower --strength")
+                if on_visit is not None:
+                    loss = sum(v * self._weight(k2) for k2, v in self.parts.items())
+                    on_visit((sweep + done / len(order)) / sweeps, loss, dict(self.parts), x)
+        return x
+
+    def _weight(self, part: str) -> float:
+        return {"style": self.style_weight, "content": self.content_weight,
+                "tv": self.tv_weight}.get(part, 0.0)
+
+
+def _tv_share(piece: torch.Tensor, tile: Tile, h: int, w: int) -> torch.Tensor:
+    """The part of the whole picture's TV loss (:func:`~impasto.losses.functional.tv_loss`) made
+    of differences that touch the tile's core."""
+    y0 = max(tile.y0 - 1, tile.in_y0) - tile.in_y0
+    x0 = max(tile.x0 - 1, tile.in_x0) - tile.in_x0
+    y1, x1 = tile.y1 - tile.in_y0, tile.x1 - tile.in_x0
+    region = piece[..., y0:y1 + 1, x0:x1 + 1].float()
+    dx = region[..., :, 1:] - region[..., :, :-1]
+    dy = region[..., 1:, :] - region[..., :-1, :]
+    return dx.pow(2).sum() / (3 * h * max(w - 1, 1)) + dy.pow(2).sum() / (3 * max(h - 1, 1) * w)
+
+
+def _lbfgs(evaluate: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x: torch.Tensor,
+           steps: int, gamma: float | None) -> tuple[torch.Tensor | None, float | None]:
+    """``steps`` L-BFGS steps of unit length from ``x`` (history ``steps``, no line search,
+    like :class:`torch.optim.LBFGS` with ``max_iter=steps``) starting from the inverse-Hessian
+    scale ``gamma``; returns (the new values, the last scale), or (None, gamma) when a loss or
+    the values stopped being finite."""
+    value, grad = evaluate(x)
+    if not math.isfinite(value):
+        return None, gamma
+    history: list[tuple[torch.Tensor, torch.Tensor, float]] = []
+    for step in range(steps):
+        q = grad.flatten().clone()
+        alphas = []
+        for s, y, rho in reversed(history):
+            a = rho * float(s @ q)
+            q.add_(y, alpha=-a)
+            alphas.append(a)
+        scale = gamma if gamma is not None else min(1.0, 1.0 / float(grad.abs().sum()))
+        q.mul_(scale)
+        for (s, y, rho), a in zip(history, reversed(alphas), strict=True):
+            b = rho * float(y @ q)
+            q.add_(s, alpha=a - b)
+        direction = q.neg_().view_as(x)
+        x = x + direction
+        if not bool(torch.isfinite(x).all()):
+            return None, gamma
+        if step == steps - 1:
+            break
+        value, new_grad = evaluate(x)
+        if not math.isfinite(value):
+            return None, gamma
+        y = (new_grad - grad).flatten()
+        s = direction.flatten()
+        ys = float(y @ s)
+        if ys > 1e-10:
+            history.append((s, y, 1.0 / ys))
+            gamma = ys / float(y @ y)
+        grad = new_grad
+    return x, gamma

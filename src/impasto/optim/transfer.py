@@ -8,7 +8,7 @@ import dataclasses
 import gc
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -21,13 +21,15 @@ from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.events import CallbackLike, CancelToken, Progress
+from impasto.optim.memory import format_bytes, resident_bytes
 from impasto.optim.objective import Region, TransferObjective
 from impasto.optim.pyramid import scale_sides, split_steps
 from impasto.optim.tiled import (
-    TiledObjective,
+    TiledTransfer,
     TilePlan,
     history_size,
     plan_tiles,
+    tiled_bytes,
     tiled_grams,
 )
 
@@ -110,15 +112,21 @@ def run_transfer(
     callback: CallbackLike | None = None,
     cancel: CancelToken | None = None,
     memory_budget: int | None = None,
+    tile_plan: TilePlan | None = None,
 ) -> torch.Tensor:
     """Render ``inputs.content`` in the style of ``inputs.styles``; return (1, 3, h, w) in [0, 1].
 
     The result of each scale, upsampled, initialises the next, so large outputs start from a
     converged layout and need few steps at full resolution. Scales whose step would not fit in
-    ``memory_budget`` bytes are optimised in tiles (:mod:`impasto.optim.tiled`).
+    ``memory_budget`` bytes (for the whole process: what it holds when the run starts counts)
+    are optimised in tiles (:mod:`impasto.optim.tiled`); ``tile_plan`` forces tiles of that
+    size at every scale larger than them.
     """
     started = time.perf_counter()
     device = inputs.styles[0].device
+    room = None
+    if memory_budget is not None:
+        room = memory_budget - resident_bytes(device)
     content, styles = inputs.content, list(inputs.styles)
     if content is None and cfg.preserve_color != "none":
         raise InvalidOption("preserve-color needs a content image")
@@ -145,10 +153,24 @@ def run_transfer(
         content_weight = 0.0
 
     final = output_size(content, cfg)
-    tiled = memory_budget is not None and plan_tiles(*final, memory_budget, precision) is not None
-    if tiled:
+
+    def plan_for(h: int, w: int) -> TilePlan | None:
+        if tile_plan is not None:
+            return tile_plan if tile_plan.needed(h, w) else None
+        return None if room is None else plan_tiles(h, w, room, precision)
+
+    top_plan = plan_for(*final)
+    tiled = top_plan is not None
+    if top_plan is not None:
         _check_tileable(cfg, inputs)
         final = (_align(final[0]), _align(final[1]))
+        if tile_plan is None and memory_budget is not None and room is not None:
+            needed = tiled_bytes(*final, top_plan, precision)
+            if needed > room:
+                raise InvalidOption(
+                    f"--max-memory {format_bytes(memory_budget)} is too small for a "
+                    f"{final[1]}x{final[0]} output: it needs about "
+                    f"{format_bytes(needed + memory_budget - room)}")
     sides = scale_sides(max(final), cfg.scales)
     steps = split_steps(sides, cfg.iterations)
     sizes = [scale_size(final, side, cfg) for side in sides]
@@ -170,12 +192,18 @@ def run_transfer(
         styles_here = [resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side))
                        for s in styles]
         content_here = None if content is None else resize(content, (h, w))
-        plan = (plan_tiles(h, w, memory_budget, precision)
-                if tiled and memory_budget is not None else None)
-        objective: TransferObjective | TiledObjective
+        plan = plan_for(h, w) if tiled else None
+        hook = (reporter.scale(index, n_steps, h, w, None if plan is None else plan.core)
+                if callback is not None else None)
         if plan is not None:
-            objective = _tiled_objective(vgg, cfg, content_here, styles_here, mix, plan,
-                                         content_weight, style_weight, precision, generator)
+            runner = _tiled_transfer(vgg, cfg, content_here, styles_here, mix, plan,
+                                     content_weight, style_weight, precision, generator,
+                                     [(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect])
+            del content_here, styles_here
+            if index == 1:
+                x = x.clone()  # the first scale may start from the content picture itself
+            x = runner.run(x, n_steps, on_visit=_visit_hook(hook, n_steps), cancel=cancel)
+            del runner
         else:
             objective = scale_objective(
                 vgg, cfg, content_here, styles_here, mix, content_weight=content_weight,
@@ -183,15 +211,16 @@ def run_transfer(
                 regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
                 protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
             )
-        hook = reporter.scale(index, n_steps, h, w) if callback is not None else None
-        scale_options = options
-        if memory_budget is not None:
-            # Keep the optimiser's history within the budget too (it is whole-picture sized).
-            scale_options = dataclasses.replace(
-                options, lbfgs_history=min(options.lbfgs_history,
-                                           history_size(h, w, memory_budget)))
-        x = optimise(objective, x, n_steps, options=scale_options, on_step=hook, cancel=cancel)
-        del objective
+            scale_options = options
+            if room is not None:
+                # Keep the optimiser's history within the budget too (it is whole-picture
+                # sized).
+                scale_options = dataclasses.replace(
+                    options, lbfgs_history=min(options.lbfgs_history,
+                                               history_size(h, w, room)))
+            x = optimise(objective, x, n_steps, options=scale_options, on_step=hook,
+                         cancel=cancel)
+            del objective
         if memory_budget is not None:
             release_memory()
     return _finish(x, inputs.content, cfg)
@@ -245,12 +274,13 @@ def _align(value: int) -> int:
 
 
 def _check_tileable(cfg: TransferConfig, inputs: TransferInputs) -> None:
-    """Tiled optimisation covers the Gram loss with content, style blends and TV."""
+    """Tiled optimisation covers the Gram loss with content, style blends, protect masks and
+    TV."""
     unsupported = []
     if cfg.style_loss != "gram":
         unsupported.append(f"--style-loss {cfg.style_loss}")
-    if inputs.regions or inputs.protect:
-        unsupported.append("masks")
+    if inputs.regions:
+        unsupported.append("--mask")
     if cfg.detail > 0:
         unsupported.append("--detail")
     if cfg.wrap != "none":
@@ -263,18 +293,36 @@ def _check_tileable(cfg: TransferConfig, inputs: TransferInputs) -> None:
         )
 
 
-def _tiled_objective(vgg: VGG19, cfg: TransferConfig, content: torch.Tensor | None,
-                     styles: Sequence[torch.Tensor], mix: dict[str, list[float]],
-                     plan: TilePlan, content_weight: float, style_weight: float,
-                     precision: str, generator: torch.Generator) -> TiledObjective:
+def _tiled_transfer(vgg: VGG19, cfg: TransferConfig, content: torch.Tensor | None,
+                    styles: Sequence[torch.Tensor], mix: dict[str, list[float]],
+                    plan: TilePlan, content_weight: float, style_weight: float,
+                    precision: str, generator: torch.Generator,
+                    protect: Sequence[tuple[torch.Tensor, float]]) -> TiledTransfer:
     per_style = [tiled_grams(vgg, s, cfg.style_layers, plan, precision) for s in styles]
     targets = {n: LF.blend_grams([g[n] for g in per_style], mix[n]) for n in cfg.style_layers}
-    return TiledObjective(
+    return TiledTransfer(
         vgg, content=content, style_grams=targets, content_layers=cfg.content_layers,
         style_layers=cfg.style_layers, style_layer_weights=cfg.style_layer_weights,
         content_weight=content_weight, style_weight=style_weight, tv_weight=cfg.tv_weight,
-        plan=plan, precision=precision, generator=generator,
+        plan=plan, precision=precision, generator=generator, protect=protect,
     )
+
+
+def _visit_hook(hook: StepHook | None, n_steps: int
+                ) -> Callable[[float, float, dict[str, float], torch.Tensor], None] | None:
+    """Turn a tiled scale's per-visit progress (a fraction of the scale) into step events."""
+    if hook is None:
+        return None
+    reported = [0]
+
+    def on_visit(fraction: float, loss: float, parts: dict[str, float],
+                 image: torch.Tensor) -> None:
+        reached = min(n_steps, int(fraction * n_steps + 1e-9))
+        for step in range(reported[0] + 1, reached + 1):
+            hook(step, loss, parts, image)
+        reported[0] = max(reported[0], reached)
+
+    return on_visit
 
 
 class _Reporter:
@@ -293,7 +341,8 @@ class _Reporter:
         self.done_steps = 0
         self.done_work = 0.0
 
-    def scale(self, index: int, n_steps: int, h: int, w: int) -> StepHook:
+    def scale(self, index: int, n_steps: int, h: int, w: int, tile: int | None = None
+              ) -> StepHook:
         base_steps, base_work = self.done_steps, self.done_work
         self.done_steps += n_steps
         self.done_work += n_steps * h * w
@@ -311,6 +360,7 @@ class _Reporter:
                 total_steps=self.total_steps, scale_step=step, scale_steps=n_steps, height=h,
                 width=w, loss=loss, losses=parts, elapsed=time.perf_counter() - self.started,
                 image=preview, work_done=(base_work + step * h * w) / self.work_total,
+                tile=tile,
             ))
 
         return hook
