@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -38,10 +40,14 @@ def test_tile_cores_partition_the_picture() -> None:
         assert t.in_y0 == max(0, t.y0 - 32) and t.in_x1 == min(224, t.x1 + 32)
         assert all(v % 16 == 0 for v in (t.y0, t.y1, t.x0, t.x1, t.in_y0, t.in_x0))
     assert bool((seen == 1).all())
-    # Pieces are never slivers and never larger than the core, whatever the phase.
-    for phase in (0.0, 0.1, 0.49, 0.5, 0.9, 0.99):
-        for t in tiles(1024, 1024, TilePlan(core=256), phase=(phase, phase)):
-            assert 256 // 3 <= t.y1 - t.y0 <= 256 and 256 // 3 <= t.x1 - t.x0 <= 256
+    # Pieces are never larger than the core, whatever the phase, and as large as it allows:
+    # the largest piece is the core or within one grid step of it.
+    for core in (256, 336, 512):
+        for phase in (0.0, 0.1, 0.49, 0.5, 0.9, 0.99):
+            sides = [t.x1 - t.x0 for t in tiles(1024, 1024, TilePlan(core=core),
+                                                 phase=(phase, phase))]
+            assert max(sides) <= core and min(sides) >= 16
+            assert max(sides) >= 1024 / math.ceil(1024 / core) - 16
 
 
 def test_tiled_grams_match_whole_picture(vgg: VGG19) -> None:

@@ -4,8 +4,8 @@ The loss is :class:`~impasto.optim.objective.TransferObjective`'s with the Gram 
 over the whole picture: the style term compares the Gram matrices of the *whole* picture with
 the style's, the content term and TV sum over the whole picture. VGG-19 only ever sees one tile
 (its core plus a margin of context) at a time, and only the picture itself (and the content
-picture, in float16) is kept whole, so memory does not grow with the output beyond those
-18 bytes a pixel.
+picture, in 8 bits) is kept whole, so memory does not grow with the output beyond those
+15 bytes a pixel.
 
 The optimisation is block-coordinate descent on that global loss (:class:`TiledTransfer`).
 A *sweep* visits every tile once, in random order, and runs a few L-BFGS steps on the tile's
@@ -54,9 +54,9 @@ BYTES_PER_PIXEL = {"bf16": 2048, "fp16": 2048, "fp32": 4096}
 #: 1/64 of the pixels, bf16).
 UNTILED_BYTES_PER_PIXEL = 3 * 4 * 6 + 512 * 2 // 64
 #: Bytes per output pixel that a tiled scale keeps whole: the picture (float32 RGB), the content
-#: picture (float16 RGB) and, while the style targets are computed, a style picture as large as
-#: the output (float32 RGB).
-TILED_BYTES_PER_PIXEL = 12 + 6 + 12
+#: picture and, while the style targets are computed, a style picture as large as the output
+#: (8-bit RGB each: they come from 8-bit files, and the optimised picture stays float32).
+TILED_BYTES_PER_PIXEL = 12 + 3 + 3
 #: Share of the budget given to the L-BFGS history at untiled scales.
 HISTORY_SHARE = 0.25
 #: L-BFGS history bounds at untiled scales that run under a budget.
@@ -147,20 +147,20 @@ class Tile:
 def cut_positions(length: int, core: int, phase: float) -> list[int]:
     """Cut positions (multiples of ALIGN) splitting ``length`` into pieces of at most ``core``.
 
-    The pieces are ``length / n`` long with ``n = ceil(1.5 * length / core)``, shifted by
-    ``phase`` (in [0, 1)) of a piece; a first or last piece shorter than half a piece joins its
-    neighbour, so no piece is a sliver (slivers waste work on their margins) and none exceeds
-    1.5 pieces, which is at most ``core``.
+    The pieces are ``length / n`` long with ``n = ceil(length / core)`` (as large as the budget
+    allows), on a grid shifted by ``phase`` (in [0, 1)) of a piece; a first or last piece
+    shorter than half a piece joins its neighbour where the two fit in ``core`` (slivers waste
+    work on their margins).
     """
     if length <= core:
         return [0, length]
-    n = math.ceil(1.5 * length / core)
+    n = math.ceil(length / core)
     piece = length / n
     inner = [phase * piece + k * piece for k in range(n + 1)]
     cuts = sorted({round(c / ALIGN) * ALIGN for c in inner if 0 < c < length})
-    if cuts and cuts[0] < piece / 2:
+    if len(cuts) > 1 and cuts[0] < piece / 2 and cuts[1] <= core:
         cuts = cuts[1:]
-    if cuts and length - cuts[-1] < piece / 2:
+    if len(cuts) > 1 and length - cuts[-1] < piece / 2 and length - cuts[-2] <= core:
         cuts = cuts[:-1]
     return [0, *cuts, length]
 
@@ -178,9 +178,21 @@ def tiles(height: int, width: int, plan: TilePlan, phase: tuple[float, float] = 
                        max(0, x0 - m), min(width, x1 + m))
 
 
+def quantise(image: torch.Tensor) -> torch.Tensor:
+    """A picture in [0, 1] as 8-bit values (a quarter of its float32 footprint), for pictures
+    that come from 8-bit files: the content and style pictures of a tiled scale."""
+    return image.clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
+
+
+def _as_float(image: torch.Tensor) -> torch.Tensor:
+    if image.dtype == torch.uint8:
+        return image.float().div_(255.0)
+    return image.float()
+
+
 def _features(vgg: VGG19, image: torch.Tensor, precision: str) -> dict[str, torch.Tensor]:
     with autocast(precision, image.device):
-        return vgg(image)
+        return vgg(_as_float(image))
 
 
 @torch.no_grad()
@@ -210,7 +222,7 @@ def tiled_content_energy(vgg: VGG19, image: torch.Tensor, layers: Sequence[str],
     h, w = image.shape[-2:]
     energy = dict.fromkeys(layers, 0.0)
     for tile in tiles(h, w, plan):
-        feats = _features(vgg, image[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].float(),
+        feats = _features(vgg, image[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1],
                           precision)
         for n in layers:
             ys, xs = tile.feature_core(stride_of(n))
@@ -270,8 +282,7 @@ class TiledTransfer:
         self.protect_maps: dict[str, torch.Tensor] = {}
         if content is not None and self.content_weight > 0:
             self.content_layers = tuple(content_layers)
-            # Half precision is plenty for a picture in [0, 1] and halves its footprint.
-            self.content = content.to(torch.float16)
+            self.content = content if content.dtype == torch.uint8 else quantise(content)
             self.content_energy = tiled_content_energy(vgg, self.content, self.content_layers,
                                                        plan, precision)
             h, w = content.shape[-2:]
@@ -337,7 +348,7 @@ class TiledTransfer:
     def _content_refs(self, tile: Tile) -> dict[str, torch.Tensor]:
         if self.content is None:
             return {}
-        region = self.content[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1].float()
+        region = self.content[..., tile.in_y0:tile.in_y1, tile.in_x0:tile.in_x1]
         feats = _features(self.vgg, region, self.precision)
         refs = {}
         for n in self.content_layers:

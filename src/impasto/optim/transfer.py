@@ -29,6 +29,7 @@ from impasto.optim.tiled import (
     TilePlan,
     history_size,
     plan_tiles,
+    quantise,
     tiled_bytes,
     tiled_grams,
 )
@@ -189,10 +190,12 @@ def run_transfer(
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         x = resize(x, (h, w), wrap=cfg.wrap)
         style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
-        styles_here = [resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side))
-                       for s in styles]
-        content_here = None if content is None else resize(content, (h, w))
         plan = plan_for(h, w) if tiled else None
+        # Tiled scales keep the content and style pictures whole in 8 bits (what the files had).
+        keep = quantise if plan is not None else _identity
+        styles_here = [keep(resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side)))
+                       for s in styles]
+        content_here = None if content is None else keep(resize(content, (h, w)))
         hook = (reporter.scale(index, n_steps, h, w, None if plan is None else plan.core)
                 if callback is not None else None)
         if plan is not None:
@@ -267,6 +270,10 @@ def release_memory() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _identity(image: torch.Tensor) -> torch.Tensor:
+    return image
 
 
 def _align(value: int) -> int:
