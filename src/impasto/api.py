@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 import os
@@ -47,19 +46,9 @@ from impasto.optim.events import CallbackLike, CancelToken
 from impasto.optim.memory import memory_budget
 from impasto.optim.precision import resolve_precision
 from impasto.optim.transfer import TransferInputs, run_transfer
+from impasto.provenance import METADATA_KEY, source_record
 
-METADATA_KEY = "impasto"
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(TransferConfig)}
-
-
-def source_record(source: ImageSource, image: Image.Image) -> dict[str, Any]:
-    """Where a picture came from: its file name and SHA-256 (of the file, or of the pixels)."""
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return {"name": path.name, "sha256": digest}
-    digest = hashlib.sha256(np.asarray(image).tobytes()).hexdigest()
-    return {"name": f"<{type(source).__name__}>", "sha256": digest}
 
 
 @dataclass(frozen=True)

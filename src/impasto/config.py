@@ -256,3 +256,79 @@ def validate(cfg: TransferConfig) -> None:
         raise InvalidOption("--coarse-style and --fine-style go together")
     if not isinstance(cfg.init, str) or not cfg.init:
         raise InvalidOption("init must be 'content', 'noise' or an image path")
+
+
+Arch = Literal["fast", "johnson"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of training a per-style feed-forward network (Johnson et al. 2016)."""
+
+    arch: Arch = field(default="fast", metadata=_opt("Network architecture (impasto models)."))
+    steps: int = field(default=4000, metadata=_opt("Training steps (batches)."))
+    size: int = field(default=256, metadata=_opt("Side of the square training crops in pixels."))
+    batch: int = field(default=4, metadata=_opt("Pictures per batch."))
+    style_size: int = field(
+        default=384, metadata=_opt("Long side the style picture is resized to; larger gives "
+                                   "larger strokes."))
+    style_weight: float = field(
+        default=10.0, metadata=_opt("Style weight against a content weight of 1 (both losses "
+                                    "are relative, as in the optimiser)."))
+    tv_weight: float = field(default=0.0, metadata=_opt("Total-variation weight."))
+    learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
+    content_layers: tuple[str, ...] = field(
+        default=("relu2_2",), metadata=_opt("VGG-19 layers for content.", cli_type="names"))
+    style_layers: tuple[str, ...] = field(
+        default=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
+        metadata=_opt("VGG-19 layers for style.", cli_type="names"))
+    seed: int = field(default=0, metadata=_opt("Seed of the network's initialisation and of "
+                                               "the data order and crops."))
+    precision: Precision = field(
+        default="auto", metadata=_opt("auto = bf16 where the device does it well, else fp32."))
+    checkpoint_every: int = field(default=250, metadata=_opt("Steps between checkpoints."))
+    preview_every: int = field(default=500, metadata=_opt("Steps between preview pictures of "
+                                                          "held-out photos (0 = none)."))
+    holdout: int = field(default=4, metadata=_opt("Photos of --data kept out of training for "
+                                                  "previews."))
+
+    def __post_init__(self) -> None:
+        validate_train(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+
+def validate_train(cfg: TrainConfig) -> None:
+    """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
+    for name, low, high in (("steps", 1, 10_000_000), ("size", 32, 4096), ("batch", 1, 1024),
+                            ("style_size", 32, 4096), ("checkpoint_every", 1, 10_000_000),
+                            ("preview_every", 0, 10_000_000), ("holdout", 0, 1000)):
+        value = getattr(cfg, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise InvalidOption(f"{name.replace('_', '-')} must be an integer from {low} to "
+                                f"{high}, not {value!r}")
+    if cfg.arch not in get_args(Arch):
+        raise InvalidOption(f"arch must be one of {', '.join(get_args(Arch))}, not {cfg.arch!r}")
+    if cfg.precision not in get_args(Precision):
+        raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
+                            f"not {cfg.precision!r}")
+    _finite("style-weight", cfg.style_weight)
+    _finite("tv-weight", cfg.tv_weight)
+    _finite("learning-rate", cfg.learning_rate)
+    if cfg.learning_rate <= 0:
+        raise InvalidOption("learning-rate must be > 0")
+    for kind in ("content_layers", "style_layers"):
+        layers = getattr(cfg, kind)
+        if not layers:
+            raise InvalidOption(f"{kind.replace('_', '-')} must name at least one layer")
+        for layer in layers:
+            if layer not in LAYER_NAMES:
+                raise InvalidOption(f"unknown VGG-19 layer {layer!r} in "
+                                    f"{kind.replace('_', '-')}")
+    if not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
+        raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")

@@ -21,6 +21,7 @@ from impasto import api
 from impasto._version import __version__
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
+from impasto.cli.realtime import Backend, ModelJob, register_commands, run_model_job
 from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
@@ -131,8 +132,13 @@ TileableXOpt = Annotated[bool, typer.Option(
 @app.command()
 @with_config_options
 def stylize(
-    content: Annotated[str, typer.Argument(help="Content picture.")],
-    styles: Annotated[list[str], typer.Argument(help="One or more style pictures.")],
+    ctx: typer.Context,
+    content: Annotated[str, typer.Argument(
+        help="Content picture; with --model also a folder (then -o is a folder) or - (stdin "
+             "to stdout).")],
+    styles: Annotated[list[str] | None, typer.Argument(
+        help="One or more style pictures (none with --model).")] = None,
+    *,
     output: OutputOpt,
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
@@ -150,9 +156,33 @@ def stylize(
         f"(default weight {DEFAULT_PROTECT_WEIGHT:g}).")] = None,
     tileable: TileableOpt = False,
     tileable_x: TileableXOpt = False,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="A trained network (folder, or a shipped model's name): render in "
+                        "milliseconds instead of optimising.")] = None,
+    backend: Annotated[Backend, typer.Option(
+        "--backend", help="With --model: PyTorch, or onnxruntime on the CPU.")] = "torch",
+    channels_last: Annotated[bool, typer.Option(
+        "--channels-last", help="With --model: channels-last memory layout.")] = False,
+    compile_net: Annotated[bool, typer.Option(
+        "--compile", help="With --model: torch.compile the network.")] = False,
     **config: Any,
 ) -> None:
-    """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.)."""
+    """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.), or with a
+    trained network (--model)."""
+    if model is not None:
+        if styles:
+            raise InvalidOption("--model renders its own style: give no STYLE pictures")
+        given = {name for name in config
+                 if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
+        run_model_job(ModelJob(content, output, model, device, backend, channels_last,
+                               compile_net, json_out, bit_depth, max_pixels), config, given)
+        return
+    if not styles:
+        raise InvalidOption("give one or more STYLE pictures, or --model MODEL_DIR")
+    for flag, used in (("--backend", backend != "torch"), ("--channels-last", channels_last),
+                       ("--compile", compile_net)):
+        if used:
+            raise InvalidOption(f"{flag} goes with --model")
     run_job(Job(content, styles, output, device, json_out, preview_dir, bit_depth, max_pixels,
                 mask or [], protect or [], protect_faces, tileable, tileable_x), config)
 
@@ -290,6 +320,9 @@ def info(json_out: JsonOpt = False) -> None:
         else:
             table.add_row(key, str(value))
     out.print(table)
+
+
+register_commands(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:

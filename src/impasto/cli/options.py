@@ -32,12 +32,14 @@ def _parse_names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-def config_parameters(skip: frozenset[str] = frozenset()) -> list[inspect.Parameter]:
-    """One ``typer.Option`` parameter per field of :class:`TransferConfig` (less ``skip``)."""
-    hints = typing.get_type_hints(TransferConfig)
+def config_parameters(skip: frozenset[str] = frozenset(),
+                      cls: type = TransferConfig) -> list[inspect.Parameter]:
+    """One ``typer.Option`` parameter per field of the config dataclass ``cls`` (less
+    ``skip``)."""
+    hints = typing.get_type_hints(cls)
     params = []
-    for f in dataclasses.fields(TransferConfig):
-        if f.name in _SKIP or f.name in skip:
+    for f in dataclasses.fields(cls):
+        if f.name in skip or (cls is TransferConfig and f.name in _SKIP):
             continue
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
@@ -62,10 +64,10 @@ def config_parameters(skip: frozenset[str] = frozenset()) -> list[inspect.Parame
     return params
 
 
-def config_from_cli(values: dict[str, Any], base: TransferConfig | None = None) -> TransferConfig:
+def config_from_cli(values: dict[str, Any], base: Any = None, cls: type = TransferConfig) -> Any:
     """Build the config from parsed CLI values (strings of list options parsed here)."""
     changes: dict[str, Any] = {}
-    for f in dataclasses.fields(TransferConfig):
+    for f in dataclasses.fields(cls):
         if f.name not in values:
             continue
         value = values[f.name]
@@ -76,11 +78,12 @@ def config_from_cli(values: dict[str, Any], base: TransferConfig | None = None) 
             flag = f.name.replace("_", "-")
             value = _parse_floats(flag, value) if cli_type == "floats" else _parse_names(value)
         changes[f.name] = value
-    return (base or TransferConfig()).replace(**changes)
+    return (base or cls()).replace(**changes)
 
 
 def with_config_options(
-    func: Callable[..., Any] | None = None, *, skip: frozenset[str] = frozenset()
+    func: Callable[..., Any] | None = None, *, skip: frozenset[str] = frozenset(),
+    cls: type = TransferConfig,
 ) -> Any:
     """Give ``func`` (which takes ``**config``) the config's options in its signature; fields
     in ``skip`` are left out (the command states them itself)."""
@@ -89,7 +92,7 @@ def with_config_options(
         sig = inspect.signature(f, eval_str=True)
         own = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
         f.__signature__ = sig.replace(  # type: ignore[attr-defined]
-            parameters=own + config_parameters(skip))
+            parameters=own + config_parameters(skip, cls))
         return f
 
     return decorate(func) if func is not None else decorate

@@ -1,0 +1,145 @@
+"""Running a trained network on pictures of any size, with PyTorch or onnxruntime."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from impasto.errors import InvalidOption
+from impasto.image import color
+from impasto.models.store import StyleModel
+from impasto.optim.precision import autocast
+
+#: Largest stride of the registered networks: inputs are padded to a multiple of it.
+MAX_STRIDE = 8
+
+
+def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom and right to multiples of ``multiple``, and to at least
+    two of them (a network's deepest features need more than one position): reflected where
+    the picture is large enough, else replicated."""
+    h, w = x.shape[-2:]
+    th = max(-(-h // multiple) * multiple, 2 * multiple)
+    tw = max(-(-w // multiple) * multiple, 2 * multiple)
+    ph, pw = th - h, tw - w
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def run_network(net: nn.Module, x: torch.Tensor, *, stride: int = MAX_STRIDE,
+                precision: str = "fp32", channels_last: bool = False) -> torch.Tensor:
+    """``net`` on a (B, 3, H, W) batch of any size: padded to ``stride``, cropped back,
+    clamped to [0, 1], float32."""
+    padded, (h, w) = pad_to(x, stride)
+    if channels_last:
+        padded = padded.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), autocast(precision, x.device):
+        y = net(padded)
+    return y[..., :h, :w].float().clamp(0.0, 1.0).contiguous()
+
+
+def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0,
+           preserve_color: str = "none") -> torch.Tensor:
+    """Colour preservation and the blend with the content (``strength`` 1 = all network)."""
+    if preserve_color == "luminance":
+        styled = color.transfer_luminance(styled, content)
+    elif preserve_color == "histogram":
+        styled = color.match_color_histogram(styled, content)
+    elif preserve_color != "none":
+        raise InvalidOption(f"preserve-color must be none, luminance or histogram, not "
+                            f"{preserve_color!r}")
+    if not 0.0 <= strength <= 1.0:
+        raise InvalidOption(f"strength must be in [0, 1], not {strength}")
+    if strength < 1.0:
+        styled = strength * styled + (1.0 - strength) * content
+    return styled.clamp(0.0, 1.0)
+
+
+class TorchBackend:
+    """A model on a device, optionally in channels_last, under autocast and torch.compile."""
+
+    name = "torch"
+
+    def __init__(self, model: StyleModel, *, device: torch.device, precision: str = "fp32",
+                 channels_last: bool = False, compile: bool = False) -> None:
+        self.model = model
+        self.device = device
+        self.precision = precision
+        self.channels_last = channels_last
+        net = model.net.to(device)
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        if compile:
+            try:
+                net = torch.compile(net, dynamic=True)
+            except Exception as exc:  # the compiler stack is optional and platform-dependent
+                raise InvalidOption(f"--compile is not available here: {exc}") from None
+        self.net = net
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return run_network(self.net, x.to(self.device), stride=self.model.stride,
+                           precision=self.precision, channels_last=self.channels_last)
+
+
+class OnnxBackend:
+    """An exported model (see :func:`impasto.models.export.export_onnx`) in onnxruntime."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path, *, stride: int = MAX_STRIDE, threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise InvalidOption("--backend onnx needs onnxruntime: pip install "
+                                "'impasto[onnx]'") from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise InvalidOption(f"cannot load {path} in onnxruntime: "
+                                f"{str(exc).splitlines()[0]}") from None
+        self.stride = stride
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        padded, (h, w) = pad_to(x.detach().float().cpu(), self.stride)
+        (y,) = self.session.run(None, {self.input: np.ascontiguousarray(padded.numpy())})
+        return torch.from_numpy(y[..., :h, :w]).clamp(0.0, 1.0).contiguous()
+
+
+def onnx_path_for(model: StyleModel) -> Path:
+    """Where ``impasto export`` puts a model's ONNX file by default (inside its folder)."""
+    if model.path is None:
+        raise InvalidOption("this model has no folder")
+    return model.path / "model.onnx"
+
+
+def backend_for(model: StyleModel, backend: str, *, device: torch.device,
+                precision: str = "fp32", channels_last: bool = False,
+                compile: bool = False, **_: Any) -> TorchBackend | OnnxBackend:
+    if backend == "torch":
+        return TorchBackend(model, device=device, precision=precision,
+                            channels_last=channels_last, compile=compile)
+    if backend == "onnx":
+        from impasto.models.export import export_onnx
+
+        path = onnx_path_for(model)
+        if not path.is_file():
+            with contextlib.suppress(OSError):
+                export_onnx(model, path)
+        if not path.is_file():
+            raise InvalidOption(f"no ONNX file for {model.name}; run impasto export first")
+        return OnnxBackend(path, stride=model.stride)
+    raise InvalidOption(f"backend must be torch or onnx, not {backend!r}")

@@ -1,0 +1,65 @@
+"""Feed-forward architectures, registered by name."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from impasto.errors import InvalidOption
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered network family: its class, and the factor its input sides must divide by."""
+
+    name: str
+    factory: type[nn.Module]
+    stride: int
+
+    def defaults(self) -> dict[str, Any]:
+        """The constructor's parameters and their defaults (what config.json records)."""
+        sig = inspect.signature(self.factory.__init__)
+        return {n: p.default for n, p in sig.parameters.items()
+                if n != "self" and p.default is not inspect.Parameter.empty}
+
+    def build(self, **params: Any) -> nn.Module:
+        unknown = set(params) - set(self.defaults())
+        if unknown:
+            raise InvalidOption(f"{self.name} has no parameter {', '.join(sorted(unknown))}; it "
+                                f"takes {', '.join(self.defaults()) or 'none'}")
+        return self.factory(**params)
+
+
+_REGISTRY: dict[str, Architecture] = {}
+
+
+def register(name: str, *, stride: int) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    def decorate(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"architecture {name!r} registered twice")
+        _REGISTRY[name] = Architecture(name, cls, stride)
+        return cls
+
+    return decorate
+
+
+def _load_builtin() -> None:
+    # Importing the families registers them.
+    from impasto.models import fast, johnson  # noqa: F401
+
+
+def architectures() -> dict[str, Architecture]:
+    _load_builtin()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def architecture(name: str) -> Architecture:
+    found = architectures().get(name)
+    if found is None:
+        raise InvalidOption(f"unknown architecture {name!r}; use one of "
+                            f"{', '.join(architectures())}")
+    return found

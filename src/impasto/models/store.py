@@ -1,0 +1,123 @@
+"""Trained networks on disk: a folder with ``config.json`` and ``model.safetensors``.
+
+``config.json`` names the architecture and its parameters, and records how the model was made
+(style picture and its SHA-256, training options, steps) and the SHA-256 of the weights file,
+which loading checks. Weights are never pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from impasto.errors import InvalidOption, WeightsError
+from impasto.models.registry import architecture
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT = "impasto-model/1"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class StyleModel:
+    """A trained network and what its config says about it."""
+
+    net: nn.Module
+    arch: str
+    stride: int
+    config: dict[str, Any]
+    path: Path | None = None
+    sha256: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or (self.path.name if self.path else self.arch))
+
+
+def save_model(folder: str | os.PathLike[str], net: nn.Module, arch: str,
+               params: dict[str, Any], info: dict[str, Any]) -> Path:
+    """Write ``net`` (of registered ``arch`` built with ``params``) to ``folder``; atomic per
+    file. ``info`` (name, style, training, licence ...) goes into config.json."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / WEIGHTS_NAME
+    tmp = weights.with_name(weights.name + ".part")
+    state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    save_file(state, str(tmp), metadata={"format": FORMAT, "arch": arch})
+    os.replace(tmp, weights)
+    config = {"format": FORMAT, "arch": arch, "params": params, **info,
+              "weights_sha256": sha256_file(weights)}
+    cfg_path = out / CONFIG_NAME
+    tmp = cfg_path.with_name(cfg_path.name + ".part")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, cfg_path)
+    return out
+
+
+def load_model(source: str | os.PathLike[str], device: torch.device | str = "cpu") -> StyleModel:
+    """Load a model folder, or a model the package ships, by name (see :func:`shipped_models`)."""
+    folder = Path(source)
+    if not folder.exists() and str(source) in shipped_models():
+        folder = shipped_models()[str(source)]
+    if not folder.is_dir():
+        raise InvalidOption(f"model not found: {source} (a folder with {CONFIG_NAME} and "
+                            f"{WEIGHTS_NAME}, or one of: {', '.join(shipped_models()) or 'none'})")
+    cfg_path, weights = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    for needed in (cfg_path, weights):
+        if not needed.is_file():
+            raise InvalidOption(f"{folder} is not a model folder: {needed.name} is missing")
+    try:
+        config = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WeightsError(f"{cfg_path} is not readable JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise WeightsError(f"{cfg_path} is not an impasto model config ({FORMAT})")
+    digest = sha256_file(weights)
+    expected = config.get("weights_sha256")
+    if expected and expected != digest:
+        raise WeightsError(f"{weights} does not match its checksum in {CONFIG_NAME} "
+                           f"(sha256 {digest[:12]}..., expected {str(expected)[:12]}...)")
+    arch = architecture(str(config.get("arch")))
+    params = dict(config.get("params") or {})
+    net = arch.build(**params)
+    try:
+        state = load_file(str(weights))
+        net.load_state_dict(state)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{weights} does not hold {arch.name} weights ({first})") from None
+    net.eval().requires_grad_(False).to(device)
+    return StyleModel(net=net, arch=arch.name, stride=arch.stride, config=config, path=folder,
+                      sha256=digest, params=params)
+
+
+def shipped_models() -> dict[str, Path]:
+    """Trained models inside the package (``impasto/models/pretrained/<name>/``)."""
+    root = resources.files("impasto.models") / "pretrained"
+    found: dict[str, Path] = {}
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        path = Path(str(entry))
+        if (path / CONFIG_NAME).is_file() and (path / WEIGHTS_NAME).is_file():
+            found[entry.name] = path
+    return found

@@ -1,0 +1,262 @@
+"""Training a per-style feed-forward network (Johnson et al. 2016) on our VGG-19.
+
+The perceptual loss is the optimiser's: relative content loss on the content layers, relative
+Gram loss against the style's Gram matrices (computed once), optional TV. Adam on the network's
+weights; bf16 autocast for VGG where the device does bf16 well (the network and the loss stay
+float32). Checkpoints hold the network, Adam's state and the step; data order and crops are a
+function of (seed, step), so ``resume=True`` continues exactly where the last checkpoint was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from impasto._version import __version__
+from impasto.config import TrainConfig
+from impasto.errors import Cancelled, InvalidOption
+from impasto.features.vgg import VGG19
+from impasto.image.io import to_pil
+from impasto.image.sheet import contact_sheet
+from impasto.losses import functional as LF
+from impasto.models.registry import architecture
+from impasto.models.store import save_model, sha256_file
+from impasto.optim.events import CancelToken
+from impasto.optim.precision import autocast, resolve_precision
+from impasto.training.data import CropBatches, list_images, load_rgb
+
+CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
+CHECKPOINT_STATE = "checkpoint.json"
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One training step (or the end of the run)."""
+
+    step: int
+    total_steps: int
+    loss: float
+    losses: dict[str, float]
+    elapsed: float
+    #: Seconds per step over the steps of this session (for ETAs).
+    step_seconds: float
+    preview: Path | None = None
+    checkpoint: bool = False
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    steps: int
+    seconds: float
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+def _loss_networks(cfg: TrainConfig, device: torch.device) -> tuple[VGG19, VGG19]:
+    """VGG-19 for the output (all loss layers) and for the photos (content layers only, so the
+    target pass stops early); they share the decoded weights."""
+    return (VGG19([*cfg.content_layers, *cfg.style_layers]).to(device),
+            VGG19(list(cfg.content_layers)).to(device))
+
+
+class Trainer:
+    """A training run, checked and prepared (bad data, options or checkpoints raise here,
+    before any work); :meth:`run` trains."""
+
+    def __init__(
+        self,
+        style: str | os.PathLike[str],
+        data: str | os.PathLike[str],
+        output: str | os.PathLike[str],
+        config: TrainConfig | None = None,
+        *,
+        device: torch.device | str = "cpu",
+        resume: bool = False,
+        name: str | None = None,
+    ) -> None:
+        from impasto.image.io import open_image, to_tensor
+
+        cfg = config or TrainConfig()
+        self.cfg, self.dev, self.out = cfg, torch.device(device), Path(output)
+        self.style, self.data, self.name = Path(style), Path(data), name
+        files = list_images(data)
+        if cfg.holdout >= len(files):
+            raise InvalidOption(f"--holdout {cfg.holdout} leaves no training pictures "
+                                f"({len(files)} found)")
+        self.held_out = files[len(files) - cfg.holdout:]
+        self.files = files[:len(files) - cfg.holdout]
+        if not resume and (self.out / CHECKPOINT_STATE).exists():
+            raise InvalidOption(f"{self.out} holds a checkpoint; pass --resume to continue it "
+                                "or choose another folder")
+        style_img = open_image(style, name="style")
+        scale = cfg.style_size / max(style_img.size)
+        style_img = style_img.resize((max(1, round(style_img.width * scale)),
+                                      max(1, round(style_img.height * scale))),
+                                     resample=3)  # bicubic
+        self.precision = resolve_precision(cfg.precision, self.dev)
+        torch.manual_seed(cfg.seed)
+        self.arch = architecture(cfg.arch)
+        self.net = self.arch.build().to(self.dev).train()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        self.start = _load_checkpoint(self.out, self.net, self.opt, cfg, self.dev) \
+            if resume else 0
+        self.vgg, self.content_vgg = _loss_networks(cfg, self.dev)
+        with torch.no_grad(), autocast(self.precision, self.dev):
+            feats = self.vgg(to_tensor(style_img).to(self.dev))
+        self.targets = {n: LF.gram(feats[n]).float() for n in cfg.style_layers}
+        self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
+        self.previews = [to_tensor(load_rgb(p, cfg.size)) for p in self.held_out]
+
+    def run(self, callback: Callable[[TrainProgress], None] | None = None,
+            cancel: CancelToken | None = None) -> TrainResult:
+        cfg, dev, net, opt = self.cfg, self.dev, self.net, self.opt
+        self.out.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        losses: dict[str, float] = {}
+        step = self.start
+        for step in range(self.start + 1, cfg.steps + 1):
+            if cancel is not None and cancel.cancelled:
+                _save_checkpoint(self.out, net, opt, cfg, step - 1)
+                raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
+            x = self.batches.batch_at(step - 1).to(dev)
+            y = net(x)
+            with autocast(self.precision, dev):
+                fy = self.vgg(y)
+                with torch.no_grad():
+                    fx = self.content_vgg(x)
+            content = sum(LF.content_loss(fy[n].float(), fx[n].float())
+                          for n in cfg.content_layers) / len(cfg.content_layers)
+            style_loss = sum(
+                LF.gram_style_loss(fy[n], self.targets[n].expand(x.shape[0], -1, -1))
+                for n in cfg.style_layers) / len(cfg.style_layers)
+            loss = content + cfg.style_weight * style_loss
+            parts = {"content": float(content.detach()), "style": float(style_loss.detach())}
+            if cfg.tv_weight > 0:
+                tv = LF.tv_loss(y)
+                loss = loss + cfg.tv_weight * tv
+                parts["tv"] = float(tv.detach())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses = parts
+            preview = None
+            if cfg.preview_every and self.previews and step % cfg.preview_every == 0:
+                preview = _write_preview(self.out, net, self.previews, step, dev)
+                net.train()
+            saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
+            if saved:
+                _save_checkpoint(self.out, net, opt, cfg, step)
+            if callback is not None:
+                elapsed = time.perf_counter() - started
+                callback(TrainProgress(step=step, total_steps=cfg.steps,
+                                       loss=float(loss.detach()), losses=parts, elapsed=elapsed,
+                                       step_seconds=elapsed / max(step - self.start, 1),
+                                       preview=preview, checkpoint=saved))
+        seconds = time.perf_counter() - started
+        info: dict[str, Any] = {
+            "name": self.name or self.out.name,
+            "software": f"impasto {__version__}",
+            "method": "per-style feed-forward network (Johnson et al. 2016, instance norm)",
+            "style": {"file": self.style.name, "sha256": sha256_file(self.style)},
+            "training": {**cfg.to_dict(), "data": self.data.name, "pictures": len(self.files),
+                         "held_out": [p.name for p in self.held_out], "steps_done": step,
+                         "seconds_this_session": round(seconds, 1),
+                         "precision": self.precision, "device": dev.type,
+                         "final_losses": losses},
+            "licence": "The weights carry the terms of the pictures they were trained on: "
+                       "check the style picture's and the training photos' licences before "
+                       "using them.",
+        }
+        save_model(self.out, net.eval(), self.arch.name, {}, info)
+        return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
+
+
+def train(
+    style: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    resume: bool = False,
+    callback: Callable[[TrainProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+    name: str | None = None,
+) -> TrainResult:
+    """Train a network in ``config.arch`` to paint photos of ``data`` like ``style``; write it
+    (config.json + model.safetensors), checkpoints and previews to the ``output`` folder."""
+    trainer = Trainer(style, data, output, config, device=device, resume=resume, name=name)
+    return trainer.run(callback, cancel)
+
+
+@torch.no_grad()
+def _write_preview(out: Path, net: torch.nn.Module, previews: list[torch.Tensor], step: int,
+                   dev: torch.device) -> Path:
+    from impasto.models.inference import run_network
+
+    net.eval()
+    pictures, labels = [], []
+    for p in previews:
+        pictures += [to_pil(p), to_pil(run_network(net, p.to(dev)).cpu())]
+        labels += ["held-out photo", f"step {step}"]
+    sheet = contact_sheet(pictures, labels, columns=2, cell_height=192)
+    path = out / "previews" / f"step_{step:07d}.jpg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.convert("RGB").save(path, quality=88)
+    return path
+
+
+def _save_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                     cfg: TrainConfig, step: int) -> None:
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    steps: dict[str, float] = {}
+    for index, state in opt.state_dict()["state"].items():
+        for key, value in state.items():
+            if key == "step":
+                steps[str(index)] = float(value)
+            else:
+                tensors[f"opt.{index}.{key}"] = value.detach().cpu().contiguous()
+    weights = out / CHECKPOINT_WEIGHTS
+    tmp = weights.with_name(weights.name + ".part")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, weights)
+    record = {"step": step, "adam_steps": steps, "config": cfg.to_dict(),
+              "software": f"impasto {__version__}"}
+    state_path = out / CHECKPOINT_STATE
+    tmp = state_path.with_name(state_path.name + ".part")
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, state_path)
+
+
+def _load_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                     cfg: TrainConfig, dev: torch.device) -> int:
+    state_path, weights = out / CHECKPOINT_STATE, out / CHECKPOINT_WEIGHTS
+    if not state_path.is_file() or not weights.is_file():
+        raise InvalidOption(f"--resume: no checkpoint in {out}")
+    record = json.loads(state_path.read_text())
+    saved = dict(record.get("config", {}))
+    mine = cfg.to_dict()
+    changed = [k for k in ("arch", "size", "batch", "style_size", "seed", "content_layers",
+                           "style_layers") if saved.get(k) != mine.get(k)]
+    if changed:
+        raise InvalidOption(f"--resume: the checkpoint was trained with other "
+                            f"{', '.join(changed)}; resume with the same options")
+    tensors = load_file(str(weights))
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    opt_state = opt.state_dict()
+    for index_text, adam_step in record.get("adam_steps", {}).items():
+        index = int(index_text)
+        entry = {"step": torch.tensor(adam_step)}
+        for key in ("exp_avg", "exp_avg_sq"):
+            entry[key] = tensors[f"opt.{index}.{key}"].to(dev)
+        opt_state["state"][index] = entry
+    opt.load_state_dict(opt_state)
+    return int(record["step"])

@@ -1,0 +1,100 @@
+"""The trainer: it learns, checkpoints resume exactly, previews and model folders appear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from impasto.config import TrainConfig
+from impasto.errors import Cancelled, InvalidOption
+from impasto.models import load_model
+from impasto.optim.events import CancelToken
+from impasto.training.data import CropBatches, list_images
+from impasto.training.trainer import train
+from tests.conftest import stripes, synthetic_rgb
+
+TINY = TrainConfig(steps=6, size=32, batch=2, style_size=48, checkpoint_every=3,
+                   preview_every=3, holdout=1, precision="fp32")
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(5):
+        Image.fromarray(synthetic_rgb(40 + 4 * i, 48, seed=i)).save(folder / f"p{i}.png")
+    return folder
+
+
+@pytest.fixture
+def style(tmp_path: Path) -> Path:
+    path = tmp_path / "style.png"
+    Image.fromarray(stripes(48, 48)).save(path)
+    return path
+
+
+def test_batches_are_a_function_of_seed_and_step(photos: Path) -> None:
+    files = list_images(photos)
+    a = CropBatches(files, size=32, batch=3, seed=4)
+    b = CropBatches(files, size=32, batch=3, seed=4)
+    assert torch.equal(a.batch_at(7), b.batch_at(7))
+    assert a.batch_at(7).shape == (3, 3, 32, 32)
+    assert not torch.equal(a.batch_at(7), a.batch_at(8))
+    # An epoch visits every file once.
+    seen = [i for step in range(5) for i in CropBatches(files, size=32, batch=1,
+                                                        seed=0).indices(step)]
+    assert sorted(seen) == list(range(5))
+
+
+def test_training_lowers_the_loss_and_writes_a_model(tmp_path: Path, photos: Path,
+                                                     style: Path) -> None:
+    losses: list[float] = []
+    result = train(style, photos, tmp_path / "model", TINY.replace(steps=12),
+                   callback=lambda e: losses.append(e.loss))
+    assert len(losses) == 12
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    model = load_model(result.folder)
+    assert model.arch == "fast"
+    assert model.config["style"]["file"] == "style.png"
+    assert model.config["training"]["held_out"] == ["p4.png"]
+    assert sorted(p.name for p in (result.folder / "previews").iterdir()) == [
+        "step_0000003.jpg", "step_0000006.jpg", "step_0000009.jpg", "step_0000012.jpg"]
+
+
+def test_resume_continues_exactly(tmp_path: Path, photos: Path, style: Path) -> None:
+    straight = train(style, photos, tmp_path / "straight", TINY)
+    token = CancelToken()
+
+    def stop_after_3(event: object) -> None:
+        if getattr(event, "step", 0) == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled, match="--resume"):
+        train(style, photos, tmp_path / "resumed", TINY, callback=stop_after_3, cancel=token)
+    with pytest.raises(InvalidOption, match="--resume"):
+        train(style, photos, tmp_path / "resumed", TINY)
+    with pytest.raises(InvalidOption, match="other size"):
+        train(style, photos, tmp_path / "resumed", TINY.replace(size=40), resume=True)
+    resumed = train(style, photos, tmp_path / "resumed", TINY, resume=True)
+    a = load_file(str(straight.folder / "model.safetensors"))
+    b = load_file(str(resumed.folder / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_bad_training_options_are_refused(tmp_path: Path, photos: Path, style: Path) -> None:
+    with pytest.raises(InvalidOption, match="batch"):
+        TrainConfig(batch=0)
+    with pytest.raises(InvalidOption, match="arch"):
+        TrainConfig(arch="resnet")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOption, match="no pictures"):
+        (tmp_path / "empty").mkdir()
+        train(style, tmp_path / "empty", tmp_path / "m", TINY)
+    with pytest.raises(InvalidOption, match="holdout"):
+        train(style, photos, tmp_path / "m", TINY.replace(holdout=5))
