@@ -1,12 +1,14 @@
 """impasto: neural style transfer.
 
-The public API is :func:`stylize`, :class:`Stylizer`, :func:`score` and
-:class:`TransferConfig`; nothing here loads weights or probes devices at import time.
+The public API is :func:`stylize`, :class:`Stylizer`, :func:`score` and :class:`TransferConfig`
+(optimisation), :class:`NetworkStylizer`, :func:`load_model`, :func:`train` and
+:class:`TrainConfig` (feed-forward networks); nothing here loads weights or probes devices at
+import time.
 """
 
 from impasto._version import __version__
 from impasto.api import Stylizer, StylizeResult, score, stylize
-from impasto.config import TransferConfig
+from impasto.config import TrainConfig, TransferConfig
 from impasto.errors import (
     Cancelled,
     Diverged,
@@ -16,7 +18,10 @@ from impasto.errors import (
     OutputError,
     WeightsError,
 )
+from impasto.feedforward import NetworkResult, NetworkStylizer
+from impasto.models import load_model
 from impasto.optim.events import CancelToken, Progress
+from impasto.training.trainer import train
 
 __all__ = [
     "CancelToken",
@@ -25,13 +30,18 @@ __all__ = [
     "ImpastoError",
     "InvalidImage",
     "InvalidOption",
+    "NetworkResult",
+    "NetworkStylizer",
     "OutputError",
     "Progress",
     "StylizeResult",
     "Stylizer",
+    "TrainConfig",
     "TransferConfig",
     "WeightsError",
     "__version__",
+    "load_model",
     "score",
     "stylize",
+    "train",
 ]
