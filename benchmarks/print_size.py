@@ -5,8 +5,9 @@ its own peak resident set size (``VmHWM`` from /proc/self/status):
 
 * ``sweep`` (default): one content/style pair at sides 1024, 2048 and 4096 px (with ``--square``
   the content is cropped to a square: 1, 4 and 16.8 MP) with the same ``--max-memory`` budget,
-  ``--steps`` steps at the top scale only (``scales=1``; 8 steps are one sweep over the tiles,
-  and the peak is reached on the first tile). Reports peak RSS, its spread over the sizes (goal:
+  ``--steps`` steps at the top scale only (``scales=1``; 8 steps are one sweep over the tiles;
+  ``--stop-after K`` stops after K of them, i.e. K/8 of the tiles, enough for the peak, which
+  every tile of a size reaches). Reports peak RSS, its spread over the sizes (goal:
   within 20 %), seconds per step and per step per megapixel, the tile plan, and projects the
   peak for 8192 and 16384 px from the tile model (whole-picture buffers + one tile's working set
   + the process baseline, fitted to the measured points).
@@ -58,12 +59,15 @@ def child(args: argparse.Namespace) -> int:
     steps: list[float] = []
     last = [time.perf_counter()]
     tile: list[int | None] = [None]
+    cancel = impasto.CancelToken()
 
     def on_progress(event: impasto.Progress) -> None:
         now = time.perf_counter()
         if event.scale == event.n_scales:
             steps.append(now - last[0])
             tile[0] = event.tile
+            if args.stop_after and len(steps) >= args.stop_after:
+                cancel.cancel()
         last[0] = now
 
     options: dict[str, Any] = {"size": args.size, "seed": 0, "max_memory": args.max_memory}
@@ -78,7 +82,18 @@ def child(args: argparse.Namespace) -> int:
             left, top = (im.width - side) // 2, (im.height - side) // 2
             content = im.convert("RGB").crop((left, top, left + side, top + side))
     started = time.perf_counter()
-    result = stylizer.stylize(content, args.style, callback=on_progress, **options)
+    try:
+        result = stylizer.stylize(content, args.style, callback=on_progress, cancel=cancel,
+                                  **options)
+    except impasto.Cancelled:
+        # --stop-after: enough of the top scale for the memory figure; no picture.
+        print(MARKER + json.dumps({
+            "size": args.size, "megapixels": _megapixels(args.size, content),
+            "seconds": time.perf_counter() - started, "step_seconds": steps,
+            "peak_mib": peak_kib() / 1024, "tile_core": tile[0],
+            "tile_margin": DEFAULT_MARGIN if tile[0] else None, "output": None,
+            "stopped_after_steps": len(steps)}), flush=True)
+        return 0
     seconds = time.perf_counter() - started
     w, h = result.image.size
     margin = DEFAULT_MARGIN if tile[0] else None
@@ -94,9 +109,20 @@ def child(args: argparse.Namespace) -> int:
     return 0
 
 
+def _megapixels(size: int, content: Any) -> float:
+    """Megapixels of the output at long side ``size`` (tiled outputs: multiples of 16)."""
+    from PIL import Image
+
+    im = content if isinstance(content, Image.Image) else Image.open(content)
+    w, h = im.size
+    scale = size / max(w, h)
+    return round(w * scale / 16) * 16 * round(h * scale / 16) * 16 / 1e6
+
+
 def run_child(args: argparse.Namespace, size: int, out: Path) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", "--mode", args.mode, "--size", str(size),
            *(["--square"] if args.square else []),
+           *(["--stop-after", str(args.stop_after)] if args.stop_after else []),
            "--max-memory", args.max_memory, "--steps", str(args.steps), "--content",
            str(args.content), "--style", str(args.style), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -134,6 +160,9 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--stop-after", type=int, default=0,
+                        help="sweep: stop after this many steps at the top scale (a tiled "
+                             "scale reports a step as each 1/8 of the tiles finishes)")
     parser.add_argument("--square", action="store_true",
                         help="crop the content to a square (4096 x 4096 outputs)")
     parser.add_argument("--max-memory", default="3GB")

@@ -104,16 +104,16 @@ def test_tile_gradients_match_untiled(vgg: VGG19) -> None:
 
 
 def test_tiled_and_untiled_runs_agree(vgg: VGG19) -> None:
-    inputs = TransferInputs(content=to_tensor(synthetic_rgb(192, 256, 1)),
+    inputs = TransferInputs(content=to_tensor(synthetic_rgb(128, 192, 1)),
                             styles=[to_tensor(stripes(96, 96))])
-    cfg = TransferConfig(size=256, iterations=8, scales=1)
+    cfg = TransferConfig(size=192, iterations=8, scales=1)
     plain = run_transfer(vgg, inputs, cfg, seed=0, precision="fp32")
     before = inputs.content.clone()
-    # 128 px cores: 2 x 2 tiles whose grid moves.
+    # 96 px cores with 32 px margins: 2 x 2 to 3 x 3 tiles as the grid moves.
     tiled = run_transfer(vgg, inputs, cfg, seed=0, precision="fp32",
-                         tile_plan=TilePlan(core=128))
+                         tile_plan=TilePlan(core=96, margin=32))
     assert tiled.shape == plain.shape
-    assert float((tiled - plain).abs().mean()) < 0.05
+    assert float((tiled - plain).abs().mean()) < 0.1
     assert torch.equal(inputs.content, before)  # the input picture is left alone
     # Both lower the same (global) loss about as far.
     cw, sw = cfg.weights()
@@ -125,11 +125,11 @@ def test_tiled_and_untiled_runs_agree(vgg: VGG19) -> None:
 
 
 def test_protect_masks_work_in_tiles(vgg: VGG19) -> None:
-    content = to_tensor(synthetic_rgb(128, 192, 3))
-    mask = torch.zeros(1, 1, 128, 192)
-    mask[..., :, :96] = 1.0
-    cfg = TransferConfig(size=192, iterations=16, scales=1, strength=0.8)
-    plan = TilePlan(core=96, margin=32)
+    content = to_tensor(synthetic_rgb(96, 128, 3))
+    mask = torch.zeros(1, 1, 96, 128)
+    mask[..., :, :64] = 1.0
+    cfg = TransferConfig(size=128, iterations=8, scales=1, strength=0.8)
+    plan = TilePlan(core=64, margin=32)
     free = run_transfer(vgg, TransferInputs(content=content, styles=[to_tensor(stripes(96, 96))]),
                         cfg, seed=0, precision="fp32", tile_plan=plan)
     kept = run_transfer(vgg, TransferInputs(content=content, styles=[to_tensor(stripes(96, 96))],
@@ -137,10 +137,10 @@ def test_protect_masks_work_in_tiles(vgg: VGG19) -> None:
                         cfg, seed=0, precision="fp32", tile_plan=plan)
 
     def left(x: torch.Tensor) -> float:
-        return float((x - content)[..., :, :96].abs().mean())
+        return float((x - content)[..., :, :64].abs().mean())
 
     def right(x: torch.Tensor) -> float:
-        return float((x - content)[..., :, 96:].abs().mean())
+        return float((x - content)[..., :, 64:].abs().mean())
 
     assert left(kept) < 0.6 * left(free)
     assert right(kept) > 0.6 * right(free)
