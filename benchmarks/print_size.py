@@ -73,6 +73,12 @@ def child(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"size": args.size, "seed": 0, "max_memory": args.max_memory}
     if args.mode == "sweep":
         options.update(iterations=args.steps, scales=1)
+    from impasto.config import TransferConfig
+    from impasto.optim.memory import resident_bytes
+
+    cfg = TransferConfig()
+    stylizer.network(list(cfg.content_layers) + list(cfg.style_layers))
+    baseline_mib = resident_bytes(stylizer.device) / 2**20
     content: Any = args.content
     if args.square:
         from PIL import Image
@@ -92,6 +98,7 @@ def child(args: argparse.Namespace) -> int:
             "seconds": time.perf_counter() - started, "step_seconds": steps,
             "peak_mib": peak_kib() / 1024, "tile_core": tile[0],
             "tile_margin": DEFAULT_MARGIN if tile[0] else None, "output": None,
+            "baseline_mib": baseline_mib,
             "stopped_after_steps": len(steps)}), flush=True)
         return 0
     seconds = time.perf_counter() - started
@@ -103,7 +110,7 @@ def child(args: argparse.Namespace) -> int:
     print(MARKER + json.dumps({
         "size": args.size, "width": w, "height": h, "megapixels": w * h / 1e6,
         "seconds": seconds, "step_seconds": steps, "peak_mib": peak_kib() / 1024,
-        "tile_core": tile[0], "tile_margin": margin,
+        "tile_core": tile[0], "tile_margin": margin, "baseline_mib": baseline_mib,
         "output": str(out),
     }), flush=True)
     return 0
@@ -200,19 +207,33 @@ def main() -> int:
         peaks = [r["peak_mib"] for r in rows]
         spread = max(peaks) / min(peaks) - 1
         print(f"peak spread over sizes: {spread * 100:.1f} % (goal: within 20 %)")
-        # Tile model: peak = base + per_pixel * pixels (whole-picture buffers), the tile's
-        # working set being the same at every size; fitted to the measured points.
-        import numpy as np
+        # Tile model: a tiled scale keeps TILED_BYTES_PER_PIXEL of whole-picture buffers and
+        # one tile's working set, planned into what the budget leaves after the process's
+        # baseline; so the peak stays at the budget until the whole-picture buffers and the
+        # smallest tile no longer fit, and the run is refused below that.
+        from impasto.optim.memory import parse_memory
+        from impasto.optim.tiled import MIN_TILE, TILED_BYTES_PER_PIXEL, TilePlan, tiled_bytes
 
-        px = np.array([r["megapixels"] for r in rows])
-        fit = np.polyfit(px, np.array(peaks), 1)
+        budget_mib = parse_memory(args.max_memory) / 2**20
+        base = max(r["baseline_mib"] for r in rows)
         projections = {}
         for side in (8192, 16384):
             mp = side * side * (1 if args.square else 2 / 3) / 1e6
-            projections[side] = float(np.polyval(fit, mp))
-            print(f"projected peak at {side} px ({mp:.0f} MP): {projections[side] / 1024:.1f} GiB")
-        report.update(rows=rows, spread=spread, fit_mib=[float(v) for v in fit],
-                      projections_mib=projections)
+            h = w = side
+            if not args.square:
+                h = round(side * 2 / 3 / 16) * 16
+            needed = base + tiled_bytes(h, w, TilePlan(core=MIN_TILE), "bf16") / 2**20
+            fits = needed <= budget_mib
+            projections[side] = {"megapixels": mp, "whole_picture_mib":
+                                 h * w * TILED_BYTES_PER_PIXEL / 2**20,
+                                 "minimum_budget_mib": needed,
+                                 "projected_peak_mib": budget_mib if fits else None}
+            verdict = (f"peak about the budget ({budget_mib / 1024:.1f} GiB)" if fits else
+                       f"refused at this budget: it needs at least {needed / 1024:.1f} GiB, "
+                       "and then peaks at about the budget given")
+            print(f"{side} px ({mp:.0f} MP): whole-picture buffers "
+                  f"{projections[side]['whole_picture_mib'] / 1024:.2f} GiB; {verdict}")
+        report.update(rows=rows, spread=spread, baseline_mib=base, projections=projections)
     elif args.mode == "seams":
         # The same picture made in one piece and in tiles; the seam measure on the tiled grid's
         # lines for both, so the picture's own edges cancel out.
