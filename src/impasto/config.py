@@ -189,6 +189,20 @@ def _finite(name: str, value: float, *, low: float | None = 0.0, high: float | N
         raise InvalidOption(f"{name} must be <= {high}, not {value}")
 
 
+def _check_layers(cfg: TransferConfig | TrainConfig) -> None:
+    """Content and style layers name at least one VGG-19 layer each, all real."""
+    for kind in ("content_layers", "style_layers"):
+        layers = getattr(cfg, kind)
+        if not layers:
+            raise InvalidOption(f"{kind.replace('_', '-')} must name at least one layer")
+        for layer in layers:
+            if layer not in LAYER_NAMES:
+                raise InvalidOption(
+                    f"unknown VGG-19 layer {layer!r} in {kind.replace('_', '-')}; layers are "
+                    "conv1_1 ... conv5_4, relu1_1 ... relu5_4 and pool1 ... pool5"
+                )
+
+
 def validate(cfg: TransferConfig) -> None:
     """Check every option; raise one :class:`InvalidOption` naming the first bad one."""
     if not isinstance(cfg.size, int) or cfg.size < 16 or cfg.size > 65536:
@@ -221,16 +235,7 @@ def validate(cfg: TransferConfig) -> None:
             _finite("style-blend weight", w)
         if sum(cfg.style_blend) <= 0:
             raise InvalidOption("style-blend weights must not all be 0")
-    for kind in ("content_layers", "style_layers"):
-        layers = getattr(cfg, kind)
-        if not layers:
-            raise InvalidOption(f"{kind.replace('_', '-')} must name at least one layer")
-        for layer in layers:
-            if layer not in LAYER_NAMES:
-                raise InvalidOption(
-                    f"unknown VGG-19 layer {layer!r} in {kind.replace('_', '-')}; layers are "
-                    "conv1_1 ... conv5_4, relu1_1 ... relu5_4 and pool1 ... pool5"
-                )
+    _check_layers(cfg)
     if cfg.style_layer_weights is not None:
         if len(cfg.style_layer_weights) != len(cfg.style_layers):
             raise InvalidOption(
@@ -322,13 +327,6 @@ def validate_train(cfg: TrainConfig) -> None:
     _finite("learning-rate", cfg.learning_rate)
     if cfg.learning_rate <= 0:
         raise InvalidOption("learning-rate must be > 0")
-    for kind in ("content_layers", "style_layers"):
-        layers = getattr(cfg, kind)
-        if not layers:
-            raise InvalidOption(f"{kind.replace('_', '-')} must name at least one layer")
-        for layer in layers:
-            if layer not in LAYER_NAMES:
-                raise InvalidOption(f"unknown VGG-19 layer {layer!r} in "
-                                    f"{kind.replace('_', '-')}")
+    _check_layers(cfg)
     if not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
         raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")
