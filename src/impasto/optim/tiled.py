@@ -48,11 +48,13 @@ MIN_TILE = 128
 #: Bytes per pixel of one forward and backward pass through VGG-19 to relu5_1 (measured:
 #: about 1.7 KB in bf16 and 3.3 KB in fp32 at 512-1024 px, benchmarks/memory.py; rounded up).
 BYTES_PER_PIXEL = {"bf16": 2048, "fp16": 2048, "fp32": 4096}
-#: Bytes per pixel of the whole-picture buffers of an untiled step besides the optimiser's
-#: history: the picture, its gradient, the last good copy, two L-BFGS work vectors, the
-#: content picture (float32 RGB each), and the content features (relu4_2: 512 channels at
-#: 1/64 of the pixels, bf16).
-UNTILED_BYTES_PER_PIXEL = 3 * 4 * 6 + 512 * 2 // 64
+#: Memory of an untiled step besides the L-BFGS history: a fixed part (style targets, the
+#: style picture, allocator slack) and bytes per pixel (VGG's forward and backward, the picture,
+#: its gradient, L-BFGS work vectors, content picture and features). Measured with
+#: runs of 2 steps: 589 MiB at 512 x 512 and 1455 MiB at 1024 x 1024 in bf16 above
+#: the process's baseline (history included); rounded up. fp32 is taken as twice bf16.
+UNTILED_FIXED_BYTES = 256 << 20
+UNTILED_BYTES_PER_PIXEL = {"bf16": 1408, "fp16": 1408, "fp32": 2816}
 #: Bytes per output pixel that a tiled scale keeps whole: the picture (float32 RGB), the content
 #: picture and, while the style targets are computed, a style picture as large as the output
 #: (8-bit RGB each: they come from 8-bit files, and the optimised picture stays float32).
@@ -61,9 +63,8 @@ TILED_BYTES_PER_PIXEL = 12 + 3 + 3
 #: model does not count (allocator slack, transients between scales; a 2 GB run peaked 9.5 %
 #: over its budget without it).
 PLAN_SHARE = 0.9
-#: Share of the budget given to the L-BFGS history at untiled scales.
-HISTORY_SHARE = 0.25
-#: L-BFGS history bounds at untiled scales that run under a budget.
+#: L-BFGS history bounds at untiled scales that run under a budget (two picture-sized vectors
+#: an entry).
 MIN_HISTORY, MAX_HISTORY = 3, 50
 #: L-BFGS steps on a tile per visit (and its history length).
 INNER_STEPS = 8
@@ -91,18 +92,24 @@ class TilePlan:
         return height > self.core or width > self.core
 
 
-def history_size(height: int, width: int, budget_bytes: int) -> int:
-    """L-BFGS history that fits :data:`HISTORY_SHARE` of the budget (two vectors an entry)."""
+def _untiled_step_bytes(height: int, width: int, precision: str) -> int:
+    per_pixel = UNTILED_BYTES_PER_PIXEL.get(precision, UNTILED_BYTES_PER_PIXEL["fp32"])
+    return UNTILED_FIXED_BYTES + height * width * per_pixel
+
+
+def history_size(height: int, width: int, budget_bytes: int, precision: str = "bf16") -> int:
+    """L-BFGS history of an untiled step that fits in what ``budget_bytes`` (the memory left to
+    the run) leaves after the step itself; at least :data:`MIN_HISTORY`."""
     per_entry = 2 * height * width * 3 * 4
-    return max(MIN_HISTORY, min(MAX_HISTORY, int(budget_bytes * HISTORY_SHARE) // per_entry))
+    spare = int(budget_bytes * PLAN_SHARE) - _untiled_step_bytes(height, width, precision)
+    return max(MIN_HISTORY, min(MAX_HISTORY, spare // per_entry))
 
 
 def untiled_bytes(height: int, width: int, budget_bytes: int, precision: str) -> int:
-    """Estimated memory of one untiled step at this size, its L-BFGS history included."""
-    pixels = height * width
-    per_pixel = BYTES_PER_PIXEL.get(precision, BYTES_PER_PIXEL["fp32"])
-    history = history_size(height, width, budget_bytes) * 2 * pixels * 3 * 4
-    return pixels * (per_pixel + UNTILED_BYTES_PER_PIXEL) + history
+    """Estimated memory of one untiled step at this size, its smallest L-BFGS history included
+    (:func:`history_size` gives it whatever else the budget leaves)."""
+    return (_untiled_step_bytes(height, width, precision)
+            + MIN_HISTORY * 2 * height * width * 3 * 4)
 
 
 def tiled_bytes(height: int, width: int, plan: TilePlan, precision: str) -> int:

@@ -220,7 +220,7 @@ def run_transfer(
                 # sized).
                 scale_options = dataclasses.replace(
                     options, lbfgs_history=min(options.lbfgs_history,
-                                               history_size(h, w, room)))
+                                               history_size(h, w, room, precision)))
             x = optimise(objective, x, n_steps, options=scale_options, on_step=hook,
                          cancel=cancel)
             del objective
