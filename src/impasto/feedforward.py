@@ -64,12 +64,12 @@ class NetworkStylizer:
         self.model = model if isinstance(model, StyleModel) else load_model(model, self.device)
         if backend == "onnx" and self.device.type != "cpu":
             raise InvalidOption("--backend onnx runs on the CPU; use --device cpu")
-        self.precision = resolve_precision(precision, self.device) if backend == "torch" \
-            else "fp32"
-        # Networks this small gain nothing from bf16 on CPUs (memory-bound norms and pads):
-        # auto keeps them in float32 there.
-        if precision == "auto" and self.device.type == "cpu":
-            self.precision = "fp32"
+        # onnxruntime runs the float32 export; on CPUs auto keeps these small networks in
+        # float32 too (their time goes to norms and padding, not to matmuls; bf16 is not
+        # measured for them yet).
+        cpu_auto = precision == "auto" and self.device.type == "cpu"
+        self.precision = ("fp32" if backend != "torch" or cpu_auto
+                          else resolve_precision(precision, self.device))
         self.backend_name = backend
         self.backend: TorchBackend | OnnxBackend = backend_for(
             self.model, backend, device=self.device, precision=self.precision,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -119,27 +118,21 @@ class OnnxBackend:
         return torch.from_numpy(y[..., :h, :w]).clamp(0.0, 1.0).contiguous()
 
 
-def onnx_path_for(model: StyleModel) -> Path:
-    """Where ``impasto export`` puts a model's ONNX file by default (inside its folder)."""
-    if model.path is None:
-        raise InvalidOption("this model has no folder")
-    return model.path / "model.onnx"
-
-
 def backend_for(model: StyleModel, backend: str, *, device: torch.device,
                 precision: str = "fp32", channels_last: bool = False,
-                compile: bool = False, **_: Any) -> TorchBackend | OnnxBackend:
+                compile: bool = False) -> TorchBackend | OnnxBackend:
     if backend == "torch":
         return TorchBackend(model, device=device, precision=precision,
                             channels_last=channels_last, compile=compile)
     if backend == "onnx":
         from impasto.models.export import export_onnx
 
-        path = onnx_path_for(model)
-        if not path.is_file():
-            with contextlib.suppress(OSError):
-                export_onnx(model, path)
-        if not path.is_file():
-            raise InvalidOption(f"no ONNX file for {model.name}; run impasto export first")
-        return OnnxBackend(path, stride=model.stride)
+        # A model.onnx next to the weights (impasto export -o MODEL_DIR/model.onnx) is used as
+        # is; otherwise the model is exported to a temporary file, which onnxruntime reads
+        # once (nothing is written into the model folder).
+        if model.path is not None and (model.path / "model.onnx").is_file():
+            return OnnxBackend(model.path / "model.onnx", stride=model.stride)
+        with tempfile.TemporaryDirectory(prefix="impasto-onnx-") as tmp:
+            return OnnxBackend(export_onnx(model, Path(tmp) / "model.onnx"),
+                               stride=model.stride)
     raise InvalidOption(f"backend must be torch or onnx, not {backend!r}")
