@@ -244,16 +244,37 @@ def stylize(
     style_or_styles: ImageSource | Sequence[ImageSource],
     *,
     device: str | torch.device = "cpu",
+    method: str = "gatys",
     callback: CallbackLike | None = None,
     cancel: CancelToken | None = None,
     **options: Any,
 ) -> Image.Image:
     """Render ``content`` in the style of one or more style images; return a PIL image.
 
-    ``content`` and each style may be a path, a PIL image or an HxWx3 uint8 array. Options are
-    the fields of :class:`~impasto.config.TransferConfig`. The returned image's ``info``
-    carries the provenance record under ``"impasto"``.
+    ``content`` and each style may be a path, a PIL image or an HxWx3 uint8 array.
+    ``method="gatys"`` optimises the picture; its options are the fields of
+    :class:`~impasto.config.TransferConfig`. ``method="adain"`` or ``"wct"`` renders in one
+    pass with any style picture (:class:`impasto.arbitrary.ArbitraryPictures`); options are
+    ``strength``, ``style_blend``, ``masks``, ``preserve_color``, ``size``, ``precision``,
+    ``decoders`` and ``patch``. The returned image's ``info`` carries the provenance record
+    under ``"impasto"``.
     """
+    if method in ("adain", "wct"):
+        from impasto.arbitrary import ArbitraryPictures
+
+        own = {k: options.pop(k) for k in ("decoders", "precision", "patch") if k in options}
+        allowed = {"strength", "style_blend", "masks", "preserve_color", "size"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            takes = ", ".join(sorted(allowed | {"decoders", "precision", "patch"}))
+            raise InvalidOption(f"method {method!r} takes no option {unknown[0]!r}; it takes "
+                                f"{takes}")
+        runner = ArbitraryPictures(method, device=str(device), **own)
+        done = runner(content, _as_list(style_or_styles), **options)
+        done.image.info.update(done.metadata)
+        return done.image
+    if method != "gatys":
+        raise InvalidOption(f"method must be gatys, adain or wct, not {method!r}")
     result = Stylizer(device).stylize(content, style_or_styles, callback=callback,
                                       cancel=cancel, **options)
     result.image.info.update(result.metadata)

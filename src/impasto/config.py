@@ -263,7 +263,7 @@ def validate(cfg: TransferConfig) -> None:
         raise InvalidOption("init must be 'content', 'noise' or an image path")
 
 
-Arch = Literal["fast", "johnson"]
+Arch = Literal["fast", "fast-tiny", "johnson"]
 
 
 @dataclass(frozen=True)
@@ -330,3 +330,68 @@ def validate_train(cfg: TrainConfig) -> None:
     _check_layers(cfg)
     if not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
         raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")
+
+
+DecoderLayer = Literal["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Options of training a decoder for arbitrary-style transfer (AdaIN / WCT)."""
+
+    layer: DecoderLayer = field(default="relu4_1", metadata=_opt(
+        "VGG-19 layer the decoder starts from (AdaIN: relu4_1; WCT: each of relu1_1 ... "
+        "relu5_1)."))
+    width: int = field(default=32, metadata=_opt(
+        "Decoder channels at full resolution, doubling per level (64 = the papers' decoder)."))
+    steps: int = field(default=2000, metadata=_opt("Training steps (batches)."))
+    size: int = field(default=256, metadata=_opt("Side of the square training crops in pixels."))
+    batch: int = field(default=4, metadata=_opt("Pictures per batch."))
+    style_weight: float = field(default=2.0, metadata=_opt(
+        "With --styles (AdaIN): weight of the mean/deviation style loss against the content "
+        "loss (both relative)."))
+    pixel_weight: float = field(default=1.0, metadata=_opt(
+        "Without --styles (WCT): weight of the pixel reconstruction loss (relative)."))
+    feature_weight: float = field(default=1.0, metadata=_opt(
+        "Without --styles (WCT): weight of the feature reconstruction loss at relu1_1 ... "
+        "the decoder's layer (relative)."))
+    learning_rate: float = field(default=5e-4, metadata=_opt("Adam learning rate."))
+    seed: int = field(default=0, metadata=_opt("Seed of the initialisation, data order and "
+                                               "crops."))
+    precision: Precision = field(
+        default="auto", metadata=_opt("auto = bf16 where the device does it well, else fp32."))
+    checkpoint_every: int = field(default=250, metadata=_opt("Steps between checkpoints."))
+    preview_every: int = field(default=500, metadata=_opt("Steps between preview pictures of "
+                                                          "held-out photos (0 = none)."))
+    holdout: int = field(default=4, metadata=_opt("Photos of --data kept out of training for "
+                                                  "previews."))
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("steps", 1, 10_000_000), ("size", 32, 4096),
+                                ("batch", 1, 1024), ("width", 4, 256),
+                                ("checkpoint_every", 1, 10_000_000),
+                                ("preview_every", 0, 10_000_000), ("holdout", 0, 1000)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise InvalidOption(f"{name.replace('_', '-')} must be an integer from {low} to "
+                                    f"{high}, not {value!r}")
+        if self.layer not in get_args(DecoderLayer):
+            raise InvalidOption(f"layer must be one of {', '.join(get_args(DecoderLayer))}, "
+                                f"not {self.layer!r}")
+        if self.precision not in get_args(Precision):
+            raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
+                                f"not {self.precision!r}")
+        for name in ("style_weight", "pixel_weight", "feature_weight", "learning_rate"):
+            _finite(name.replace("_", "-"), getattr(self, name))
+            if getattr(self, name) < 0:
+                raise InvalidOption(f"{name.replace('_', '-')} must be >= 0")
+        if self.learning_rate <= 0:
+            raise InvalidOption("learning-rate must be > 0")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {self.seed!r}")
+
+    def replace(self, **changes: Any) -> DecoderConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

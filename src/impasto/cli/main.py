@@ -11,7 +11,7 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -21,11 +21,20 @@ from impasto import api
 from impasto._version import __version__
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
-from impasto.cli.realtime import Backend, ModelJob, register_commands, run_model_job
+from impasto.cli.realtime import (
+    ArbitraryJob,
+    Backend,
+    ModelJob,
+    register_commands,
+    run_arbitrary_job,
+    run_model_job,
+)
 from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
 from impasto.image.masks import parse_mask_spec, parse_protect_spec
+
+Method = Literal["gatys", "adain", "wct"]
 
 #: Content-weight multiplier of --protect and --protect-faces when none is given.
 DEFAULT_PROTECT_WEIGHT = 10.0
@@ -165,15 +174,40 @@ def stylize(
         "--channels-last", help="With --model: channels-last memory layout.")] = False,
     compile_net: Annotated[bool, typer.Option(
         "--compile", help="With --model: torch.compile the network.")] = False,
+    method: Annotated[Method, typer.Option(
+        "--method", help="gatys: optimise (best quality); adain / wct: one pass with any "
+                         "style picture, CONTENT may be a folder or -.")] = "gatys",
+    decoder: Annotated[list[str] | None, typer.Option(
+        "--decoder", help="With --method adain / wct: a decoder folder to use instead of the "
+                          "shipped one for its layer; repeatable.")] = None,
     **config: Any,
 ) -> None:
-    """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.), or with a
-    trained network (--model)."""
+    """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.; or in one pass
+    with --method adain / wct), or with a trained network (--model)."""
+    given = {name for name in config
+             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
+    if method != "gatys":
+        if model is not None:
+            raise InvalidOption(f"--model and --method {method} do not go together")
+        if not styles:
+            raise InvalidOption(f"--method {method} needs one or more STYLE pictures")
+        for flag, used in (("--backend", backend != "torch"),
+                           ("--channels-last", channels_last), ("--compile", compile_net),
+                           ("--protect", bool(protect)),
+                           ("--protect-faces", protect_faces is not None),
+                           ("--tileable", tileable or tileable_x),
+                           ("--preview-dir", preview_dir is not None)):
+            if used:
+                raise InvalidOption(f"{flag} does not apply to --method {method}")
+        run_arbitrary_job(ArbitraryJob(content, list(styles), output, method, decoder or [],
+                                       mask or [], device, json_out, bit_depth, max_pixels),
+                          config, given)
+        return
+    if decoder:
+        raise InvalidOption("--decoder goes with --method adain or wct")
     if model is not None:
         if styles:
             raise InvalidOption("--model renders its own style: give no STYLE pictures")
-        given = {name for name in config
-                 if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
         run_model_job(ModelJob(content, output, model, device, backend, channels_last,
                                compile_net, json_out, bit_depth, max_pixels), config, given)
         return

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from impasto.cli.options import config_from_cli, with_config_options
-from impasto.config import TrainConfig
+from impasto.config import DecoderConfig, TrainConfig
 from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import check_output_path
@@ -55,6 +55,72 @@ def run_model_job(job: ModelJob, config_values: dict[str, Any], given: set[str])
     cfg = config_from_cli(config_values)
     strength = cfg.strength if "strength" in given else 1.0
     size = cfg.size if "size" in given else None
+    folder = _check_io(job)
+    dev = resolve_device(job.device)
+    runner = NetworkStylizer(job.model, device=str(dev), backend=job.backend,
+                             precision=cfg.precision, channels_last=job.channels_last,
+                             compile=job.compile,
+                             **({"max_pixels": job.max_pixels} if job.max_pixels else {}))
+    options = {"strength": strength, "preserve_color": cfg.preserve_color, "size": size}
+    _render_all(job, folder, lambda source: runner(source, **options), describe(dev))
+
+
+@dataclass
+class ArbitraryJob:
+    content: str
+    styles: list[str]
+    output: Path
+    method: str
+    decoders: list[str]
+    masks: list[str]
+    device: str = "auto"
+    json_out: bool = False
+    bit_depth: int = 8
+    max_pixels: int = 0
+
+
+#: Options of ``stylize`` that mean something with --method adain / wct.
+ARBITRARY_OPTIONS = {"strength", "preserve_color", "size", "precision", "style_blend"}
+
+
+def run_arbitrary_job(job: ArbitraryJob, config_values: dict[str, Any], given: set[str]
+                      ) -> None:
+    """``impasto stylize CONTENT STYLE... -o OUT --method adain|wct``: a file, a folder or
+    stdin/stdout, with any style pictures."""
+    from impasto.arbitrary import ArbitraryPictures
+    from impasto.image.masks import parse_mask_spec
+
+    extra = sorted(given - ARBITRARY_OPTIONS)
+    if extra:
+        flags = ", ".join("--" + n.replace("_", "-") for n in extra)
+        raise InvalidOption(f"{flags} does not apply to --method {job.method} (it takes "
+                            "--strength, --style-blend, --mask, --preserve-color, --size and "
+                            "--precision)")
+    cfg = config_from_cli(config_values)
+    strength = cfg.strength if "strength" in given else 1.0
+    size = cfg.size if "size" in given else None
+    blend = cfg.style_blend
+    if blend is not None and len(blend) != len(job.styles):
+        raise InvalidOption(f"--style-blend has {len(blend)} weights for {len(job.styles)} "
+                            "styles")
+    masks = [parse_mask_spec(text, len(job.styles)) for text in job.masks]
+    for path, _ in masks:
+        if not Path(path).is_file():
+            raise InvalidImage(f"mask not found: {path}")
+    folder = _check_io(job)
+    if folder and masks:
+        raise InvalidOption("--mask needs one CONTENT picture, not a folder")
+    dev = resolve_device(job.device)
+    runner = ArbitraryPictures(job.method, device=str(dev), decoders=job.decoders,
+                               precision=cfg.precision, max_pixels=job.max_pixels or None)
+    prepared = runner.prepare(job.styles)
+    options = {"strength": strength, "style_blend": blend, "masks": masks,
+               "preserve_color": cfg.preserve_color, "size": size}
+    _render_all(job, folder, lambda source: runner(source, prepared, **options), describe(dev))
+
+
+def _check_io(job: Any) -> bool:
+    """Check CONTENT and -o before any work; return whether CONTENT is a folder."""
     source = Path(job.content)
     if job.content != "-" and not source.exists():
         raise InvalidImage(f"content not found: {job.content}")
@@ -67,14 +133,14 @@ def run_model_job(job: ModelJob, config_values: dict[str, Any], given: set[str])
         check_output_path(job.output / "x.png", bit_depth=job.bit_depth)
     elif str(job.output) != "-":
         check_output_path(job.output, bit_depth=job.bit_depth)
-    dev = resolve_device(job.device)
-    runner = NetworkStylizer(job.model, device=str(dev), backend=job.backend,
-                             precision=cfg.precision, channels_last=job.channels_last,
-                             compile=job.compile,
-                             **({"max_pixels": job.max_pixels} if job.max_pixels else {}))
-    options = {"strength": strength, "preserve_color": cfg.preserve_color, "size": size}
+    return folder
+
+
+def _render_all(job: Any, folder: bool, render: Any, where: str) -> None:
+    """Render a file, every picture of a folder, or stdin to stdout (or to -o)."""
+    source = Path(job.content)
     if job.content == "-":
-        result = runner(_read_stdin(job.max_pixels), **options)
+        result = render(_read_stdin(job.max_pixels))
         if str(job.output) == "-":
             buffer = io.BytesIO()
             result.image.save(buffer, format="PNG")
@@ -85,7 +151,7 @@ def run_model_job(job: ModelJob, config_values: dict[str, Any], given: set[str])
             _report(job, [{"output": str(written), "seconds": result.seconds}])
         return
     if not folder:
-        result = runner(source, **options)
+        result = render(source)
         written = result.save(job.output, bit_depth=job.bit_depth)
         _report(job, [{"output": str(written), "size": list(result.image.size),
                        "seconds": round(result.seconds, 4)}])
@@ -96,7 +162,7 @@ def run_model_job(job: ModelJob, config_values: dict[str, Any], given: set[str])
     rows, failed = [], 0
     for path in files:
         try:
-            result = runner(path, **options)
+            result = render(path)
             written = result.save(job.output / (path.stem + ".png"), bit_depth=job.bit_depth)
         except InvalidImage as exc:
             failed += 1
@@ -108,7 +174,7 @@ def run_model_job(job: ModelJob, config_values: dict[str, Any], given: set[str])
             err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) in "
                       f"{result.seconds * 1000:.0f} ms", highlight=False)
     if job.json_out:
-        print(json.dumps({"outputs": rows, "failed": failed, "device": describe(dev)}))
+        print(json.dumps({"outputs": rows, "failed": failed, "device": where}))
     if failed:
         raise InvalidImage(f"{failed} of {len(files)} pictures could not be read; the others "
                            f"are in {job.output}")
@@ -128,7 +194,7 @@ def _read_stdin(max_pixels: int) -> Image.Image:
                                                    else {}))
 
 
-def _report(job: ModelJob, rows: list[dict[str, Any]]) -> None:
+def _report(job: Any, rows: list[dict[str, Any]]) -> None:
     if job.json_out:
         print(json.dumps(rows[0]))
     else:
@@ -138,6 +204,7 @@ def _report(job: ModelJob, rows: list[dict[str, Any]]) -> None:
 
 def register_commands(app: typer.Typer) -> None:
     app.command()(train)
+    app.command("train-decoder")(train_decoder)
     app.command()(models)
     app.command()(export)
     app.command()(webcam)
@@ -156,7 +223,7 @@ def train(
     **config: Any,
 ) -> None:
     """Train a feed-forward network for one STYLE (Johnson et al. 2016) on photos of --data."""
-    from impasto.training.trainer import Trainer, TrainProgress
+    from impasto.training.trainer import Trainer
 
     cfg = config_from_cli(config, cls=TrainConfig)
     if not Path(style).is_file():
@@ -165,10 +232,44 @@ def train(
     trainer = Trainer(style, data, output, cfg, device=dev, resume=resume, name=name)
     err.print(f"training {cfg.arch} on {describe(dev)}: {cfg.steps} steps of {cfg.batch} x "
               f"{cfg.size} px", highlight=False)
+    _train_with_bar(trainer, cfg.steps)
+
+
+@with_config_options(cls=DecoderConfig)
+def train_decoder(
+    data: Annotated[Path, typer.Option("--data", help="Folder of training pictures.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    styles: Annotated[Path | None, typer.Option(
+        "--styles", help="Folder of style pictures: train an AdaIN decoder (content and style "
+                         "losses); without it the decoder learns to invert the encoder "
+                         "(WCT).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in "
+                                                          "the output folder.")] = False,
+    device: Annotated[DeviceName, typer.Option("--device", help="Where to train.")] = "auto",
+    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the "
+                                                            "folder's).")] = None,
+    **config: Any,
+) -> None:
+    """Train a decoder for arbitrary-style transfer (--method adain / wct) on --data."""
+    from impasto.training.decoder import DecoderTrainer
+
+    cfg = config_from_cli(config, cls=DecoderConfig)
+    dev = resolve_device(device)
+    trainer = DecoderTrainer(data, output, cfg, styles=styles, device=dev, resume=resume,
+                             name=name)
+    kind = "an AdaIN" if trainer.mode == "adain" else "an inverting"
+    err.print(f"training {kind} decoder for {cfg.layer} on {describe(dev)}: "
+              f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
+    _train_with_bar(trainer, cfg.steps)
+
+
+def _train_with_bar(trainer: Any, steps: int) -> None:
+    from impasto.training.trainer import TrainProgress
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[info]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("train", total=cfg.steps, info="")
+        task = bar.add_task("train", total=steps, info="")
 
         def on_step(event: TrainProgress) -> None:
             info = f"loss {event.loss:.3f} ({event.step_seconds:.2f} s/step)"

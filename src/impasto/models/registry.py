@@ -14,11 +14,14 @@ from impasto.errors import InvalidOption
 
 @dataclass(frozen=True)
 class Architecture:
-    """A registered network family: its class, and the factor its input sides must divide by."""
+    """A registered network family: its class, the factor its input sides must divide by, and
+    its kind: ``"style"`` (RGB in, stylised RGB out) or ``"decoder"`` (VGG-19 features in, RGB
+    out, for arbitrary-style transfer)."""
 
     name: str
     factory: type[nn.Module]
     stride: int
+    kind: str = "style"
 
     def defaults(self) -> dict[str, Any]:
         """The constructor's parameters and their defaults (what config.json records)."""
@@ -37,11 +40,12 @@ class Architecture:
 _REGISTRY: dict[str, Architecture] = {}
 
 
-def register(name: str, *, stride: int) -> Callable[[type[nn.Module]], type[nn.Module]]:
+def register(name: str, *, stride: int,
+             kind: str = "style") -> Callable[[type[nn.Module]], type[nn.Module]]:
     def decorate(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} registered twice")
-        _REGISTRY[name] = Architecture(name, cls, stride)
+        _REGISTRY[name] = Architecture(name, cls, stride, kind)
         return cls
 
     return decorate
@@ -49,7 +53,7 @@ def register(name: str, *, stride: int) -> Callable[[type[nn.Module]], type[nn.M
 
 def _load_builtin() -> None:
     # Importing the families registers them.
-    from impasto.models import fast, johnson  # noqa: F401
+    from impasto.models import decoder, fast, johnson  # noqa: F401
 
 
 def architectures() -> dict[str, Architecture]:

@@ -47,6 +47,7 @@ class StyleModel:
     path: Path | None = None
     sha256: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    kind: str = "style"
 
     @property
     def name(self) -> str:
@@ -106,8 +107,10 @@ def load_model(source: str | os.PathLike[str], device: torch.device | str = "cpu
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{weights} does not hold {arch.name} weights ({first})") from None
     net.eval().requires_grad_(False).to(device)
-    return StyleModel(net=net, arch=arch.name, stride=arch.stride, config=config, path=folder,
-                      sha256=digest, params=params)
+    # A decoder's stride depends on the layer it starts from.
+    stride = int(getattr(net, "stride", arch.stride))
+    return StyleModel(net=net, arch=arch.name, stride=stride, config=config, path=folder,
+                      sha256=digest, params=params, kind=arch.kind)
 
 
 def shipped_models() -> dict[str, Path]:

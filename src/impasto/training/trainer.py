@@ -215,7 +215,7 @@ def _write_preview(out: Path, net: torch.nn.Module, previews: list[torch.Tensor]
 
 
 def _save_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                     cfg: TrainConfig, step: int) -> None:
+                     cfg: Any, step: int) -> None:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     steps: dict[str, float] = {}
     for index, state in opt.state_dict()["state"].items():
@@ -236,16 +236,19 @@ def _save_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
     os.replace(tmp, state_path)
 
 
+#: Options a resumed run must share with its checkpoint.
+RESUME_KEYS = ("arch", "size", "batch", "style_size", "seed", "content_layers", "style_layers")
+
+
 def _load_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                     cfg: TrainConfig, dev: torch.device) -> int:
+                     cfg: Any, dev: torch.device, keys: tuple[str, ...] = RESUME_KEYS) -> int:
     state_path, weights = out / CHECKPOINT_STATE, out / CHECKPOINT_WEIGHTS
     if not state_path.is_file() or not weights.is_file():
         raise InvalidOption(f"--resume: no checkpoint in {out}")
     record = json.loads(state_path.read_text())
     saved = dict(record.get("config", {}))
     mine = cfg.to_dict()
-    changed = [k for k in ("arch", "size", "batch", "style_size", "seed", "content_layers",
-                           "style_layers") if saved.get(k) != mine.get(k)]
+    changed = [k for k in keys if saved.get(k) != mine.get(k)]
     if changed:
         raise InvalidOption(f"--resume: the checkpoint was trained with other "
                             f"{', '.join(changed)}; resume with the same options")

@@ -1,0 +1,407 @@
+"""Arbitrary-style transfer: any style picture, one pass, no per-style training.
+
+``method="adain"`` encodes the content to VGG-19's ``relu4_1``, gives it each style's channel
+means and deviations (AdaIN) and decodes. ``method="wct"`` runs Li et al.'s (2017) cascade:
+whitening and colouring at ``relu5_1``, decode, then again at ``relu4_1`` ... ``relu1_1``,
+coarse to fine.
+
+Large pictures are stylised in overlapping patches with fixed statistics (URST, Chen et al.
+2022): the content statistics at every layer come from a thumbnail (run through the same
+cascade), the style statistics are computed once, so every patch gets the same transform and
+the patches, blended with linear ramps across their overlaps, show no seams. Memory depends on
+the patch size, not on the picture's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import torch
+import torch.nn.functional as F
+
+from impasto.arbitrary import transforms as T
+from impasto.errors import InvalidOption
+from impasto.features.vgg import VGG19
+from impasto.image.masks import downsample_mask, normalise_region_masks
+from impasto.image.resize import fit_long_side, resize, resize_mask
+from impasto.models.inference import pad_to
+from impasto.models.store import StyleModel, load_model
+from impasto.optim.precision import autocast
+
+Method = Literal["adain", "wct"]
+METHODS: tuple[str, ...] = get_args(Method)
+#: WCT's cascade, coarse to fine (Li et al. 2017).
+WCT_LAYERS = ("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1")
+LAYERS = {"adain": ("relu4_1",), "wct": WCT_LAYERS}
+#: The shipped decoders each method uses by default, by layer.
+DEFAULT_DECODERS = {"adain": {"relu4_1": "adain-relu4_1"},
+                    "wct": {layer: f"wct-{layer}" for layer in WCT_LAYERS}}
+#: Pictures with a side above this are stylised in patches (``patch`` = 0 turns them off).
+DEFAULT_PATCH = 1024
+#: Overlap of neighbouring patches: decoded pixels near a patch's edge are blended away.
+OVERLAP = 128
+#: Decoders need whole pooling cells at every level down to relu5_1.
+PAD_MULTIPLE = 16
+
+Stats = T.MeanStd | T.MeanCov
+
+
+@dataclass(frozen=True)
+class StyleStats:
+    """A style picture's statistics at each layer the method uses."""
+
+    layers: dict[str, Stats]
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise InvalidOption(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    return method
+
+
+def _load_decoders(method: str, decoders: Sequence[str | os.PathLike[str] | StyleModel],
+                   device: torch.device) -> dict[str, StyleModel]:
+    given: dict[str, StyleModel] = {}
+    for source in decoders:
+        model = source if isinstance(source, StyleModel) else load_model(source, device)
+        if model.kind != "decoder":
+            raise InvalidOption(f"{model.name} is a style network, not a decoder")
+        layer = str(model.params.get("layer", "relu4_1"))
+        given[layer] = model
+    extra = sorted(set(given) - set(LAYERS[method]))
+    if extra:
+        raise InvalidOption(f"--method {method} has no use for a decoder of {', '.join(extra)}")
+    found: dict[str, StyleModel] = {}
+    for layer in LAYERS[method]:
+        if layer in given:
+            found[layer] = given[layer]
+            continue
+        name = DEFAULT_DECODERS[method][layer]
+        try:
+            found[layer] = load_model(name, device)
+        except InvalidOption:
+            raise InvalidOption(f"--method {method} needs a decoder for {layer}; {name} does not "
+                                "ship with this install (train one: impasto train-decoder "
+                                f"--layer {layer} ...)") from None
+    return found
+
+
+class ArbitraryStylizer:
+    """An encoder and the decoders of one method, loaded once for many pictures.
+
+    Args:
+        method: ``"adain"`` or ``"wct"``.
+        decoders: decoder model folders (or loaded models) to use instead of the shipped ones.
+        precision: ``"fp32"`` or ``"bf16"``/``"fp16"`` for the encoder and the decoders (the
+            transforms always run in float32 / float64).
+        patch: the largest side stylised in one piece; larger pictures go in patches.
+    """
+
+    def __init__(self, method: str = "adain", *, device: torch.device | str = "cpu",
+                 decoders: Sequence[str | os.PathLike[str] | StyleModel] = (),
+                 precision: str = "fp32", patch: int = DEFAULT_PATCH) -> None:
+        self.method = check_method(method)
+        self.device = torch.device(device)
+        self.precision = precision
+        if not isinstance(patch, int) or (patch != 0 and patch < 2 * OVERLAP):
+            raise InvalidOption(f"patch must be 0 (none) or at least {2 * OVERLAP} px, "
+                                f"not {patch!r}")
+        self.patch = patch
+        self.layers = LAYERS[self.method]
+        self.decoders = _load_decoders(self.method, decoders, self.device)
+        # One trimmed encoder per layer (they share the decoded weights), so each level of the
+        # cascade stops where its features are.
+        self.encoders = {layer: VGG19([layer]).to(self.device) for layer in self.layers}
+
+    # ----------------------------------------------------------------------- statistics
+
+    def _encode(self, layer: str, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), autocast(self.precision, self.device):
+            return self.encoders[layer](x)[layer].float()
+
+    def _decode(self, layer: str, f: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), autocast(self.precision, self.device):
+            return self.decoders[layer].net(f).float()
+
+    def _stats(self, f: torch.Tensor, weight: torch.Tensor | None = None) -> Stats:
+        return T.mean_std(f, weight) if self.method == "adain" else T.mean_cov(f, weight)
+
+    def style_stats(self, style: torch.Tensor) -> StyleStats:
+        """Statistics of a (1, 3, H, W) style picture at every layer of the method."""
+        style = style.to(self.device).float()
+        return StyleStats({layer: self._stats(self._encode(layer, style))
+                           for layer in self.layers})
+
+    def _transform(self, f: torch.Tensor, content: Stats, style: Stats) -> torch.Tensor:
+        if self.method == "adain":
+            assert isinstance(content, T.MeanStd) and isinstance(style, T.MeanStd)
+            return T.adain(f, style, content)
+        assert isinstance(content, T.MeanCov) and isinstance(style, T.MeanCov)
+        return T.wct(f, style, content)
+
+    # ----------------------------------------------------------------------- one level
+
+    def _level(self, layer: str, x: torch.Tensor, styles: list[StyleStats],
+               weights: list[float], regions: list[tuple[torch.Tensor, int]],
+               strength: float, fixed: dict[str, list[Stats]] | None,
+               record: dict[str, list[Stats]] | None) -> torch.Tensor:
+        """Encode ``x`` at ``layer``, transform, decode."""
+        f = self._encode(layer, x)
+        size = tuple(f.shape[-2:])
+        masks = [downsample_mask(m.to(f.device), size) for m, _ in regions]
+        parts: list[tuple[torch.Tensor | None, list[int], list[float]]] = []
+        if masks:
+            # Each masked region takes its style, with the content statistics of its own
+            # pixels (Huang and Belongie 2017, spatial control); the rest of the picture blends
+            # the unmasked styles, or keeps the content where every style has a mask.
+            masks = normalise_region_masks(masks)
+            rest = (1.0 - torch.stack(masks).sum(0)).clamp_min(0.0)
+            masked = {k for _, k in regions}
+            others = [k for k in range(len(styles)) if k not in masked]
+            for m, (_, k) in zip(masks, regions, strict=True):
+                parts.append((m, [k], [1.0]))
+            parts.append((rest, others, [weights[k] for k in others]))
+        else:
+            parts.append((None, list(range(len(styles))), weights))
+        content_stats: list[Stats] = []
+        out = torch.zeros_like(f)
+        for index, (mask, ks, ws) in enumerate(parts):
+            if fixed is not None:
+                stats = fixed[layer][index]
+            else:
+                stats = self._stats(f, mask if mask is not None and float(mask.sum()) > 0
+                                    else None)
+            content_stats.append(stats)
+            if ks and sum(ws) > 0:
+                total = sum(ws)
+                mixed = sum(w / total * self._transform(f, stats, styles[k].layers[layer])
+                            for k, w in zip(ks, ws, strict=True))
+            else:
+                mixed = f
+            out = out + (mixed if mask is None else mask * mixed)
+        if record is not None:
+            record[layer] = content_stats
+        # Huang and Belongie's (and Li et al.'s) content-style trade-off: interpolate features.
+        t = strength * out + (1.0 - strength) * f
+        return self._decode(layer, t)
+
+    def _cascade(self, x: torch.Tensor, styles: list[StyleStats], weights: list[float],
+                 regions: list[tuple[torch.Tensor, int]], strength: float,
+                 fixed: dict[str, list[Stats]] | None = None,
+                 record: dict[str, list[Stats]] | None = None) -> torch.Tensor:
+        padded, (h, w) = pad_to(x, PAD_MULTIPLE)
+        padded_regions = [(F.pad(m, (0, padded.shape[-1] - w, 0, padded.shape[-2] - h),
+                                 mode="replicate"), k) for m, k in regions]
+        cur = padded
+        for layer in self.layers:
+            cur = self._level(layer, cur, styles, weights, padded_regions, strength, fixed,
+                              record).clamp(0.0, 1.0)
+        return cur[..., :h, :w]
+
+    # ----------------------------------------------------------------------- pictures
+
+    def stylize_tensor(self, content: torch.Tensor, styles: Sequence[StyleStats], *,
+                       weights: Sequence[float] | None = None,
+                       regions: Sequence[tuple[torch.Tensor, int]] = (),
+                       strength: float = 1.0) -> torch.Tensor:
+        """(1, 3, H, W) content in [0, 1] -> stylised (1, 3, H, W) on the CPU.
+
+        ``weights`` interpolate between several styles; ``regions`` are (mask (1, 1, H, W),
+        style index from 0): that style only where the mask is white.
+        """
+        if not styles:
+            raise InvalidOption("give at least one style picture")
+        weights = list(weights) if weights is not None else [1.0] * len(styles)
+        if len(weights) != len(styles) or any(not math.isfinite(w) or w < 0 for w in weights):
+            raise InvalidOption(f"style weights must be {len(styles)} numbers >= 0")
+        if not 0.0 <= strength <= 1.0:
+            raise InvalidOption(f"strength must be in [0, 1], not {strength}")
+        x = content.to(self.device).float()
+        regions = [(m.to(self.device).float(), k) for m, k in regions]
+        styles = list(styles)
+        h, w = x.shape[-2:]
+        if not self.patch or max(h, w) <= self.patch:
+            return self._cascade(x, styles, weights, regions, strength).cpu()
+        # URST: statistics of the content at every layer from a thumbnail ...
+        small = fit_long_side(h, w, self.patch)
+        thumb_regions = [(resize_mask(m, small), k) for m, k in regions]
+        record: dict[str, list[Stats]] = {}
+        self._cascade(resize(x, small), styles, weights, thumb_regions, strength, record=record)
+        # ... then every patch with those statistics, blended across the overlaps.
+        return self._patches(x, styles, weights, regions, strength, record)
+
+    def _patches(self, x: torch.Tensor, styles: list[StyleStats], weights: list[float],
+                 regions: list[tuple[torch.Tensor, int]], strength: float,
+                 fixed: dict[str, list[Stats]]) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        out = torch.zeros(1, 3, h, w)
+        total = torch.zeros(1, 1, h, w)
+        for top in _starts(h, self.patch):
+            for left in _starts(w, self.patch):
+                bottom, right = min(top + self.patch, h), min(left + self.patch, w)
+                window = x[..., top:bottom, left:right]
+                window_regions = [(m[..., top:bottom, left:right], k) for m, k in regions]
+                y = self._cascade(window, styles, weights, window_regions, strength,
+                                  fixed=fixed).cpu()
+                ramp = _ramp(bottom - top, right - left, top > 0, bottom < h, left > 0,
+                             right < w)
+                out[..., top:bottom, left:right] += y * ramp
+                total[..., top:bottom, left:right] += ramp
+        return out / total.clamp_min(1e-8)
+
+
+def _starts(length: int, patch: int) -> list[int]:
+    """Patch origins along one side: patches of ``patch`` px overlapping by at least OVERLAP."""
+    if length <= patch:
+        return [0]
+    step = patch - OVERLAP
+    n = math.ceil((length - OVERLAP) / step)
+    # Spread the patches evenly so every overlap is at least OVERLAP.
+    return [round(i * (length - patch) / (n - 1)) for i in range(n)]
+
+
+def _ramp(h: int, w: int, top: bool, bottom: bool, left: bool, right: bool) -> torch.Tensor:
+    """Blending weights of one patch: rising linearly over OVERLAP px on the sides that have a
+    neighbour, 1 elsewhere."""
+
+    def axis(n: int, start: bool, end: bool) -> torch.Tensor:
+        t = torch.ones(n)
+        ramp = (torch.arange(OVERLAP, dtype=torch.float32) + 0.5) / OVERLAP
+        k = min(OVERLAP, n)
+        if start:
+            t[:k] = torch.minimum(t[:k], ramp[:k])
+        if end:
+            t[n - k:] = torch.minimum(t[n - k:], ramp[:k].flip(0))
+        return t
+
+    return (axis(h, top, bottom)[:, None] * axis(w, left, right)[None, :])[None, None]
+
+
+def describe_decoders(stylizer: ArbitraryStylizer) -> dict[str, Any]:
+    """What the provenance record says about the decoders used."""
+    return {layer: {"name": m.name, "sha256": m.sha256}
+            for layer, m in stylizer.decoders.items()}
+
+
+#: Long side the style pictures are read at (Huang and Belongie 2017 train at 512).
+STYLE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class PreparedStyle:
+    """A style picture's statistics, and where it came from (for the provenance record)."""
+
+    stats: StyleStats
+    record: dict[str, Any]
+
+
+class ArbitraryPictures:
+    """Pictures in, pictures out: :class:`ArbitraryStylizer` with reading, resizing, masks,
+    colour preservation and the provenance record. The API behind ``impasto stylize
+    --method adain|wct``."""
+
+    def __init__(self, method: str = "adain", *, device: str = "cpu",
+                 decoders: Sequence[str | os.PathLike[str] | StyleModel] = (),
+                 precision: str = "fp32", patch: int = DEFAULT_PATCH,
+                 max_pixels: int | None = None) -> None:
+        from impasto.devices import resolve_device
+        from impasto.image.io import DEFAULT_MAX_PIXELS
+        from impasto.optim.precision import resolve_precision
+
+        dev = resolve_device(device)
+        # Autocast here: bf16 on CPUs that do it well, fp16 on GPUs; the transforms stay
+        # float32 / float64 either way.
+        self.precision = resolve_precision(precision, dev)
+        self.core = ArbitraryStylizer(method, device=dev, decoders=decoders,
+                                      precision=self.precision, patch=patch)
+        self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+
+    def prepare(self, styles: Sequence[Any], *, style_size: int = STYLE_SIZE
+                ) -> list[PreparedStyle]:
+        """Read the style pictures and compute their statistics once (for many contents)."""
+        from impasto.image.io import open_image, split_alpha, to_tensor
+        from impasto.provenance import source_record
+
+        if not styles:
+            raise InvalidOption("give at least one style picture")
+        out = []
+        for number, source in enumerate(styles, start=1):
+            rgb, _ = split_alpha(open_image(source, max_pixels=self.max_pixels,
+                                            name=f"style {number}"))
+            x = to_tensor(rgb)
+            x = resize(x, fit_long_side(x.shape[-2], x.shape[-1],
+                                        min(style_size, max(x.shape[-2:]))))
+            out.append(PreparedStyle(self.core.style_stats(x), source_record(source, rgb)))
+        return out
+
+    def __call__(self, content: Any, styles: Sequence[Any] | Sequence[PreparedStyle], *,
+                 strength: float = 1.0, style_blend: Sequence[float] | None = None,
+                 masks: Sequence[tuple[Any, int]] = (), preserve_color: str = "none",
+                 size: int | None = None) -> Any:
+        """Stylise ``content`` (a path, PIL image or array) with ``styles`` (pictures, or what
+        :meth:`prepare` made of them). ``masks`` are (mask, style number from 1). Returns a
+        :class:`impasto.feedforward.NetworkResult`."""
+        import json
+        import time
+
+        from PIL import Image
+
+        from impasto._version import __version__
+        from impasto.feedforward import NetworkResult
+        from impasto.image.io import open_image, split_alpha, to_pil, to_tensor
+        from impasto.image.masks import load_mask
+        from impasto.models.inference import finish
+        from impasto.provenance import METADATA_KEY, source_record
+
+        started = time.perf_counter()
+        prepared = (list(styles) if styles and all(isinstance(s, PreparedStyle) for s in styles)
+                    else self.prepare(list(styles)))
+        rgb, alpha = split_alpha(open_image(content, max_pixels=self.max_pixels,
+                                            name="content"))
+        x = to_tensor(rgb)
+        if size is not None:
+            if not isinstance(size, int) or isinstance(size, bool) or size < 16:
+                raise InvalidOption(f"size must be an integer of at least 16, not {size!r}")
+            x = resize(x, fit_long_side(x.shape[-2], x.shape[-1], size))
+        if x.shape[-2] * x.shape[-1] > self.max_pixels:
+            raise InvalidOption(f"--size {size} makes {x.shape[-1]}x{x.shape[-2]}, over the "
+                                f"limit of {self.max_pixels} pixels (--max-pixels)")
+        regions = []
+        for source, number in masks:
+            if not isinstance(number, int) or not 1 <= number <= len(prepared):
+                raise InvalidOption(f"mask style number must be from 1 to {len(prepared)}, "
+                                    f"not {number!r}")
+            regions.append((load_mask(source, size=tuple(x.shape[-2:]), name="mask"),
+                            number - 1))
+        out = self.core.stylize_tensor(x, [p.stats for p in prepared], weights=style_blend,
+                                       regions=regions, strength=strength)
+        out = finish(out, x, strength=1.0, preserve_color=preserve_color)
+        seconds = time.perf_counter() - started
+        image = to_pil(out)
+        if alpha is not None:
+            alpha = alpha.resize(image.size, Image.Resampling.LANCZOS)
+            image = image.copy()
+            image.putalpha(alpha)
+        method = self.core.method
+        record: dict[str, Any] = {
+            "software": f"impasto {__version__}",
+            "method": ("AdaIN (Huang and Belongie 2017)" if method == "adain"
+                       else "WCT (Li et al. 2017)"),
+            "decoders": describe_decoders(self.core),
+            "options": {"strength": strength, "style_blend": list(style_blend or []) or None,
+                        "preserve_color": preserve_color, "size": size,
+                        "precision": self.precision,
+                        "patches": bool(self.core.patch
+                                        and max(x.shape[-2:]) > self.core.patch)},
+            "masks": [{"style": k + 1} for _, k in regions] or None,
+            "device": self.core.device.type,
+            "seconds": round(seconds, 4),
+            "content": source_record(content, rgb),
+            "styles": [p.record for p in prepared],
+        }
+        return NetworkResult(image=image, tensor=out, alpha=alpha, seconds=seconds,
+                             metadata={METADATA_KEY: json.dumps(record, sort_keys=True)})

@@ -1,0 +1,222 @@
+"""Training decoders for arbitrary-style transfer, on the per-style trainer's infrastructure
+(seeded crops, checkpoints with exact resume, previews of held-out photos).
+
+Two objectives, by whether style pictures are given:
+
+- with ``styles`` (AdaIN, Huang and Belongie 2017): decode AdaIN(content, style) at the
+  decoder's layer; content loss against the AdaIN target at that layer, plus the style loss on
+  channel means and deviations at ``relu1_1`` ... ``relu4_1``;
+- without (WCT, Li et al. 2017): the decoder learns to invert the encoder; pixel loss plus the
+  feature loss at ``relu1_1`` ... the decoder's layer. No style data is needed.
+
+Both losses are relative (divided by the target's energy), like the optimiser's, so the weights
+mean the same at every layer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from impasto._version import __version__
+from impasto.arbitrary import transforms as T
+from impasto.config import DecoderConfig
+from impasto.errors import Cancelled, InvalidOption
+from impasto.features.vgg import VGG19
+from impasto.image.io import to_pil, to_tensor
+from impasto.image.sheet import contact_sheet
+from impasto.losses import functional as LF
+from impasto.models.registry import architecture
+from impasto.models.store import save_model
+from impasto.optim.events import CancelToken
+from impasto.optim.precision import autocast, resolve_precision
+from impasto.training.data import CropBatches, list_images, load_rgb
+from impasto.training.trainer import (
+    CHECKPOINT_STATE,
+    TrainProgress,
+    TrainResult,
+    _load_checkpoint,
+    _save_checkpoint,
+)
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+RESUME_KEYS = ("layer", "width", "size", "batch", "seed")
+
+
+def _relative(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return LF.relative_sq_error(x.float(), target.float())
+
+
+def mean_std_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Huang and Belongie's style loss on one layer, relative: squared errors of the channel
+    means and deviations over the target's energy."""
+    a, b = T.mean_std(features), T.mean_std(target)
+    out = torch.cat([a.mean, a.std], dim=1)
+    ref = torch.cat([b.mean, b.std], dim=1)
+    return _relative(out, ref)
+
+
+class DecoderTrainer:
+    """A decoder training run, checked and prepared; :meth:`run` trains."""
+
+    def __init__(self, data: str | os.PathLike[str], output: str | os.PathLike[str],
+                 config: DecoderConfig | None = None, *,
+                 styles: str | os.PathLike[str] | None = None,
+                 device: torch.device | str = "cpu", resume: bool = False,
+                 name: str | None = None) -> None:
+        cfg = config or DecoderConfig()
+        self.cfg, self.dev, self.out, self.name = cfg, torch.device(device), Path(output), name
+        self.data = Path(data)
+        files = list_images(data)
+        if cfg.holdout >= len(files):
+            raise InvalidOption(f"--holdout {cfg.holdout} leaves no training pictures "
+                                f"({len(files)} found)")
+        self.held_out = files[len(files) - cfg.holdout:]
+        self.files = files[:len(files) - cfg.holdout]
+        self.style_dir = Path(styles) if styles is not None else None
+        self.style_files = list_images(styles) if styles is not None else []
+        if not resume and (self.out / CHECKPOINT_STATE).exists():
+            raise InvalidOption(f"{self.out} holds a checkpoint; pass --resume to continue it "
+                                "or choose another folder")
+        self.precision = resolve_precision(cfg.precision, self.dev)
+        torch.manual_seed(cfg.seed)
+        self.arch = architecture("decoder")
+        self.params = {"layer": cfg.layer, "width": cfg.width}
+        self.net = self.arch.build(**self.params).to(self.dev).train()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
+                      if resume else 0)
+        self.encoder = VGG19([cfg.layer]).to(self.dev)
+        block = int(cfg.layer[4])
+        self.loss_layers = (STYLE_LAYERS if self.style_files
+                            else tuple(f"relu{k}_1" for k in range(1, block + 1)))
+        self.loss_vgg = VGG19(sorted({*self.loss_layers, cfg.layer})).to(self.dev)
+        self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
+        self.style_batches = (CropBatches(self.style_files, size=cfg.size, batch=cfg.batch,
+                                          seed=cfg.seed + 1) if self.style_files else None)
+        self.previews = [to_tensor(load_rgb(p, cfg.size)) for p in self.held_out]
+        self.preview_style = (to_tensor(load_rgb(self.style_files[0], cfg.size))
+                              if self.style_files else None)
+
+    @property
+    def mode(self) -> str:
+        return "adain" if self.style_files else "inversion"
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), autocast(self.precision, self.dev):
+            return self.encoder(x)[self.cfg.layer].float()
+
+    def _target(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """The features the decoder is to decode at this step."""
+        f = self._encode(x)
+        if self.style_batches is None:
+            return f
+        s = self._encode(self.style_batches.batch_at(step).to(self.dev))
+        return T.adain(f, T.mean_std(s))
+
+    def _loss(self, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        target = self._target(x, step)
+        y = self.net(target)
+        with autocast(self.precision, self.dev):
+            fy = self.loss_vgg(y)
+        if self.style_batches is not None:
+            with torch.no_grad(), autocast(self.precision, self.dev):
+                fs = self.loss_vgg(self.style_batches.batch_at(step).to(self.dev))
+            content = _relative(fy[cfg.layer], target)
+            style = sum(mean_std_loss(fy[n], fs[n]) for n in STYLE_LAYERS) / len(STYLE_LAYERS)
+            loss = content + cfg.style_weight * style
+            return loss, {"content": float(content.detach()), "style": float(style.detach())}
+        with torch.no_grad(), autocast(self.precision, self.dev):
+            fx = self.loss_vgg(x)
+        pixel = _relative(y, x)
+        feature = sum(_relative(fy[n], fx[n]) for n in self.loss_layers) / len(self.loss_layers)
+        loss = cfg.pixel_weight * pixel + cfg.feature_weight * feature
+        return loss, {"pixel": float(pixel.detach()), "feature": float(feature.detach())}
+
+    def run(self, callback: Callable[[TrainProgress], None] | None = None,
+            cancel: CancelToken | None = None) -> TrainResult:
+        cfg, net, opt = self.cfg, self.net, self.opt
+        self.out.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        losses: dict[str, float] = {}
+        step = self.start
+        for step in range(self.start + 1, cfg.steps + 1):
+            if cancel is not None and cancel.cancelled:
+                _save_checkpoint(self.out, net, opt, cfg, step - 1)
+                raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
+            x = self.batches.batch_at(step - 1).to(self.dev)
+            loss, losses = self._loss(x, step - 1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            preview = None
+            if cfg.preview_every and self.previews and step % cfg.preview_every == 0:
+                preview = self._preview(step)
+                net.train()
+            saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
+            if saved:
+                _save_checkpoint(self.out, net, opt, cfg, step)
+            if callback is not None:
+                elapsed = time.perf_counter() - started
+                callback(TrainProgress(step=step, total_steps=cfg.steps,
+                                       loss=float(loss.detach()), losses=losses,
+                                       elapsed=elapsed,
+                                       step_seconds=elapsed / max(step - self.start, 1),
+                                       preview=preview, checkpoint=saved))
+        seconds = time.perf_counter() - started
+        method = ("AdaIN decoder (Huang and Belongie 2017)" if self.mode == "adain"
+                  else "WCT decoder: inverts the encoder (Li et al. 2017)")
+        info: dict[str, Any] = {
+            "name": self.name or self.out.name,
+            "software": f"impasto {__version__}",
+            "method": method,
+            "training": {**cfg.to_dict(), "mode": self.mode, "data": self.data.name,
+                         "pictures": len(self.files),
+                         "styles": self.style_dir.name if self.style_dir else None,
+                         "style_pictures": len(self.style_files),
+                         "held_out": [p.name for p in self.held_out], "steps_done": step,
+                         "seconds_this_session": round(seconds, 1),
+                         "precision": self.precision, "device": self.dev.type,
+                         "final_losses": losses},
+            "licence": "The weights carry the terms of the pictures they were trained on: "
+                       "check the training pictures' licences before using them.",
+        }
+        save_model(self.out, net.eval(), self.arch.name, self.params, info)
+        return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
+
+    @torch.no_grad()
+    def _preview(self, step: int) -> Path:
+        self.net.eval()
+        pictures, labels = [], []
+        for p in self.previews:
+            x = p.to(self.dev)
+            target = self._encode(x)
+            if self.preview_style is not None:
+                target = T.adain(target, T.mean_std(self._encode(self.preview_style.to(self.dev))))
+            y = self.net(target).clamp(0, 1).cpu()
+            pictures += [to_pil(p), to_pil(y)]
+            labels += ["held-out photo", f"step {step}"]
+        sheet = contact_sheet(pictures, labels, columns=2, cell_height=192)
+        path = self.out / "previews" / f"step_{step:07d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.convert("RGB").save(path, quality=88)
+        return path
+
+
+def train_decoder(data: str | os.PathLike[str], output: str | os.PathLike[str],
+                  config: DecoderConfig | None = None, *,
+                  styles: str | os.PathLike[str] | None = None,
+                  device: torch.device | str = "cpu", resume: bool = False,
+                  callback: Callable[[TrainProgress], None] | None = None,
+                  cancel: CancelToken | None = None, name: str | None = None) -> TrainResult:
+    """Train a decoder (AdaIN with ``styles``, else an inverting WCT decoder) and write it
+    (config.json + model.safetensors), checkpoints and previews to ``output``."""
+    trainer = DecoderTrainer(data, output, config, styles=styles, device=device, resume=resume,
+                             name=name)
+    return trainer.run(callback, cancel)

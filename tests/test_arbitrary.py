@@ -1,0 +1,370 @@
+"""Arbitrary-style transfer: the AdaIN and WCT transforms, the stylizer (styles, weights,
+masks, strength, patches), decoder training, the CLI and the ONNX export of the AdaIN path."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from impasto.arbitrary import ArbitraryPictures, ArbitraryStylizer
+from impasto.arbitrary import transforms as T
+from impasto.arbitrary.stylizer import WCT_LAYERS, _ramp, _starts
+from impasto.config import DecoderConfig
+from impasto.errors import Cancelled, InvalidOption
+from impasto.image.io import read_metadata
+from impasto.models import architecture, load_model, save_model
+from impasto.optim.events import CancelToken
+from impasto.training.decoder import train_decoder
+from tests.conftest import synthetic_rgb
+from tests.test_cli import assert_one_line_error, run
+
+
+@pytest.fixture(scope="module")
+def decoders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Untrained decoders for every layer (the transforms and the plumbing do not need
+    trained ones)."""
+    root = tmp_path_factory.mktemp("decoders")
+    torch.manual_seed(0)
+    return {layer: save_model(root / layer, architecture("decoder").build(layer=layer, width=8),
+                              "decoder", {"layer": layer, "width": 8}, {"name": f"t-{layer}"})
+            for layer in WCT_LAYERS}
+
+
+def _features(seed: int, c: int = 8, h: int = 12, w: int = 10) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(c, c, generator=g)
+    return (mix @ torch.randn(1, c, h * w, generator=g)).reshape(1, c, h, w) + 3.0
+
+
+# ------------------------------------------------------------------------------ transforms
+
+
+def test_adain_gives_the_style_mean_and_deviation() -> None:
+    content, style = _features(0), _features(1) * 2.5
+    out = T.adain(content, T.mean_std(style))
+    got, want = T.mean_std(out), T.mean_std(style)
+    assert torch.allclose(got.mean, want.mean, atol=1e-4)
+    assert torch.allclose(got.std, want.std, atol=1e-3)
+
+
+def test_wct_gives_the_style_covariance_and_mean() -> None:
+    content, style = _features(2, h=30, w=30), _features(3, h=20, w=25)
+    out = T.wct(content, T.mean_cov(style))
+    got, want = T.mean_cov(out), T.mean_cov(style)
+    assert torch.allclose(got.mean, want.mean, atol=1e-3)
+    assert torch.allclose(got.cov, want.cov, rtol=1e-3, atol=1e-3 * float(want.cov.abs().max()))
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 1, 1), (1, 16, 2, 1), (1, 16, 7, 5)])
+def test_transforms_survive_flat_and_tiny_features(shape: tuple[int, ...]) -> None:
+    flat = torch.full(shape, 0.7)
+    style = _features(4, c=16)
+    for out in (T.adain(flat, T.mean_std(style)), T.wct(flat, T.mean_cov(style)),
+                T.wct(style, T.mean_cov(flat)), T.adain(style, T.mean_std(flat))):
+        assert bool(torch.isfinite(out).all())
+    # A flat style colours everything with its mean.
+    assert torch.allclose(T.wct(style, T.mean_cov(flat)), torch.full_like(style, 0.7),
+                          atol=1e-3)
+
+
+def test_weighted_statistics_cover_only_their_region() -> None:
+    f = torch.zeros(1, 2, 4, 4)
+    f[..., :, 2:] = 5.0
+    right = torch.zeros(1, 1, 4, 4)
+    right[..., :, 2:] = 1.0
+    stats = T.mean_std(f, right)
+    assert torch.allclose(stats.mean, torch.full((1, 2, 1, 1), 5.0))
+    assert float(stats.std.max()) < 0.01
+
+
+# ------------------------------------------------------------------------------ the stylizer
+
+
+def test_patches_start_and_blend() -> None:
+    assert _starts(500, 1024) == [0]
+    starts = _starts(3000, 1024)
+    assert starts[0] == 0 and starts[-1] == 3000 - 1024
+    assert all(b - a <= 1024 - 128 for a, b in itertools.pairwise(starts))
+    ramp = _ramp(300, 300, True, False, False, True)
+    assert float(ramp[0, 0, 0, 0]) < 0.01 and float(ramp[0, 0, -1, 0]) == 1.0
+
+
+@pytest.mark.parametrize("method", ["adain", "wct"])
+def test_stylizer_shapes_strength_and_weights(method: str, decoders: dict[str, Path]) -> None:
+    layers = ["relu4_1"] if method == "adain" else list(WCT_LAYERS)
+    s = ArbitraryStylizer(method, decoders=[decoders[n] for n in layers])
+    style_a = s.style_stats(torch.rand(1, 3, 40, 56))
+    style_b = s.style_stats(torch.rand(1, 3, 40, 40) * 0.3)
+    for hw in [(37, 53), (5, 3), (64, 64)]:
+        x = torch.rand(1, 3, *hw)
+        y = s.stylize_tensor(x, [style_a])
+        assert y.shape == x.shape and bool(torch.isfinite(y).all())
+    x = torch.rand(1, 3, 48, 40)
+    only_a = s.stylize_tensor(x, [style_a])
+    assert torch.allclose(s.stylize_tensor(x, [style_a, style_b], weights=[1.0, 0.0]), only_a,
+                          atol=1e-5)
+    mixed = s.stylize_tensor(x, [style_a, style_b], weights=[1.0, 1.0])
+    assert not torch.allclose(mixed, only_a, atol=1e-3)
+    # strength 0 decodes the content's own features, whatever the style
+    assert torch.allclose(s.stylize_tensor(x, [style_a], strength=0.0),
+                          s.stylize_tensor(x, [style_b], strength=0.0), atol=1e-5)
+    with pytest.raises(InvalidOption, match="strength"):
+        s.stylize_tensor(x, [style_a], strength=1.5)
+    with pytest.raises(InvalidOption, match="weights"):
+        s.stylize_tensor(x, [style_a], weights=[1.0, 2.0])
+
+
+def test_region_masks_restrict_each_style(decoders: dict[str, Path]) -> None:
+    s = ArbitraryStylizer("adain", decoders=[decoders["relu4_1"]])
+    a, b = s.style_stats(torch.rand(1, 3, 48, 48)), s.style_stats(torch.rand(1, 3, 48, 48) * 0.2)
+    x = torch.rand(1, 3, 64, 64)
+    left = torch.zeros(1, 1, 64, 64)
+    left[..., :32] = 1.0
+    y = s.stylize_tensor(x, [a, b], regions=[(left, 0), (1.0 - left, 1)])
+    only_a, only_b = s.stylize_tensor(x, [a]), s.stylize_tensor(x, [b])
+    # away from the border between the regions, each side looks like its own style
+    assert float((y[..., :16] - only_a[..., :16]).abs().mean()) < float(
+        (y[..., :16] - only_b[..., :16]).abs().mean())
+    assert float((y[..., 48:] - only_b[..., 48:]).abs().mean()) < float(
+        (y[..., 48:] - only_a[..., 48:]).abs().mean())
+
+
+def test_patches_cover_the_picture_and_blend_exactly(decoders: dict[str, Path],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a per-pixel stand-in for the cascade, patching must give back exactly the whole
+    picture's result: every pixel covered, the blending weights normalised."""
+    s = ArbitraryStylizer("adain", decoders=[decoders["relu4_1"]], patch=256)
+    seen: list[tuple[int, int, bool]] = []
+
+    def cascade(self, x, styles, weights, regions, strength, fixed=None, record=None):
+        seen.append((x.shape[-2], x.shape[-1], fixed is not None))
+        if record is not None:
+            record["relu4_1"] = ["thumbnail"]
+        return x ** 2 + 0.1
+
+    monkeypatch.setattr(ArbitraryStylizer, "_cascade", cascade)
+    x = torch.rand(1, 3, 300, 700)
+    y = s.stylize_tensor(x, [None])  # type: ignore[list-item]
+    assert torch.allclose(y, x ** 2 + 0.1, atol=1e-6)
+    # the thumbnail first (long side = the patch size), then patches with its statistics
+    assert seen[0] == (110, 256, False)
+    assert all(h <= 256 and w <= 256 and fixed for h, w, fixed in seen[1:])
+    assert len(seen) - 1 == len(_starts(300, 256)) * len(_starts(700, 256))
+
+
+def test_missing_decoders_and_bad_options_are_refused(decoders: dict[str, Path],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from impasto.arbitrary import stylizer
+
+    with pytest.raises(InvalidOption, match="method"):
+        ArbitraryStylizer("magic")
+    monkeypatch.setitem(stylizer.DEFAULT_DECODERS, "wct",
+                        {n: f"no-such-decoder-{n}" for n in WCT_LAYERS})
+    with pytest.raises(InvalidOption, match="needs a decoder for relu5_1"):
+        ArbitraryStylizer("wct", decoders=[decoders["relu4_1"]])
+    with pytest.raises(InvalidOption, match="no use"):
+        ArbitraryStylizer("adain", decoders=[decoders["relu4_1"], decoders["relu2_1"]])
+    with pytest.raises(InvalidOption, match="patch"):
+        ArbitraryStylizer("adain", decoders=[decoders["relu4_1"]], patch=10)
+
+
+# ------------------------------------------------------------------------------ training
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> Path:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(synthetic_rgb(48, 40, seed=i)).save(folder / f"{i}.png")
+    return folder
+
+
+TINY = DecoderConfig(layer="relu2_1", width=4, steps=4, size=32, batch=2, holdout=1,
+                     checkpoint_every=2, preview_every=2, precision="fp32")
+
+
+@pytest.mark.parametrize("with_styles", [False, True])
+def test_decoder_training_resumes_exactly(tmp_path: Path, pictures: Path,
+                                          with_styles: bool) -> None:
+    cfg = TINY.replace(layer="relu4_1") if with_styles else TINY
+    styles = pictures if with_styles else None
+    straight = train_decoder(pictures, tmp_path / "straight", cfg, styles=styles)
+    token = CancelToken()
+
+    def stop_after_3(event: object) -> None:
+        if getattr(event, "step", 0) == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled, match="--resume"):
+        train_decoder(pictures, tmp_path / "resumed", cfg, styles=styles,
+                      callback=stop_after_3, cancel=token)
+    with pytest.raises(InvalidOption, match="other width"):
+        train_decoder(pictures, tmp_path / "resumed", cfg.replace(width=8), styles=styles,
+                      resume=True)
+    resumed = train_decoder(pictures, tmp_path / "resumed", cfg, styles=styles, resume=True)
+    a = load_file(str(straight.folder / "model.safetensors"))
+    b = load_file(str(resumed.folder / "model.safetensors"))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    model = load_model(straight.folder)
+    assert model.kind == "decoder" and model.params == {"layer": cfg.layer, "width": 4}
+    assert model.config["training"]["mode"] == ("adain" if with_styles else "inversion")
+    assert (straight.folder / "previews" / "step_0000004.jpg").is_file()
+    assert math.isfinite(sum(straight.losses.values()))
+
+
+def test_decoder_training_lowers_the_reconstruction_loss(tmp_path: Path,
+                                                         pictures: Path) -> None:
+    cfg = TINY.replace(layer="relu1_1", steps=40, width=8, learning_rate=3e-3,
+                       preview_every=0, checkpoint_every=40)
+    losses: list[float] = []
+    train_decoder(pictures, tmp_path / "d", cfg, callback=lambda e: losses.append(e.loss))
+    assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
+
+
+def test_bad_decoder_options_are_refused() -> None:
+    with pytest.raises(InvalidOption, match="layer"):
+        DecoderConfig(layer="relu3_2")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOption, match="width"):
+        DecoderConfig(width=2)
+    with pytest.raises(InvalidOption, match="style-weight"):
+        DecoderConfig(style_weight=float("nan"))
+
+
+# ------------------------------------------------------------------------------ CLI and API
+
+
+def test_stylize_method_adain_and_wct(tmp_path: Path, content_png: Path, style_png: Path,
+                                      decoders: dict[str, Path],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "a.png"
+    code, stdout, err = run(capsys, "stylize", content_png, style_png, style_png, "-o", out,
+                            "--method", "adain", "--decoder", decoders["relu4_1"], "--json",
+                            "--strength", "0.8", "--style-blend", "1,2",
+                            "--preserve-color", "luminance")
+    assert code == 0, err
+    assert json.loads(stdout)["output"] == str(out)
+    with Image.open(out) as im:
+        assert im.size == (64, 48)  # the content's own size
+    record = json.loads(read_metadata(out)["impasto"])
+    assert record["method"].startswith("AdaIN") and len(record["styles"]) == 2
+    assert record["options"]["strength"] == 0.8 and record["decoders"]["relu4_1"]["sha256"]
+    wct_args = [a for n in WCT_LAYERS for a in ("--decoder", decoders[n])]
+    code, _, err = run(capsys, "stylize", content_png, style_png, "-o", tmp_path / "w.png",
+                       "--method", "wct", "--size", "40", *wct_args)
+    assert code == 0, err
+    with Image.open(tmp_path / "w.png") as im:
+        assert im.size == (40, 30)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))).save(mask)
+    code, _, err = run(capsys, "stylize", content_png, style_png, style_png, "-o",
+                       tmp_path / "m.png", "--method", "adain", "--decoder",
+                       decoders["relu4_1"], "--mask", f"{mask}=2")
+    assert code == 0, err
+    # a folder in, a folder out
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(synthetic_rgb(30, 20, seed=i)).save(folder / f"{i}.png")
+    code, _, err = run(capsys, "stylize", folder, style_png, "-o", tmp_path / "outs",
+                            "--method", "adain", "--decoder", decoders["relu4_1"], "--json")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "outs").iterdir()) == ["0.png", "1.png"]
+
+
+def test_stylize_method_reads_stdin(content_png: Path, style_png: Path,
+                                    decoders: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                    capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    from impasto.cli.main import main
+
+    class Stdin:
+        buffer = io.BytesIO(content_png.read_bytes())
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    code = main(["stylize", "-", str(style_png), "-o", "-", "--method", "adain", "--decoder",
+                 str(decoders["relu4_1"])])
+    assert code == 0
+    with Image.open(io.BytesIO(capsysbinary.readouterr().out)) as im:
+        assert im.size == (64, 48)
+
+
+def test_stylize_method_bad_input(tmp_path: Path, content_png: Path, style_png: Path,
+                                  decoders: dict[str, Path],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.png"
+    dec = ["--decoder", str(decoders["relu4_1"])]
+    for args, needle in (
+        (["--method", "adain", *dec, "--iterations", "5"], "--iterations"),
+        (["--method", "adain", *dec, "--style-blend", "1,2"], "--style-blend"),
+        (["--method", "adain", *dec, "--mask", "missing.png=1"], "mask"),
+        (["--method", "adain", "--decoder", str(decoders["relu2_1"])], "no use"),
+        (["--method", "adain", *dec, "--model", str(decoders["relu4_1"])], "--model"),
+        (["--method", "adain", *dec, "--tileable"], "--tileable"),
+        (["--method", "magic"], "magic"),
+        (["--decoder", str(decoders["relu4_1"])], "--decoder"),
+    ):
+        code, _, err = run(capsys, "stylize", content_png, style_png, "-o", out, *args)
+        assert_one_line_error(code, err, needle)
+    code, _, err = run(capsys, "stylize", content_png, "-o", out, "--method", "adain", *dec)
+    assert_one_line_error(code, err, "STYLE")
+    assert not out.exists()
+
+
+def test_api_method_adain(content_png: Path, style_png: Path,
+                          decoders: dict[str, Path]) -> None:
+    import impasto
+
+    image = impasto.stylize(content_png, style_png, method="adain",
+                            decoders=[decoders["relu4_1"]], strength=0.5)
+    assert image.size == (64, 48) and "impasto" in image.info
+    with pytest.raises(InvalidOption, match="iterations"):
+        impasto.stylize(content_png, style_png, method="adain",
+                        decoders=[decoders["relu4_1"]], iterations=3)
+    pictures = ArbitraryPictures("adain", decoders=[decoders["relu4_1"]])
+    prepared = pictures.prepare([style_png])
+    assert pictures(content_png, prepared).image.size == (64, 48)
+
+
+def test_train_decoder_command(tmp_path: Path, pictures: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "dec"
+    code, _, err = run(capsys, "train-decoder", "--data", pictures, "-o", out, "--layer",
+                       "relu1_1", "--steps", "2", "--size", "32", "--batch", "1", "--holdout",
+                       "1", "--width", "4", "--device", "cpu")
+    assert code == 0, err
+    assert load_model(out).params["layer"] == "relu1_1"
+    code, _, err = run(capsys, "train-decoder", "--data", pictures, "-o", out, "--holdout", "1")
+    assert_one_line_error(code, err, "--resume")
+    code, _, err = run(capsys, "train-decoder", "--data", pictures, "-o", tmp_path / "x",
+                       "--layer", "relu9_1")
+    assert_one_line_error(code, err)
+
+
+def test_adain_onnx_export_agrees_with_torch(tmp_path: Path, decoders: dict[str, Path],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from impasto.models.export import AdaINGraph
+
+    path = tmp_path / "adain.onnx"
+    code, _, err = run(capsys, "export", decoders["relu4_1"], "-o", path)
+    assert code == 0, err
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    # sizes the export never saw
+    content, style, strength = torch.rand(1, 3, 56, 88), torch.rand(1, 3, 70, 50), torch.ones(1)
+    (theirs,) = session.run(None, {"content": content.numpy(), "style": style.numpy(),
+                                   "strength": strength.numpy()})
+    with torch.no_grad():
+        ours = AdaINGraph(load_model(decoders["relu4_1"]).net).eval()(content, style, strength)
+    assert theirs.shape == tuple(ours.shape)
+    assert float(np.abs(theirs - ours.numpy()).max()) < 1e-4
