@@ -60,7 +60,7 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     work = Path(args.out) / "fps_models"
     models = {}
-    for name in ("fast", "johnson"):
+    for name in ("fast", "fast-tiny", "johnson"):
         given = [m for m in args.model if load_model(m).arch == name]
         if given:
             models[name] = load_model(given[0])

@@ -103,7 +103,8 @@ class ArbitraryStylizer:
 
     def __init__(self, method: str = "adain", *, device: torch.device | str = "cpu",
                  decoders: Sequence[str | os.PathLike[str] | StyleModel] = (),
-                 precision: str = "fp32", patch: int = DEFAULT_PATCH) -> None:
+                 precision: str = "fp32", patch: int = DEFAULT_PATCH,
+                 channels_last: bool = False) -> None:
         self.method = check_method(method)
         self.device = torch.device(device)
         self.precision = precision
@@ -116,16 +117,23 @@ class ArbitraryStylizer:
         # One trimmed encoder per layer (they share the decoded weights), so each level of the
         # cascade stops where its features are.
         self.encoders = {layer: VGG19([layer]).to(self.device) for layer in self.layers}
+        # oneDNN's convolutions prefer channels-last (NHWC) on CPUs (docs/benchmarks.md).
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            for net in [*self.encoders.values(), *(m.net for m in self.decoders.values())]:
+                net.to(memory_format=torch.channels_last)
 
     # ----------------------------------------------------------------------- statistics
 
     def _encode(self, layer: str, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.precision, self.device):
+            x = x.contiguous(memory_format=self.memory_format)
             return self.encoders[layer](x)[layer].float()
 
     def _decode(self, layer: str, f: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.precision, self.device):
-            return self.decoders[layer].net(f).float()
+            f = f.contiguous(memory_format=self.memory_format)
+            return self.decoders[layer].net(f).float().contiguous()
 
     def _stats(self, f: torch.Tensor, weight: torch.Tensor | None = None) -> Stats:
         return T.mean_std(f, weight) if self.method == "adain" else T.mean_cov(f, weight)
@@ -307,7 +315,7 @@ class ArbitraryPictures:
     def __init__(self, method: str = "adain", *, device: str = "cpu",
                  decoders: Sequence[str | os.PathLike[str] | StyleModel] = (),
                  precision: str = "fp32", patch: int = DEFAULT_PATCH,
-                 max_pixels: int | None = None) -> None:
+                 max_pixels: int | None = None, channels_last: bool | None = None) -> None:
         from impasto.devices import resolve_device
         from impasto.image.io import DEFAULT_MAX_PIXELS
         from impasto.optim.precision import resolve_precision
@@ -316,8 +324,11 @@ class ArbitraryPictures:
         # Autocast here: bf16 on CPUs that do it well, fp16 on GPUs; the transforms stay
         # float32 / float64 either way.
         self.precision = resolve_precision(precision, dev)
+        if channels_last is None:  # faster on CPUs (docs/benchmarks.md)
+            channels_last = dev.type == "cpu"
         self.core = ArbitraryStylizer(method, device=dev, decoders=decoders,
-                                      precision=self.precision, patch=patch)
+                                      precision=self.precision, patch=patch,
+                                      channels_last=channels_last)
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
 
     def prepare(self, styles: Sequence[Any], *, style_size: int = STYLE_SIZE

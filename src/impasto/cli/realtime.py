@@ -287,13 +287,14 @@ def models(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     """List the registered architectures and the trained models the package ships."""
     from impasto.models import architectures, load_model, shipped_models
 
-    archs = [{"name": a.name, "stride": a.stride,
+    archs = [{"name": a.name, "kind": a.kind, "stride": a.stride,
               "parameters": sum(p.numel() for p in a.build().parameters()),
               "options": a.defaults()} for a in architectures().values()]
     shipped = []
     for name, path in shipped_models().items():
         model = load_model(path)
-        shipped.append({"name": name, "arch": model.arch, "sha256": model.sha256,
+        shipped.append({"name": name, "arch": model.arch, "kind": model.kind,
+                        "params": model.params, "sha256": model.sha256,
                         "style": model.config.get("style"), "path": str(path)})
     if json_out:
         print(json.dumps({"architectures": archs, "models": shipped}, indent=2))
@@ -303,10 +304,10 @@ def models(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         table.add_row(a["name"], f"{a['parameters']:,}", str(a["stride"]),
                       ", ".join(f"{k}={v}" for k, v in a["options"].items()))
     Console().print(table)
-    table = Table("model", "architecture", "style", "sha256", title="shipped models")
+    table = Table("model", "architecture", "style / layer", "sha256", title="shipped models")
     for m in shipped:
-        table.add_row(m["name"], m["arch"], str((m["style"] or {}).get("file", "")),
-                      m["sha256"][:16])
+        what = (m["style"] or {}).get("file", "") or m["params"].get("layer", "")
+        table.add_row(m["name"], m["arch"], str(what), m["sha256"][:16])
     Console().print(table if shipped else "no trained models ship with this version")
 
 
