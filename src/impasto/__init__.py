@@ -3,8 +3,8 @@
 The public API is :func:`stylize`, :class:`Stylizer`, :func:`score` and :class:`TransferConfig`
 (optimisation), :class:`NetworkStylizer`, :func:`load_model`, :func:`train` and
 :class:`TrainConfig` (feed-forward networks), :class:`ArbitraryPictures`,
-:func:`train_decoder` and :class:`DecoderConfig` (any style in one pass: AdaIN, WCT); nothing here loads weights or probes devices at
-import time.
+:func:`train_decoder` and :class:`DecoderConfig` (any style in one pass: AdaIN, WCT);
+nothing here loads weights or probes devices at import time.
 """
 
 from impasto._version import __version__

@@ -308,15 +308,23 @@ class TrainConfig:
                 for k, v in dataclasses.asdict(self).items()}
 
 
-def validate_train(cfg: TrainConfig) -> None:
-    """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
-    for name, low, high in (("steps", 1, 10_000_000), ("size", 32, 4096), ("batch", 1, 1024),
-                            ("style_size", 32, 4096), ("checkpoint_every", 1, 10_000_000),
-                            ("preview_every", 0, 10_000_000), ("holdout", 0, 1000)):
+#: Integer options shared by the trainers, and their ranges.
+_TRAIN_INTS = (("steps", 1, 10_000_000), ("size", 32, 4096), ("batch", 1, 1024),
+               ("checkpoint_every", 1, 10_000_000), ("preview_every", 0, 10_000_000),
+               ("holdout", 0, 1000))
+
+
+def _check_ints(cfg: Any, ranges: tuple[tuple[str, int, int], ...]) -> None:
+    for name, low, high in ranges:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise InvalidOption(f"{name.replace('_', '-')} must be an integer from {low} to "
                                 f"{high}, not {value!r}")
+
+
+def validate_train(cfg: TrainConfig) -> None:
+    """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
+    _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096)))
     if cfg.arch not in get_args(Arch):
         raise InvalidOption(f"arch must be one of {', '.join(get_args(Arch))}, not {cfg.arch!r}")
     if cfg.precision not in get_args(Precision):
@@ -367,14 +375,7 @@ class DecoderConfig:
                                                   "previews."))
 
     def __post_init__(self) -> None:
-        for name, low, high in (("steps", 1, 10_000_000), ("size", 32, 4096),
-                                ("batch", 1, 1024), ("width", 4, 256),
-                                ("checkpoint_every", 1, 10_000_000),
-                                ("preview_every", 0, 10_000_000), ("holdout", 0, 1000)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise InvalidOption(f"{name.replace('_', '-')} must be an integer from {low} to "
-                                    f"{high}, not {value!r}")
+        _check_ints(self, (*_TRAIN_INTS, ("width", 4, 256)))
         if self.layer not in get_args(DecoderLayer):
             raise InvalidOption(f"layer must be one of {', '.join(get_args(DecoderLayer))}, "
                                 f"not {self.layer!r}")

@@ -24,6 +24,7 @@ from impasto.image.io import (
     split_alpha,
     to_pil,
     to_tensor,
+    with_alpha,
 )
 from impasto.image.resize import fit_long_side, resize
 from impasto.models.inference import OnnxBackend, TorchBackend, backend_for, finish
@@ -94,11 +95,7 @@ class NetworkStylizer:
             x = resize(x, fit_long_side(x.shape[-2], x.shape[-1], size))
         out = self.tensor(x, strength=strength, preserve_color=preserve_color)
         seconds = time.perf_counter() - started
-        image = to_pil(out)
-        if alpha is not None:
-            alpha = alpha.resize(image.size, Image.Resampling.LANCZOS)
-            image = image.copy()
-            image.putalpha(alpha)
+        image, alpha = with_alpha(to_pil(out), alpha)
         record: dict[str, Any] = {
             "software": f"impasto {__version__}",
             "method": "feed-forward network (Johnson et al. 2016)",

@@ -359,11 +359,9 @@ class ArbitraryPictures:
         import json
         import time
 
-        from PIL import Image
-
         from impasto._version import __version__
         from impasto.feedforward import NetworkResult
-        from impasto.image.io import open_image, split_alpha, to_pil, to_tensor
+        from impasto.image.io import open_image, split_alpha, to_pil, to_tensor, with_alpha
         from impasto.image.masks import load_mask
         from impasto.models.inference import finish
         from impasto.provenance import METADATA_KEY, source_record
@@ -392,11 +390,7 @@ class ArbitraryPictures:
                                        regions=regions, strength=strength)
         out = finish(out, x, strength=1.0, preserve_color=preserve_color)
         seconds = time.perf_counter() - started
-        image = to_pil(out)
-        if alpha is not None:
-            alpha = alpha.resize(image.size, Image.Resampling.LANCZOS)
-            image = image.copy()
-            image.putalpha(alpha)
+        image, alpha = with_alpha(to_pil(out), alpha)
         method = self.core.method
         record: dict[str, Any] = {
             "software": f"impasto {__version__}",

@@ -267,6 +267,17 @@ def split_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
 # ------------------------------------------------------------------------------------- tensors
 
 
+def with_alpha(image: Image.Image, alpha: Image.Image | None) -> tuple[Image.Image,
+                                                                      Image.Image | None]:
+    """``image`` with ``alpha`` (resized to it) as its alpha channel; (image, resized alpha)."""
+    if alpha is None:
+        return image, None
+    alpha = alpha.resize(image.size, Image.Resampling.LANCZOS)
+    image = image.copy()
+    image.putalpha(alpha)
+    return image, alpha
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """Float32 tensor (1, 3, H, W) in [0, 1]; alpha is composited over white."""
     rgb, _ = split_alpha(img)
