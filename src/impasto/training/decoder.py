@@ -16,7 +16,6 @@ mean the same at every layer.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import torch
 from impasto._version import __version__
 from impasto.arbitrary import transforms as T
 from impasto.config import DecoderConfig
-from impasto.errors import Cancelled, InvalidOption
+from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_pil, to_tensor
 from impasto.image.sheet import contact_sheet
@@ -41,7 +40,7 @@ from impasto.training.trainer import (
     TrainProgress,
     TrainResult,
     _load_checkpoint,
-    _save_checkpoint,
+    training_loop,
 )
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -119,8 +118,9 @@ class DecoderTrainer:
         s = self._encode(self.style_batches.batch_at(step).to(self.dev))
         return T.adain(f, T.mean_std(s))
 
-    def _loss(self, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
+        x = self.batches.batch_at(step).to(self.dev)
         target = self._target(x, step)
         y = self.net(target)
         with autocast(self.precision, self.dev):
@@ -141,35 +141,8 @@ class DecoderTrainer:
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
-        cfg, net, opt = self.cfg, self.net, self.opt
-        self.out.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        losses: dict[str, float] = {}
-        step = self.start
-        for step in range(self.start + 1, cfg.steps + 1):
-            if cancel is not None and cancel.cancelled:
-                _save_checkpoint(self.out, net, opt, cfg, step - 1)
-                raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
-            x = self.batches.batch_at(step - 1).to(self.dev)
-            loss, losses = self._loss(x, step - 1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            preview = None
-            if cfg.preview_every and self.previews and step % cfg.preview_every == 0:
-                preview = self._preview(step)
-                net.train()
-            saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
-            if saved:
-                _save_checkpoint(self.out, net, opt, cfg, step)
-            if callback is not None:
-                elapsed = time.perf_counter() - started
-                callback(TrainProgress(step=step, total_steps=cfg.steps,
-                                       loss=float(loss.detach()), losses=losses,
-                                       elapsed=elapsed,
-                                       step_seconds=elapsed / max(step - self.start, 1),
-                                       preview=preview, checkpoint=saved))
-        seconds = time.perf_counter() - started
+        cfg = self.cfg
+        step, losses, seconds = training_loop(self, callback, cancel)
         method = ("AdaIN decoder (Huang and Belongie 2017)" if self.mode == "adain"
                   else "WCT decoder: inverts the encoder (Li et al. 2017)")
         info: dict[str, Any] = {
@@ -187,7 +160,7 @@ class DecoderTrainer:
             "licence": "The weights carry the terms of the pictures they were trained on: "
                        "check the training pictures' licences before using them.",
         }
-        save_model(self.out, net.eval(), self.arch.name, self.params, info)
+        save_model(self.out, self.net.eval(), self.arch.name, self.params, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
 
     @torch.no_grad()

@@ -115,68 +115,83 @@ class Trainer:
         self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
         self.previews = [to_tensor(load_rgb(p, cfg.size)) for p in self.held_out]
 
+    def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg, dev, net = self.cfg, self.dev, self.net
+        x = self.batches.batch_at(step).to(dev)
+        y = net(x)
+        with autocast(self.precision, dev):
+            fy = self.vgg(y)
+            with torch.no_grad():
+                fx = self.content_vgg(x)
+        content = sum(LF.content_loss(fy[n].float(), fx[n].float())
+                      for n in cfg.content_layers) / len(cfg.content_layers)
+        style_loss = sum(
+            LF.gram_style_loss(fy[n], self.targets[n].expand(x.shape[0], -1, -1))
+            for n in cfg.style_layers) / len(cfg.style_layers)
+        loss = content + cfg.style_weight * style_loss
+        parts = {"content": float(content.detach()), "style": float(style_loss.detach())}
+        if cfg.tv_weight > 0:
+            tv = LF.tv_loss(y)
+            loss = loss + cfg.tv_weight * tv
+            parts["tv"] = float(tv.detach())
+        return loss, parts
+
+    def _preview(self, step: int) -> Path:
+        return _write_preview(self.out, self.net, self.previews, step, self.dev)
+
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
-        cfg, dev, net, opt = self.cfg, self.dev, self.net, self.opt
-        self.out.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        losses: dict[str, float] = {}
-        step = self.start
-        for step in range(self.start + 1, cfg.steps + 1):
-            if cancel is not None and cancel.cancelled:
-                _save_checkpoint(self.out, net, opt, cfg, step - 1)
-                raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
-            x = self.batches.batch_at(step - 1).to(dev)
-            y = net(x)
-            with autocast(self.precision, dev):
-                fy = self.vgg(y)
-                with torch.no_grad():
-                    fx = self.content_vgg(x)
-            content = sum(LF.content_loss(fy[n].float(), fx[n].float())
-                          for n in cfg.content_layers) / len(cfg.content_layers)
-            style_loss = sum(
-                LF.gram_style_loss(fy[n], self.targets[n].expand(x.shape[0], -1, -1))
-                for n in cfg.style_layers) / len(cfg.style_layers)
-            loss = content + cfg.style_weight * style_loss
-            parts = {"content": float(content.detach()), "style": float(style_loss.detach())}
-            if cfg.tv_weight > 0:
-                tv = LF.tv_loss(y)
-                loss = loss + cfg.tv_weight * tv
-                parts["tv"] = float(tv.detach())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses = parts
-            preview = None
-            if cfg.preview_every and self.previews and step % cfg.preview_every == 0:
-                preview = _write_preview(self.out, net, self.previews, step, dev)
-                net.train()
-            saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
-            if saved:
-                _save_checkpoint(self.out, net, opt, cfg, step)
-            if callback is not None:
-                elapsed = time.perf_counter() - started
-                callback(TrainProgress(step=step, total_steps=cfg.steps,
-                                       loss=float(loss.detach()), losses=parts, elapsed=elapsed,
-                                       step_seconds=elapsed / max(step - self.start, 1),
-                                       preview=preview, checkpoint=saved))
-        seconds = time.perf_counter() - started
+        step, losses, seconds = training_loop(self, callback, cancel)
         info: dict[str, Any] = {
             "name": self.name or self.out.name,
             "software": f"impasto {__version__}",
             "method": "per-style feed-forward network (Johnson et al. 2016, instance norm)",
             "style": {"file": self.style.name, "sha256": sha256_file(self.style)},
-            "training": {**cfg.to_dict(), "data": self.data.name, "pictures": len(self.files),
+            "training": {**self.cfg.to_dict(), "data": self.data.name,
+                         "pictures": len(self.files),
                          "held_out": [p.name for p in self.held_out], "steps_done": step,
                          "seconds_this_session": round(seconds, 1),
-                         "precision": self.precision, "device": dev.type,
+                         "precision": self.precision, "device": self.dev.type,
                          "final_losses": losses},
             "licence": "The weights carry the terms of the pictures they were trained on: "
                        "check the style picture's and the training photos' licences before "
                        "using them.",
         }
-        save_model(self.out, net.eval(), self.arch.name, {}, info)
+        save_model(self.out, self.net.eval(), self.arch.name, {}, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
+
+
+def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None,
+                  cancel: CancelToken | None) -> tuple[int, dict[str, float], float]:
+    """The loop both trainers share: Adam steps on ``trainer._loss(step)``, previews,
+    checkpoints, cancellation and progress events; returns (last step, losses, seconds)."""
+    cfg, net, opt, out = trainer.cfg, trainer.net, trainer.opt, trainer.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    losses: dict[str, float] = {}
+    step = trainer.start
+    for step in range(trainer.start + 1, cfg.steps + 1):
+        if cancel is not None and cancel.cancelled:
+            _save_checkpoint(out, net, opt, cfg, step - 1)
+            raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
+        loss, losses = trainer._loss(step - 1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        preview = None
+        if cfg.preview_every and trainer.previews and step % cfg.preview_every == 0:
+            preview = trainer._preview(step)
+            net.train()
+        saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
+        if saved:
+            _save_checkpoint(out, net, opt, cfg, step)
+        if callback is not None:
+            elapsed = time.perf_counter() - started
+            callback(TrainProgress(step=step, total_steps=cfg.steps, loss=float(loss.detach()),
+                                   losses=losses, elapsed=elapsed,
+                                   step_seconds=elapsed / max(step - trainer.start, 1),
+                                   preview=preview, checkpoint=saved))
+    return step, losses, time.perf_counter() - started
 
 
 def train(
