@@ -22,6 +22,12 @@ from impasto.models.registry import register
 #: The layers decoders start from, and VGG-19's channels there.
 DECODER_LAYERS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512,
                   "relu5_1": 512}
+#: The root-mean-square of VGG-19's features at those layers on photos, about (Caffe
+#: preprocessing, 0-255 input): decoders divide their input by it, so it arrives near unit
+#: scale whatever the layer and Adam's steps suit every decoder (unscaled, relu4_1 features of
+#: RMS ~800 kill the decoder's ReLUs in the first steps).
+FEATURE_SCALE = {"relu1_1": 40.0, "relu2_1": 160.0, "relu3_1": 230.0, "relu4_1": 800.0,
+                 "relu5_1": 120.0}
 
 
 def _conv(c_in: int, c_out: int, act: bool = True) -> list[nn.Module]:
@@ -55,6 +61,7 @@ class Decoder(nn.Module):
         self.block = int(layer[4])
         self.stride = 2 ** (self.block - 1)
         self.in_channels = DECODER_LAYERS[layer]
+        self.input_scale = 1.0 / FEATURE_SCALE[layer]
 
         def ch(level: int) -> int:
             return 3 if level == 0 else min(width * 2 ** (level - 1), 512)
@@ -71,9 +78,11 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def example_input(self, batch: int, height: int, width: int) -> torch.Tensor:
-        """Random features for a (height, width) picture (for tests and export)."""
-        return torch.rand(batch, self.in_channels, height // self.stride, width // self.stride)
+        """Random features of about VGG's scale for a (height, width) picture (for tests and
+        export)."""
+        return torch.rand(batch, self.in_channels, height // self.stride,
+                          width // self.stride) * 2.0 / self.input_scale
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """VGG features -> RGB, about [0, 1] (unclamped)."""
-        return self.net(features)
+        return self.net(features * self.input_scale)
