@@ -74,6 +74,11 @@ def latency_mode(args: argparse.Namespace) -> dict[str, Any]:
         s = ArbitraryStylizer("adain", precision=precision, channels_last=cl)
         label = f"AdaIN torch {precision}" + (" channels-last" if cl else "")
         runners[label] = lambda x, s=s: s.stylize_tensor(x, [s.style_stats(style_t)])
+    # A folder or a camera stream with one style: its statistics are computed once.
+    fixed = ArbitraryStylizer("adain", precision="bf16", channels_last=True)
+    fixed_stats = fixed.style_stats(style_t)
+    runners["AdaIN torch bf16 channels-last, style prepared"] = (
+        lambda x: fixed.stylize_tensor(x, [fixed_stats]))
     tmp = Path(tempfile.mkdtemp())
     adain = ArbitraryStylizer("adain")
     onnx_path = export_onnx(adain.decoders["relu4_1"], tmp / "adain.onnx")

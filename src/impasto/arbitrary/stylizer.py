@@ -37,9 +37,14 @@ METHODS: tuple[str, ...] = get_args(Method)
 #: WCT's cascade, coarse to fine (Li et al. 2017).
 WCT_LAYERS = ("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1")
 LAYERS = {"adain": ("relu4_1",), "wct": WCT_LAYERS}
-#: The shipped decoders each method uses by default, by layer.
+#: The shipped decoders each method uses by default, by layer. WCT's cascade starts at
+#: relu4_1 unless a relu5_1 decoder is given (--decoder): our CPU-trained relu5_1 decoder did
+#: not learn to invert (docs/benchmarks.md). Li et al. (2017) train inverting decoders; at
+#: relu4_1 the AdaIN decoder, trained to decode re-styled features, gives better pictures than
+#: our short-trained inverting one, so WCT uses it there.
 DEFAULT_DECODERS = {"adain": {"relu4_1": "adain-relu4_1"},
-                    "wct": {layer: f"wct-{layer}" for layer in WCT_LAYERS}}
+                    "wct": {"relu4_1": "adain-relu4_1", "relu3_1": "wct-relu3_1",
+                            "relu2_1": "wct-relu2_1", "relu1_1": "wct-relu1_1"}}
 #: Pictures with a side above this are stylised in patches (``patch`` = 0 turns them off).
 DEFAULT_PATCH = 1024
 #: Overlap of neighbouring patches: decoded pixels near a patch's edge are blended away.
@@ -77,6 +82,8 @@ def _load_decoders(method: str, decoders: Sequence[str | os.PathLike[str] | Styl
         raise InvalidOption(f"--method {method} has no use for a decoder of {', '.join(extra)}")
     found: dict[str, StyleModel] = {}
     for layer in LAYERS[method]:
+        if layer not in given and layer not in DEFAULT_DECODERS[method]:
+            continue  # an optional level (WCT's relu5_1): runs when a decoder is given
         if layer in given:
             found[layer] = given[layer]
             continue
@@ -112,8 +119,8 @@ class ArbitraryStylizer:
             raise InvalidOption(f"patch must be 0 (none) or at least {2 * OVERLAP} px, "
                                 f"not {patch!r}")
         self.patch = patch
-        self.layers = LAYERS[self.method]
         self.decoders = _load_decoders(self.method, decoders, self.device)
+        self.layers = tuple(layer for layer in LAYERS[self.method] if layer in self.decoders)
         # One trimmed encoder per layer (they share the decoded weights), so each level of the
         # cascade stops where its features are.
         self.encoders = {layer: VGG19([layer]).to(self.device) for layer in self.layers}
