@@ -90,7 +90,6 @@ class DecoderTrainer:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
                       if resume else 0)
-        self.encoder = VGG19([cfg.layer]).to(self.dev)
         block = int(cfg.layer[4])
         self.loss_layers = (STYLE_LAYERS if self.style_files
                             else tuple(f"relu{k}_1" for k in range(1, block + 1)))
@@ -108,32 +107,29 @@ class DecoderTrainer:
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad(), autocast(self.precision, self.dev):
-            return self.encoder(x)[self.cfg.layer].float()
-
-    def _target(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        """The features the decoder is to decode at this step."""
-        f = self._encode(x)
-        if self.style_batches is None:
-            return f
-        s = self._encode(self.style_batches.batch_at(step).to(self.dev))
-        return T.adain(f, T.mean_std(s))
+            return self.loss_vgg(x)[self.cfg.layer].float()
 
     def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         x = self.batches.batch_at(step).to(self.dev)
-        target = self._target(x, step)
-        y = self.net(target)
-        with autocast(self.precision, self.dev):
-            fy = self.loss_vgg(y)
+        with torch.no_grad(), autocast(self.precision, self.dev):
+            fx = self.loss_vgg(x)  # the photo's features at every loss layer, once
+        f = fx[cfg.layer].float()
         if self.style_batches is not None:
+            # The style's features at every loss layer, once: relu4_1 gives the AdaIN target.
             with torch.no_grad(), autocast(self.precision, self.dev):
                 fs = self.loss_vgg(self.style_batches.batch_at(step).to(self.dev))
+            target = T.adain(f, T.mean_std(fs[cfg.layer].float()))
+            y = self.net(target)
+            with autocast(self.precision, self.dev):
+                fy = self.loss_vgg(y)
             content = _relative(fy[cfg.layer], target)
             style = sum(mean_std_loss(fy[n], fs[n]) for n in STYLE_LAYERS) / len(STYLE_LAYERS)
             loss = content + cfg.style_weight * style
             return loss, {"content": float(content.detach()), "style": float(style.detach())}
-        with torch.no_grad(), autocast(self.precision, self.dev):
-            fx = self.loss_vgg(x)
+        y = self.net(f)
+        with autocast(self.precision, self.dev):
+            fy = self.loss_vgg(y)
         pixel = _relative(y, x)
         feature = sum(_relative(fy[n], fx[n]) for n in self.loss_layers) / len(self.loss_layers)
         loss = cfg.pixel_weight * pixel + cfg.feature_weight * feature
