@@ -25,7 +25,6 @@ import torch
 from impasto._version import __version__
 from impasto.arbitrary import transforms as T
 from impasto.config import DecoderConfig
-from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_pil, to_tensor
 from impasto.image.sheet import contact_sheet
@@ -36,10 +35,10 @@ from impasto.optim.events import CancelToken
 from impasto.optim.precision import autocast, resolve_precision
 from impasto.training.data import CropBatches, list_images, load_rgb
 from impasto.training.trainer import (
-    CHECKPOINT_STATE,
     TrainProgress,
     TrainResult,
     _load_checkpoint,
+    prepare_run,
     training_loop,
 )
 
@@ -71,17 +70,9 @@ class DecoderTrainer:
         cfg = config or DecoderConfig()
         self.cfg, self.dev, self.out, self.name = cfg, torch.device(device), Path(output), name
         self.data = Path(data)
-        files = list_images(data)
-        if cfg.holdout >= len(files):
-            raise InvalidOption(f"--holdout {cfg.holdout} leaves no training pictures "
-                                f"({len(files)} found)")
-        self.held_out = files[len(files) - cfg.holdout:]
-        self.files = files[:len(files) - cfg.holdout]
+        self.files, self.held_out = prepare_run(data, cfg.holdout, self.out, resume)
         self.style_dir = Path(styles) if styles is not None else None
         self.style_files = list_images(styles) if styles is not None else []
-        if not resume and (self.out / CHECKPOINT_STATE).exists():
-            raise InvalidOption(f"{self.out} holds a checkpoint; pass --resume to continue it "
-                                "or choose another folder")
         self.precision = resolve_precision(cfg.precision, self.dev)
         torch.manual_seed(cfg.seed)
         self.arch = architecture("decoder")

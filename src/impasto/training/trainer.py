@@ -87,15 +87,7 @@ class Trainer:
         cfg = config or TrainConfig()
         self.cfg, self.dev, self.out = cfg, torch.device(device), Path(output)
         self.style, self.data, self.name = Path(style), Path(data), name
-        files = list_images(data)
-        if cfg.holdout >= len(files):
-            raise InvalidOption(f"--holdout {cfg.holdout} leaves no training pictures "
-                                f"({len(files)} found)")
-        self.held_out = files[len(files) - cfg.holdout:]
-        self.files = files[:len(files) - cfg.holdout]
-        if not resume and (self.out / CHECKPOINT_STATE).exists():
-            raise InvalidOption(f"{self.out} holds a checkpoint; pass --resume to continue it "
-                                "or choose another folder")
+        self.files, self.held_out = prepare_run(data, cfg.holdout, self.out, resume)
         style_img = open_image(style, name="style")
         scale = cfg.style_size / max(style_img.size)
         style_img = style_img.resize((max(1, round(style_img.width * scale)),
@@ -159,6 +151,20 @@ class Trainer:
         }
         save_model(self.out, self.net.eval(), self.arch.name, {}, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
+
+
+def prepare_run(data: str | os.PathLike[str], holdout: int, out: Path,
+                resume: bool) -> tuple[list[Path], list[Path]]:
+    """The training and held-out pictures of ``data``; refuses a run that would leave no
+    training pictures, or overwrite a checkpoint without ``resume``."""
+    files = list_images(data)
+    if holdout >= len(files):
+        raise InvalidOption(f"--holdout {holdout} leaves no training pictures "
+                            f"({len(files)} found)")
+    if not resume and (out / CHECKPOINT_STATE).exists():
+        raise InvalidOption(f"{out} holds a checkpoint; pass --resume to continue it "
+                            "or choose another folder")
+    return files[:len(files) - holdout], files[len(files) - holdout:]
 
 
 def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None,
