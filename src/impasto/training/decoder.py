@@ -26,8 +26,7 @@ from impasto._version import __version__
 from impasto.arbitrary import transforms as T
 from impasto.config import DecoderConfig
 from impasto.features.vgg import VGG19
-from impasto.image.io import to_pil, to_tensor
-from impasto.image.sheet import contact_sheet
+from impasto.image.io import to_tensor
 from impasto.losses import functional as LF
 from impasto.models.registry import architecture
 from impasto.models.store import save_model
@@ -38,6 +37,7 @@ from impasto.training.trainer import (
     TrainProgress,
     TrainResult,
     _load_checkpoint,
+    _write_preview,
     prepare_run,
     training_loop,
 )
@@ -153,20 +153,14 @@ class DecoderTrainer:
     @torch.no_grad()
     def _preview(self, step: int) -> Path:
         self.net.eval()
-        pictures, labels = [], []
-        for p in self.previews:
-            x = p.to(self.dev)
-            target = self._encode(x)
-            if self.preview_style is not None:
-                target = T.adain(target, T.mean_std(self._encode(self.preview_style.to(self.dev))))
-            y = self.net(target).clamp(0, 1).cpu()
-            pictures += [to_pil(p), to_pil(y)]
-            labels += ["held-out photo", f"step {step}"]
-        sheet = contact_sheet(pictures, labels, columns=2, cell_height=192)
-        path = self.out / "previews" / f"step_{step:07d}.jpg"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.convert("RGB").save(path, quality=88)
-        return path
+        style = (T.mean_std(self._encode(self.preview_style.to(self.dev)))
+                 if self.preview_style is not None else None)
+
+        def render(p: torch.Tensor) -> torch.Tensor:
+            target = self._encode(p.to(self.dev))
+            return self.net(target if style is None else T.adain(target, style))
+
+        return _write_preview(self.out, self.previews, step, render)
 
 
 def train_decoder(data: str | os.PathLike[str], output: str | os.PathLike[str],

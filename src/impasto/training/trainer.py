@@ -128,8 +128,13 @@ class Trainer:
             parts["tv"] = float(tv.detach())
         return loss, parts
 
+    @torch.no_grad()
     def _preview(self, step: int) -> Path:
-        return _write_preview(self.out, self.net, self.previews, step, self.dev)
+        from impasto.models.inference import run_network
+
+        self.net.eval()
+        return _write_preview(self.out, self.previews, step,
+                              lambda p: run_network(self.net, p.to(self.dev)))
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
@@ -219,14 +224,12 @@ def train(
 
 
 @torch.no_grad()
-def _write_preview(out: Path, net: torch.nn.Module, previews: list[torch.Tensor], step: int,
-                   dev: torch.device) -> Path:
-    from impasto.models.inference import run_network
-
-    net.eval()
+def _write_preview(out: Path, previews: list[torch.Tensor], step: int,
+                   render: Callable[[torch.Tensor], torch.Tensor]) -> Path:
+    """A contact sheet of the held-out pictures and what ``render`` makes of them."""
     pictures, labels = [], []
     for p in previews:
-        pictures += [to_pil(p), to_pil(run_network(net, p.to(dev)).cpu())]
+        pictures += [to_pil(p), to_pil(render(p).clamp(0, 1).cpu())]
         labels += ["held-out photo", f"step {step}"]
     sheet = contact_sheet(pictures, labels, columns=2, cell_height=192)
     path = out / "previews" / f"step_{step:07d}.jpg"
