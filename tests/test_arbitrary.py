@@ -3,6 +3,7 @@ masks, strength, patches), decoder training, the CLI and the ONNX export of the 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import itertools
 import json
@@ -18,12 +19,13 @@ from safetensors.torch import load_file
 from impasto.arbitrary import ArbitraryPictures, ArbitraryStylizer
 from impasto.arbitrary import transforms as T
 from impasto.arbitrary.stylizer import WCT_LAYERS, _ramp, _starts
-from impasto.config import DecoderConfig
+from impasto.config import DecoderConfig, EncoderConfig
 from impasto.errors import Cancelled, InvalidOption
 from impasto.image.io import read_metadata
 from impasto.models import architecture, load_model, save_model
 from impasto.optim.events import CancelToken
 from impasto.training.decoder import train_decoder
+from impasto.training.encoder import train_encoder
 from tests.conftest import synthetic_rgb
 from tests.test_cli import assert_one_line_error, run
 
@@ -436,3 +438,100 @@ def test_shipped_adain_patches_match_the_whole_picture() -> None:
     b = patched.stylize_tensor(x, [patched.style_stats(style)])
     # Thumbnail statistics are not the whole picture's: close, not equal (0.06 measured).
     assert float((a - b).abs().mean()) < 0.08
+
+
+# ------------------------------------------------------------------------------ distilled encoder
+
+
+ENC = EncoderConfig(width=4, steps=4, size=32, batch=2, holdout=1, checkpoint_every=2,
+                    preview_every=2, precision="fp32")
+
+
+def test_encoder_distillation_resumes_exactly_and_learns(tmp_path: Path,
+                                                         pictures: Path) -> None:
+    straight = train_encoder(pictures, tmp_path / "straight", ENC)
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        train_encoder(pictures, tmp_path / "resumed", ENC, cancel=token,
+                      callback=lambda e: token.cancel() if e.step == 3 else None)
+    with pytest.raises(InvalidOption, match="other width"):
+        train_encoder(pictures, tmp_path / "resumed", ENC.replace(width=8), resume=True)
+    resumed = train_encoder(pictures, tmp_path / "resumed", ENC, resume=True)
+    a = load_file(str(straight.folder / "model.safetensors"))
+    b = load_file(str(resumed.folder / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    model = load_model(straight.folder)
+    assert model.kind == "encoder" and model.params == {"width": 4}
+    assert (straight.folder / "previews" / "step_0000004.jpg").is_file()
+    # The student's relu4_1 gets nearer the teacher's as it trains.
+    losses: list[float] = []
+    train_encoder(pictures, tmp_path / "longer",
+                  ENC.replace(steps=60, width=8, preview_every=0, checkpoint_every=60,
+                              learning_rate=3e-3),
+                  callback=lambda e: losses.append(e.loss))
+    assert sum(losses[-5:]) < 0.7 * sum(losses[:5]), (losses[:5], losses[-5:])
+
+
+def test_student_predicts_relu4_1_on_vgg_scale() -> None:
+    from impasto.models.student import StudentEncoder
+
+    net = StudentEncoder(width=4)
+    f = net(torch.rand(2, 3, 40, 56))
+    assert f.shape == (2, 512, 5, 7) and bool((f >= 0).all())
+    with pytest.raises(InvalidOption, match="width"):
+        StudentEncoder(width=2)
+
+
+def test_decoder_distillation_on_a_student_encoder(tmp_path: Path, pictures: Path,
+                                                   decoders: dict[str, Path],
+                                                   content_png: Path, style_png: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    enc = train_encoder(pictures, tmp_path / "enc", ENC.replace(preview_every=0)).folder
+    cfg = TINY.replace(layer="relu4_1", encoder=str(enc), teacher=str(decoders["relu4_1"]))
+    with pytest.raises(InvalidOption, match="--styles"):
+        train_decoder(pictures, tmp_path / "nostyles", cfg)
+    dec = train_decoder(pictures, tmp_path / "dec", cfg, styles=pictures)
+    model = load_model(dec.folder)
+    training = model.config["training"]
+    assert training["mode"] == "distillation" and math.isfinite(sum(dec.losses.values()))
+    assert training["encoder_sha256"] == load_model(enc).sha256
+    # The pair stylises; each half refuses the other's partner.
+    s = ArbitraryStylizer("adain", encoder=enc, decoders=[dec.folder])
+    y = s.stylize_tensor(_photo(64), [s.style_stats(torch.rand(1, 3, 32, 32))])
+    assert y.shape == (1, 3, 64, 64) and bool(torch.isfinite(y).all())
+    with pytest.raises(InvalidOption, match="VGG-19"):
+        ArbitraryStylizer("adain", decoders=[dec.folder])
+    with pytest.raises(InvalidOption, match="trained on VGG-19"):
+        ArbitraryStylizer("adain", encoder=enc, decoders=[decoders["relu4_1"]])
+    with pytest.raises(InvalidOption, match="method adain"):
+        ArbitraryStylizer("wct", encoder=enc)
+    out = tmp_path / "o.png"
+    code, _, err = run(capsys, "stylize", content_png, style_png, "-o", out, "--method",
+                       "adain", "--encoder", enc, "--decoder", dec.folder)
+    assert code == 0, err
+    record = json.loads(read_metadata(out)["impasto"])
+    assert record["encoder"]["sha256"] == load_model(enc).sha256
+    for args in (["--encoder", enc], ["--method", "adain", "--encoder", decoders["relu4_1"]]):
+        code, _, err = run(capsys, "stylize", content_png, style_png, "-o", tmp_path / "x.png",
+                           *args)
+        assert_one_line_error(code, err)
+        assert not (tmp_path / "x.png").exists()
+    # ONNX: the whole distilled AdaIN path, the encoder found by the decoder's record.
+    if importlib.util.find_spec("onnxruntime") is None:
+        return
+    import onnxruntime as ort
+
+    from impasto.models.export import AdaINGraph
+
+    path = tmp_path / "student.onnx"
+    code, _, err = run(capsys, "export", dec.folder, "-o", path)
+    assert_one_line_error(code, err, "--encoder")  # this encoder does not ship
+    code, _, err = run(capsys, "export", dec.folder, "-o", path, "--encoder", enc)
+    assert code == 0, err
+    content, style, strength = torch.rand(1, 3, 48, 72), torch.rand(1, 3, 40, 56), torch.ones(1)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (theirs,) = session.run(None, {"content": content.numpy(), "style": style.numpy(),
+                                   "strength": strength.numpy()})
+    with torch.no_grad():
+        ours = AdaINGraph(model.net, load_model(enc).net).eval()(content, style, strength)
+    assert float(np.abs(theirs - ours.numpy()).max()) < 1e-4

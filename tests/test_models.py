@@ -25,8 +25,9 @@ def example(net: torch.nn.Module, batch: int, h: int, w: int) -> torch.Tensor:
 
 
 def test_both_required_architectures_are_registered() -> None:
-    assert {"johnson", "fast", "fast-tiny", "decoder"} <= set(ARCHS)
+    assert {"johnson", "fast", "fast-tiny", "decoder", "student"} <= set(ARCHS)
     assert architecture("decoder").kind == "decoder"
+    assert architecture("student").kind == "encoder"
 
 
 @pytest.mark.parametrize("name", ARCHS)
@@ -37,7 +38,10 @@ def test_forward_shape_and_finite(name: str) -> None:
     x = example(net, 2, 4 * arch.stride, 6 * arch.stride)
     with torch.no_grad():
         y = net(x)
-    assert y.shape == (2, 3, 4 * arch.stride, 6 * arch.stride)
+    if arch.kind == "encoder":  # pictures in, VGG-19 features out
+        assert y.shape == (2, 512, 4, 6) and bool((y >= 0).all())
+    else:  # pictures (or features) in, pictures out
+        assert y.shape == (2, 3, 4 * arch.stride, 6 * arch.stride)
     assert bool(torch.isfinite(y).all())
 
 

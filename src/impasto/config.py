@@ -244,8 +244,8 @@ def validate(cfg: TransferConfig) -> None:
             )
         for w in cfg.style_layer_weights:
             _finite("style-layer weight", w)
-    if cfg.seed is not None and (not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63):
-        raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")
+    if cfg.seed is not None:
+        _check_seed(cfg.seed)
     if not isinstance(cfg.preview_every, int) or cfg.preview_every < 0:
         raise InvalidOption(f"preview-every must be >= 0, not {cfg.preview_every!r}")
     _finite("detail", cfg.detail)
@@ -322,6 +322,11 @@ def _check_ints(cfg: Any, ranges: tuple[tuple[str, int, int], ...]) -> None:
                                 f"{high}, not {value!r}")
 
 
+def _check_seed(seed: Any) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {seed!r}")
+
+
 def validate_train(cfg: TrainConfig) -> None:
     """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
     _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096)))
@@ -336,8 +341,7 @@ def validate_train(cfg: TrainConfig) -> None:
     if cfg.learning_rate <= 0:
         raise InvalidOption("learning-rate must be > 0")
     _check_layers(cfg)
-    if not isinstance(cfg.seed, int) or not 0 <= cfg.seed < 2**63:
-        raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {cfg.seed!r}")
+    _check_seed(cfg.seed)
 
 
 DecoderLayer = Literal["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
@@ -364,6 +368,12 @@ class DecoderConfig:
         "Without --styles (WCT): weight of the feature reconstruction loss at relu1_1 ... "
         "the decoder's layer (relative)."))
     learning_rate: float = field(default=5e-4, metadata=_opt("Adam learning rate."))
+    encoder: str = field(default="vgg19", metadata=_opt(
+        "Encoder whose features the decoder learns to decode: vgg19, or a distilled encoder "
+        "(impasto train-encoder; a model folder or a shipped model's name)."))
+    teacher: str | None = field(default=None, metadata=_opt(
+        "A decoder to distil (with --styles, at relu4_1): the loss is the distance to the "
+        "picture VGG-19 and this decoder make of the same content and style."))
     seed: int = field(default=0, metadata=_opt("Seed of the initialisation, data order and "
                                                "crops."))
     precision: Precision = field(
@@ -388,10 +398,61 @@ class DecoderConfig:
                 raise InvalidOption(f"{name.replace('_', '-')} must be >= 0")
         if self.learning_rate <= 0:
             raise InvalidOption("learning-rate must be > 0")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {self.seed!r}")
+        _check_seed(self.seed)
+        if not isinstance(self.encoder, str) or not self.encoder:
+            raise InvalidOption("encoder must be vgg19 or a distilled encoder's folder or name")
+        if self.teacher is not None and self.layer != "relu4_1":
+            raise InvalidOption("--teacher distils AdaIN decoders, which start from relu4_1")
+        if self.encoder != "vgg19" and self.layer != "relu4_1":
+            raise InvalidOption("distilled encoders stop at relu4_1; train their decoders with "
+                                "--layer relu4_1")
 
     def replace(self, **changes: Any) -> DecoderConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Options of distilling VGG-19 (up to relu4_1) into a thin encoder (Wang et al. 2020)."""
+
+    width: int = field(default=16, metadata=_opt(
+        "Channels of the first block, doubling per block (64 = VGG-19's own)."))
+    steps: int = field(default=2000, metadata=_opt("Training steps (batches)."))
+    size: int = field(default=256, metadata=_opt("Side of the square training crops in pixels."))
+    batch: int = field(default=8, metadata=_opt("Pictures per batch."))
+    stats_weight: float = field(default=1.0, metadata=_opt(
+        "Weight of the loss on the features' channel means and deviations (what AdaIN uses) "
+        "against the loss on the features themselves (both relative)."))
+    learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
+    seed: int = field(default=0, metadata=_opt("Seed of the initialisation, data order and "
+                                               "crops."))
+    precision: Precision = field(
+        default="auto", metadata=_opt("auto = bf16 for the teacher (VGG-19) where the device "
+                                      "does it well, else fp32; the student trains in fp32."))
+    checkpoint_every: int = field(default=250, metadata=_opt("Steps between checkpoints."))
+    preview_every: int = field(default=500, metadata=_opt(
+        "Steps between preview pictures: held-out pictures decoded from the student's "
+        "features by the shipped AdaIN decoder (0 = none)."))
+    holdout: int = field(default=4, metadata=_opt("Pictures of --data kept out of training "
+                                                  "for previews."))
+
+    def __post_init__(self) -> None:
+        _check_ints(self, (*_TRAIN_INTS, ("width", 4, 64)))
+        if self.precision not in get_args(Precision):
+            raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
+                                f"not {self.precision!r}")
+        for name in ("stats_weight", "learning_rate"):
+            _finite(name.replace("_", "-"), getattr(self, name))
+            if getattr(self, name) < 0:
+                raise InvalidOption(f"{name.replace('_', '-')} must be >= 0")
+        if self.learning_rate <= 0:
+            raise InvalidOption("learning-rate must be > 0")
+        _check_seed(self.seed)
+
+    def replace(self, **changes: Any) -> EncoderConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

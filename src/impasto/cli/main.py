@@ -180,6 +180,9 @@ def stylize(
     decoder: Annotated[list[str] | None, typer.Option(
         "--decoder", help="With --method adain / wct: a decoder folder to use instead of the "
                           "shipped one for its layer; repeatable.")] = None,
+    encoder: Annotated[str, typer.Option(
+        "--encoder", help="With --method adain: vgg19, or a distilled encoder (student-relu4_1 "
+                          "ships: some 15x less work, a little less faithful).")] = "vgg19",
     **config: Any,
 ) -> None:
     """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.; or in one pass
@@ -200,11 +203,13 @@ def stylize(
             if used:
                 raise InvalidOption(f"{flag} does not apply to --method {method}")
         run_arbitrary_job(ArbitraryJob(content, list(styles), output, method, decoder or [],
-                                       mask or [], device, json_out, bit_depth, max_pixels),
-                          config, given)
+                                       mask or [], device, json_out, bit_depth, max_pixels,
+                                       encoder), config, given)
         return
     if decoder:
         raise InvalidOption("--decoder goes with --method adain or wct")
+    if encoder != "vgg19":
+        raise InvalidOption("--encoder goes with --method adain")
     if model is not None:
         if styles:
             raise InvalidOption("--model renders its own style: give no STYLE pictures")

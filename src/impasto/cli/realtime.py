@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from impasto.cli.options import config_from_cli, with_config_options
-from impasto.config import DecoderConfig, TrainConfig
+from impasto.config import DecoderConfig, EncoderConfig, TrainConfig
 from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import check_output_path
@@ -77,6 +77,7 @@ class ArbitraryJob:
     json_out: bool = False
     bit_depth: int = 8
     max_pixels: int = 0
+    encoder: str = "vgg19"
 
 
 #: Options of ``stylize`` that mean something with --method adain / wct.
@@ -112,7 +113,8 @@ def run_arbitrary_job(job: ArbitraryJob, config_values: dict[str, Any], given: s
         raise InvalidOption("--mask needs one CONTENT picture, not a folder")
     dev = resolve_device(job.device)
     runner = ArbitraryPictures(job.method, device=str(dev), decoders=job.decoders,
-                               precision=cfg.precision, max_pixels=job.max_pixels or None)
+                               precision=cfg.precision, max_pixels=job.max_pixels or None,
+                               encoder=job.encoder)
     prepared = runner.prepare(job.styles)
     options = {"strength": strength, "style_blend": blend, "masks": masks,
                "preserve_color": cfg.preserve_color, "size": size}
@@ -205,6 +207,7 @@ def _report(job: Any, rows: list[dict[str, Any]]) -> None:
 def register_commands(app: typer.Typer) -> None:
     app.command()(train)
     app.command("train-decoder")(train_decoder)
+    app.command("train-encoder")(train_encoder)
     app.command()(models)
     app.command()(export)
     app.command()(webcam)
@@ -257,8 +260,32 @@ def train_decoder(
     dev = resolve_device(device)
     trainer = DecoderTrainer(data, output, cfg, styles=styles, device=dev, resume=resume,
                              name=name)
-    kind = "an AdaIN" if trainer.mode == "adain" else "an inverting"
+    kind = {"adain": "an AdaIN", "distillation": "a distilled AdaIN",
+            "inversion": "an inverting"}[trainer.mode]
     err.print(f"training {kind} decoder for {cfg.layer} on {describe(dev)}: "
+              f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
+    _train_with_bar(trainer, cfg.steps)
+
+
+@with_config_options(cls=EncoderConfig)
+def train_encoder(
+    data: Annotated[Path, typer.Option("--data", help="Folder of training pictures (photos "
+                                                      "and paintings: it encodes both).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in "
+                                                          "the output folder.")] = False,
+    device: Annotated[DeviceName, typer.Option("--device", help="Where to train.")] = "auto",
+    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the "
+                                                            "folder's).")] = None,
+    **config: Any,
+) -> None:
+    """Distil VGG-19 (up to relu4_1) into a thin encoder for fast AdaIN (--encoder)."""
+    from impasto.training.encoder import EncoderTrainer
+
+    cfg = config_from_cli(config, cls=EncoderConfig)
+    dev = resolve_device(device)
+    trainer = EncoderTrainer(data, output, cfg, device=dev, resume=resume, name=name)
+    err.print(f"distilling VGG-19 into a width-{cfg.width} encoder on {describe(dev)}: "
               f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
     _train_with_bar(trainer, cfg.steps)
 
@@ -314,12 +341,18 @@ def models(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def export(
     model: Annotated[str, typer.Argument(help="Model folder (or a shipped model's name).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="ONNX file to write.")],
+    encoder: Annotated[str | None, typer.Option(
+        "--encoder", help="For a decoder distilled on an encoder that does not ship: that "
+                          "encoder's folder.")] = None,
 ) -> None:
-    """Export a trained network to ONNX (dynamic height and width)."""
+    """Export a trained network to ONNX (dynamic height and width); an AdaIN decoder exports
+    the whole AdaIN path, with its encoder."""
     from impasto.models import load_model
     from impasto.models.export import export_onnx
+    from impasto.models.student import load_encoder
 
-    written = export_onnx(load_model(model), output)
+    written = export_onnx(load_model(model), output,
+                          encoder=load_encoder(encoder) if encoder else None)
     err.print(f"wrote {written}", highlight=False)
 
 

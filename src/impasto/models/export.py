@@ -19,19 +19,27 @@ class AdaINGraph(nn.Module):
     """The whole AdaIN path in one graph: VGG-19 to ``relu4_1`` for the content and the style,
     AdaIN, the content-style trade-off, and the decoder."""
 
-    def __init__(self, decoder: nn.Module) -> None:
+    def __init__(self, decoder: nn.Module, encoder: nn.Module | None = None) -> None:
         super().__init__()
         from impasto.features.vgg import VGG19
 
-        self.encoder = VGG19(["relu4_1"])
+        # VGG-19 returns {layer: features}; a distilled encoder returns the features.
+        self.vgg = VGG19(["relu4_1"]) if encoder is None else None
+        self.encoder = encoder
         self.decoder = decoder
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        if self.vgg is not None:
+            return self.vgg(x)["relu4_1"]
+        assert self.encoder is not None
+        return self.encoder(x)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor,
                 strength: torch.Tensor) -> torch.Tensor:
         from impasto.arbitrary import transforms as T
 
-        f = self.encoder(content)["relu4_1"]
-        t = T.adain(f, T.mean_std(self.encoder(style)["relu4_1"]))
+        f = self._encode(content)
+        t = T.adain(f, T.mean_std(self._encode(style)))
         return self.decoder(strength * t + (1.0 - strength) * f)
 
 
@@ -39,13 +47,37 @@ def is_adain_decoder(model: StyleModel) -> bool:
     return model.kind == "decoder" and model.params.get("layer", "relu4_1") == "relu4_1"
 
 
-def export_onnx(model: StyleModel, output: str | os.PathLike[str]) -> Path:
+def _partner_encoder(model: StyleModel, encoder: StyleModel | None) -> StyleModel | None:
+    """The distilled encoder an AdaIN decoder was trained on (None: VGG-19): ``encoder`` if
+    it is the one, else the shipped encoder with the recorded checksum."""
+    from impasto.models.store import load_model, shipped_models
+
+    wanted = (model.config.get("training") or {}).get("encoder_sha256")
+    if wanted is None:
+        if encoder is not None:
+            raise InvalidOption(f"{model.name} decodes VGG-19's features; give no --encoder")
+        return None
+    if encoder is not None:
+        if encoder.sha256 != wanted:
+            raise InvalidOption(f"{model.name} was not trained on {encoder.name}'s features")
+        return encoder
+    for path in shipped_models().values():
+        candidate = load_model(path)
+        if candidate.kind == "encoder" and candidate.sha256 == wanted:
+            return candidate
+    raise InvalidOption(f"{model.name} was trained on a distilled encoder: give it (--encoder)")
+
+
+def export_onnx(model: StyleModel, output: str | os.PathLike[str], *,
+                encoder: StyleModel | None = None) -> Path:
     """Write ``model`` as ONNX; atomic.
 
     A style network: input ``image`` (B, 3, H, W) in [0, 1], H and W multiples of the model's
     stride; output ``stylized``, unclamped. An AdaIN decoder (``relu4_1``): the whole AdaIN
-    path, inputs ``content`` (1, 3, H, W) with H and W multiples of 8, ``style`` (1, 3, h, w)
-    and ``strength`` (1,); output ``stylized``. Another decoder: input ``features``.
+    path with its encoder (VGG-19, or the distilled ``encoder`` it was trained on), inputs
+    ``content`` (1, 3, H, W) with H and W multiples of 8, ``style`` (1, 3, h, w) and
+    ``strength`` (1,); output ``stylized``. Another decoder: input ``features``. A distilled
+    encoder: input ``image``, output ``features`` (relu4_1).
     """
     out = Path(output)
     if out.suffix.lower() != ".onnx":
@@ -54,27 +86,31 @@ def export_onnx(model: StyleModel, output: str | os.PathLike[str]) -> Path:
     tmp = out.with_name(out.name + ".part")
     net = model.net.float().cpu().eval()
     if model.kind == "decoder":
-        return _export_decoder(model, net, out, tmp)
+        partner = _partner_encoder(model, encoder) if is_adain_decoder(model) else None
+        return _export_decoder(model, net, out, tmp,
+                               partner.net.float().cpu().eval() if partner else None)
     side = 4 * model.stride
     example = torch.rand(1, 3, side, side)
+    name = "features" if model.kind == "encoder" else "stylized"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The TorchScript-based exporter: one self-contained file, no onnxscript needed.
         torch.onnx.export(
-            net, (example,), str(tmp), input_names=["image"], output_names=["stylized"],
+            net, (example,), str(tmp), input_names=["image"], output_names=[name],
             dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                          "stylized": {0: "batch", 2: "height", 3: "width"}},
+                          name: {0: "batch", 2: "height", 3: "width"}},
             opset_version=OPSET, dynamo=False,
         )
     os.replace(tmp, out)
     return out
 
 
-def _export_decoder(model: StyleModel, net: nn.Module, out: Path, tmp: Path) -> Path:
+def _export_decoder(model: StyleModel, net: nn.Module, out: Path, tmp: Path,
+                    encoder: nn.Module | None) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if is_adain_decoder(model):
-            graph = AdaINGraph(net).eval()
+            graph = AdaINGraph(net, encoder).eval()
             args = (torch.rand(1, 3, 64, 64), torch.rand(1, 3, 48, 80), torch.ones(1))
             torch.onnx.export(
                 graph, args, str(tmp), input_names=["content", "style", "strength"],

@@ -53,7 +53,7 @@ def register(name: str, *, stride: int,
 
 def _load_builtin() -> None:
     # Importing the families registers them.
-    from impasto.models import decoder, fast, johnson  # noqa: F401
+    from impasto.models import decoder, fast, johnson, student  # noqa: F401
 
 
 def architectures() -> dict[str, Architecture]:

@@ -1,13 +1,20 @@
 """Training decoders for arbitrary-style transfer, on the per-style trainer's infrastructure
 (seeded crops, checkpoints with exact resume, previews of held-out photos).
 
-Two objectives, by whether style pictures are given:
+Three objectives, by what is given:
 
 - with ``styles`` (AdaIN, Huang and Belongie 2017): decode AdaIN(content, style) at the
   decoder's layer; content loss against the AdaIN target at that layer, plus the style loss on
   channel means and deviations at ``relu1_1`` ... ``relu4_1``;
+- with ``styles`` and a ``teacher`` decoder (distillation, Wang et al. 2020): the target is the
+  picture that VGG-19 and the teacher make of the same content and style; pixel loss plus the
+  feature loss at ``relu1_1`` and ``relu2_1``. With a distilled ``encoder`` this gives a thin
+  encoder-decoder pair that reproduces the full one's pictures at a fraction of its work;
 - without (WCT, Li et al. 2017): the decoder learns to invert the encoder; pixel loss plus the
   feature loss at ``relu1_1`` ... the decoder's layer. No style data is needed.
+
+The decoder's input comes from ``encoder``: VGG-19, or a distilled encoder
+(:mod:`impasto.models.student`); the losses are always measured with VGG-19.
 
 Both losses are relative (divided by the target's energy), like the optimiser's, so the weights
 mean the same at every layer.
@@ -25,11 +32,13 @@ import torch
 from impasto._version import __version__
 from impasto.arbitrary import transforms as T
 from impasto.config import DecoderConfig
+from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_tensor
 from impasto.losses import functional as LF
 from impasto.models.registry import architecture
-from impasto.models.store import save_model
+from impasto.models.store import StyleModel, load_model, save_model
+from impasto.models.student import load_encoder
 from impasto.optim.events import CancelToken
 from impasto.optim.precision import autocast, resolve_precision
 from impasto.training.data import CropBatches, list_images, load_rgb
@@ -43,7 +52,9 @@ from impasto.training.trainer import (
 )
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-RESUME_KEYS = ("layer", "width", "size", "batch", "seed")
+#: Where distillation compares the student's pictures with the teacher's.
+DISTIL_LAYERS = ("relu1_1", "relu2_1")
+RESUME_KEYS = ("layer", "width", "size", "batch", "seed", "encoder", "teacher")
 
 
 def _relative(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -74,6 +85,10 @@ class DecoderTrainer:
         self.style_dir = Path(styles) if styles is not None else None
         self.style_files = list_images(styles) if styles is not None else []
         self.precision = resolve_precision(cfg.precision, self.dev)
+        self.encoder = (load_encoder(cfg.encoder, self.dev) if cfg.encoder != "vgg19" else None)
+        self.teacher = _load_teacher(cfg.teacher, self.dev) if cfg.teacher else None
+        if self.teacher is not None and not self.style_files:
+            raise InvalidOption("--teacher distils an AdaIN decoder: give --styles too")
         torch.manual_seed(cfg.seed)
         self.arch = architecture("decoder")
         self.params = {"layer": cfg.layer, "width": cfg.width}
@@ -82,9 +97,13 @@ class DecoderTrainer:
         self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
                       if resume else 0)
         block = int(cfg.layer[4])
-        self.loss_layers = (STYLE_LAYERS if self.style_files
+        self.loss_layers = (DISTIL_LAYERS if self.teacher is not None
+                            else STYLE_LAYERS if self.style_files
                             else tuple(f"relu{k}_1" for k in range(1, block + 1)))
         self.loss_vgg = VGG19(sorted({*self.loss_layers, cfg.layer})).to(self.dev)
+        # Distillation compares pictures at shallow layers only: no pass to relu4_1 to train.
+        self.picture_vgg = (VGG19(DISTIL_LAYERS).to(self.dev) if self.teacher is not None
+                            else self.loss_vgg)
         self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
         self.style_batches = (CropBatches(self.style_files, size=cfg.size, batch=cfg.batch,
                                           seed=cfg.seed + 1) if self.style_files else None)
@@ -94,23 +113,53 @@ class DecoderTrainer:
 
     @property
     def mode(self) -> str:
+        if self.teacher is not None:
+            return "distillation"
         return "adain" if self.style_files else "inversion"
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The decoder's input features of ``x`` (VGG-19's or the distilled encoder's)."""
         with torch.no_grad(), autocast(self.precision, self.dev):
+            if self.encoder is not None:
+                return self.encoder.net(x).float()
             return self.loss_vgg(x)[self.cfg.layer].float()
+
+    def _distil_loss(self, x: torch.Tensor, fx: dict[str, torch.Tensor],
+                     s: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The student's picture against the teacher's, for the same content and style."""
+        cfg = self.cfg
+        assert self.teacher is not None
+        with torch.no_grad(), autocast(self.precision, self.dev):
+            fs = self.loss_vgg(s)[cfg.layer].float()
+            goal = self.teacher.net(T.adain(fx[cfg.layer].float(), T.mean_std(fs)))
+            goal = goal.float().clamp(0.0, 1.0)
+            f_goal = self.picture_vgg(goal)
+            mine = T.adain(self._encode(x), T.mean_std(self._encode(s)))
+        y = self.net(mine)
+        with autocast(self.precision, self.dev):
+            fy = self.picture_vgg(y)
+        pixel = _relative(y, goal)
+        feature = sum(_relative(fy[n], f_goal[n]) for n in self.loss_layers) / len(
+            self.loss_layers)
+        loss = cfg.pixel_weight * pixel + cfg.feature_weight * feature
+        return loss, {"pixel": float(pixel.detach()), "feature": float(feature.detach())}
 
     def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         x = self.batches.batch_at(step).to(self.dev)
         with torch.no_grad(), autocast(self.precision, self.dev):
             fx = self.loss_vgg(x)  # the photo's features at every loss layer, once
-        f = fx[cfg.layer].float()
+        if self.teacher is not None:
+            assert self.style_batches is not None
+            return self._distil_loss(x, fx, self.style_batches.batch_at(step).to(self.dev))
+        f = self._encode(x) if self.encoder is not None else fx[cfg.layer].float()
         if self.style_batches is not None:
             # The style's features at every loss layer, once: relu4_1 gives the AdaIN target.
+            s = self.style_batches.batch_at(step).to(self.dev)
             with torch.no_grad(), autocast(self.precision, self.dev):
-                fs = self.loss_vgg(self.style_batches.batch_at(step).to(self.dev))
-            target = T.adain(f, T.mean_std(fs[cfg.layer].float()))
+                fs = self.loss_vgg(s)
+            style_in = self._encode(s) if self.encoder is not None else fs[cfg.layer].float()
+            target = T.adain(f, T.mean_std(style_in))
             y = self.net(target)
             with autocast(self.precision, self.dev):
                 fy = self.loss_vgg(y)
@@ -130,8 +179,10 @@ class DecoderTrainer:
             cancel: CancelToken | None = None) -> TrainResult:
         cfg = self.cfg
         step, losses, seconds = training_loop(self, callback, cancel)
-        method = ("AdaIN decoder (Huang and Belongie 2017)" if self.mode == "adain"
-                  else "WCT decoder: inverts the encoder (Li et al. 2017)")
+        method = {"adain": "AdaIN decoder (Huang and Belongie 2017)",
+                  "distillation": "AdaIN decoder distilled from a larger one (Wang et al. "
+                                  "2020)",
+                  "inversion": "WCT decoder: inverts the encoder (Li et al. 2017)"}[self.mode]
         info: dict[str, Any] = {
             "name": self.name or self.out.name,
             "software": f"impasto {__version__}",
@@ -143,7 +194,9 @@ class DecoderTrainer:
                          "held_out": [p.name for p in self.held_out], "steps_done": step,
                          "seconds_this_session": round(seconds, 1),
                          "precision": self.precision, "device": self.dev.type,
-                         "final_losses": losses},
+                         "final_losses": losses,
+                         "encoder_sha256": self.encoder.sha256 if self.encoder else None,
+                         "teacher_sha256": self.teacher.sha256 if self.teacher else None},
             "licence": "The weights carry the terms of the pictures they were trained on: "
                        "check the training pictures' licences before using them.",
         }
@@ -161,6 +214,13 @@ class DecoderTrainer:
             return self.net(target if style is None else T.adain(target, style))
 
         return _write_preview(self.out, self.previews, step, render)
+
+
+def _load_teacher(source: str, device: torch.device) -> StyleModel:
+    model = load_model(source, device)
+    if model.kind != "decoder" or model.params.get("layer") != "relu4_1":
+        raise InvalidOption(f"--teacher must be a relu4_1 decoder; {model.name} is not")
+    return model
 
 
 def train_decoder(data: str | os.PathLike[str], output: str | os.PathLike[str],
