@@ -6,10 +6,13 @@ a picture of the content's size): our AdaIN (PyTorch float32 and bf16 autocast, 
 exported ONNX graph in onnxruntime) and WCT, and the peer's ``stylize_with`` (its Magenta
 network at 384 px, then resized up). Median of ``--repeats`` after a warm-up.
 
+With ``--encoder`` (a distilled encoder; its decoder is found as ``impasto stylize --encoder``
+finds it) the distilled AdaIN pair is timed too, and scored in the quality mode.
+
 ``--mode quality``: ``--pairs`` content/style pairs of the benchmark list at ``--size``; the
-peer, AdaIN, WCT and (where ``--optimise`` or a cached picture gives one) the optimisation
-engine's default preset; ``impasto score`` style and content distances; a contact sheet
-(content | style | peer | AdaIN | WCT | optimisation).
+peer, AdaIN, WCT, the distilled AdaIN pair (``--encoder``) and (where ``--optimise`` or a
+cached picture gives one) the optimisation engine's default preset; ``impasto score`` style
+and content distances; a contact sheet (content | style | peer | AdaIN | WCT | optimisation).
 
 ``--mode patches``: a ``--side`` px picture (4K by default) with AdaIN in patches (URST): time,
 peak memory (RSS), and the gradient energy on the patches' seams against elsewhere.
@@ -93,6 +96,20 @@ def latency_mode(args: argparse.Namespace) -> dict[str, Any]:
                                   "strength": np.ones(1, np.float32)})
 
     runners["AdaIN onnxruntime fp32"] = onnx_run
+    if args.encoder:
+        d = ArbitraryStylizer("adain", precision="bf16", channels_last=True,
+                              encoder=args.encoder)
+        runners["AdaIN distilled encoder, torch bf16 channels-last"] = (
+            lambda x: d.stylize_tensor(x, [d.style_stats(style_t)]))
+        d_stats = d.style_stats(style_t)
+        runners["AdaIN distilled encoder, style prepared"] = (
+            lambda x: d.stylize_tensor(x, [d_stats]))
+        d_path = export_onnx(d.decoders["relu4_1"], tmp / "distilled.onnx", encoder=d.encoder)
+        d_session = ort.InferenceSession(str(d_path), options,
+                                         providers=["CPUExecutionProvider"])
+        runners["AdaIN distilled encoder, onnxruntime fp32"] = (
+            lambda x: d_session.run(None, {"content": x.numpy(), "style": style_np,
+                                           "strength": np.ones(1, np.float32)}))
     for precision in ("fp32", "bf16"):
         w = ArbitraryStylizer("wct", precision=precision, channels_last=True)
         runners[f"WCT torch {precision}"] = (
@@ -130,6 +147,9 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     peer = _peer(args.threads)
     ours = {m: ArbitraryPictures(m) for m in ("adain", "wct")}
+    if args.encoder:
+        ours["distilled"] = ArbitraryPictures("adain", encoder=args.encoder)
+    methods = list(ours)
     stylizer = impasto.Stylizer("cpu") if args.optimise else None
     rows, records, cells, labels = [], [], [], []
     for content, style in pairs(root, args.pairs):
@@ -159,7 +179,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         records.append({"pair": name, "scores": scores,
                         "peer_seconds": peer_s if peer is not None else None})
         row = [name]
-        for k in ("peer", "adain", "wct", "optimisation"):
+        for k in ("peer", *methods, "optimisation"):
             s = scores.get(k)
             row.append(f"{s['style_distance']:.3f} / {s['content_distance']:.3f}" if s else "-")
         rows.append(row)
@@ -172,9 +192,9 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 cells.append(Image.new("RGB", (64, 64), "white"))
                 labels.append(f"{k}: not run")
-    print(table(["pair", "peer style/content", "AdaIN", "WCT", "optimisation"], rows))
+    print(table(["pair", "peer style/content", *methods, "optimisation"], rows))
     summary: dict[str, Any] = {}
-    for method in ("adain", "wct"):
+    for method in methods:
         better = 0
         for r in records:
             mine, theirs = r["scores"][method], r["scores"].get("peer")
@@ -255,6 +275,8 @@ def main() -> int:
     parser.add_argument("--side", type=int, default=3840)
     parser.add_argument("--optimise", action="store_true",
                         help="run the optimisation engine where no cached picture exists")
+    parser.add_argument("--encoder", default=None,
+                        help="a distilled encoder (folder or shipped name) to time and score")
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "arbitrary"))
     parser.add_argument("--json", default=None)

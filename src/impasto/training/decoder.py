@@ -124,17 +124,27 @@ class DecoderTrainer:
                 return self.encoder.net(x).float()
             return self.loss_vgg(x)[self.cfg.layer].float()
 
-    def _distil_loss(self, x: torch.Tensor, fx: dict[str, torch.Tensor],
+    def _distil_loss(self, step: int, x: torch.Tensor, fx: dict[str, torch.Tensor],
                      s: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """The student's picture against the teacher's, for the same content and style."""
+        """The student's picture against the teacher's, for the same content, style and
+        strength. Half the pictures of a batch take strength 1, the others a strength drawn
+        from [0, 1] (a function of seed and step), so the student learns the whole
+        ``--strength`` range, down to reconstructing the content."""
         cfg = self.cfg
         assert self.teacher is not None
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        alpha = torch.where(torch.rand(x.shape[0], generator=g) < 0.5, 1.0,
+                            torch.rand(x.shape[0], generator=g)).view(-1, 1, 1, 1).to(self.dev)
+
+        def mix(f: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+            return alpha * T.adain(f, T.mean_std(style)) + (1.0 - alpha) * f
+
         with torch.no_grad(), autocast(self.precision, self.dev):
             fs = self.loss_vgg(s)[cfg.layer].float()
-            goal = self.teacher.net(T.adain(fx[cfg.layer].float(), T.mean_std(fs)))
+            goal = self.teacher.net(mix(fx[cfg.layer].float(), fs))
             goal = goal.float().clamp(0.0, 1.0)
             f_goal = self.picture_vgg(goal)
-            mine = T.adain(self._encode(x), T.mean_std(self._encode(s)))
+            mine = mix(self._encode(x), self._encode(s))
         y = self.net(mine)
         with autocast(self.precision, self.dev):
             fy = self.picture_vgg(y)
@@ -151,7 +161,8 @@ class DecoderTrainer:
             fx = self.loss_vgg(x)  # the photo's features at every loss layer, once
         if self.teacher is not None:
             assert self.style_batches is not None
-            return self._distil_loss(x, fx, self.style_batches.batch_at(step).to(self.dev))
+            return self._distil_loss(step, x, fx,
+                                     self.style_batches.batch_at(step).to(self.dev))
         f = self._encode(x) if self.encoder is not None else fx[cfg.layer].float()
         if self.style_batches is not None:
             # The style's features at every loss layer, once: relu4_1 gives the AdaIN target.
