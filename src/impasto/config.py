@@ -275,17 +275,22 @@ class TrainConfig:
     size: int = field(default=256, metadata=_opt("Side of the square training crops in pixels."))
     batch: int = field(default=4, metadata=_opt("Pictures per batch."))
     style_size: int = field(
-        default=384, metadata=_opt("Long side the style picture is resized to; larger gives "
-                                   "larger strokes."))
+        default=512, metadata=_opt("Long side the style picture is resized to; larger gives "
+                                   "larger strokes. Match the size the network will paint at "
+                                   "(the optimiser's --style-scale 1)."))
     style_weight: float = field(
         default=10.0, metadata=_opt("Style weight against a content weight of 1 (both losses "
                                     "are relative, as in the optimiser)."))
     tv_weight: float = field(default=0.0, metadata=_opt("Total-variation weight."))
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
+    # The optimiser's layers (Johnson et al. use relu2_2 for content and no relu5_x for
+    # style): measured, they give lower style distance at the same training time
+    # (docs/benchmarks.md, real-time networks).
     content_layers: tuple[str, ...] = field(
-        default=("relu2_2",), metadata=_opt("VGG-19 layers for content.", cli_type="names"))
+        default=DEFAULT_CONTENT_LAYERS,
+        metadata=_opt("VGG-19 layers for content.", cli_type="names"))
     style_layers: tuple[str, ...] = field(
-        default=("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
+        default=DEFAULT_STYLE_LAYERS,
         metadata=_opt("VGG-19 layers for style.", cli_type="names"))
     seed: int = field(default=0, metadata=_opt("Seed of the network's initialisation and of "
                                                "the data order and crops."))
