@@ -333,7 +333,8 @@ def models(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     Console().print(table)
     table = Table("model", "architecture", "style / layer", "sha256", title="shipped models")
     for m in shipped:
-        what = (m["style"] or {}).get("file", "") or m["params"].get("layer", "")
+        what = ((m["style"] or {}).get("file", "") or m["params"].get("layer", "")
+                or ("relu4_1 (encoder)" if m["kind"] == "encoder" else ""))
         table.add_row(m["name"], m["arch"], str(what), m["sha256"][:16])
     Console().print(table if shipped else "no trained models ship with this version")
 

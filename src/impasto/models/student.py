@@ -43,7 +43,7 @@ class StudentEncoder(nn.Module):
         c_in = 3
         for block, n in enumerate(BLOCK_CONVS):
             if block:
-                layers.append(nn.MaxPool2d(2, 2))
+                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))  # as VGG19 pools
             c_out = width * 2**block
             for _ in range(n):
                 layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True)]

@@ -189,7 +189,7 @@ class DecoderTrainer:
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
         cfg = self.cfg
-        step, losses, seconds = training_loop(self, callback, cancel)
+        step, losses, seconds, total = training_loop(self, callback, cancel)
         method = {"adain": "AdaIN decoder (Huang and Belongie 2017)",
                   "distillation": "AdaIN decoder distilled from a larger one (Wang et al. "
                                   "2020)",
@@ -204,6 +204,7 @@ class DecoderTrainer:
                          "style_pictures": len(self.style_files),
                          "held_out": [p.name for p in self.held_out], "steps_done": step,
                          "seconds_this_session": round(seconds, 1),
+                         "seconds_total": round(total, 1),
                          "precision": self.precision, "device": self.dev.type,
                          "final_losses": losses,
                          "encoder_sha256": self.encoder.sha256 if self.encoder else None,

@@ -100,7 +100,7 @@ class EncoderTrainer:
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
         cfg = self.cfg
-        step, losses, seconds = training_loop(self, callback, cancel)
+        step, losses, seconds, total = training_loop(self, callback, cancel)
         info: dict[str, Any] = {
             "name": self.name or self.out.name,
             "software": f"impasto {__version__}",
@@ -109,6 +109,7 @@ class EncoderTrainer:
                          "data": self.data.name, "pictures": len(self.files),
                          "held_out": [p.name for p in self.held_out], "steps_done": step,
                          "seconds_this_session": round(seconds, 1),
+                         "seconds_total": round(total, 1),
                          "precision": self.precision, "device": self.dev.type,
                          "final_losses": losses},
             "licence": "The weights carry the terms of the pictures they were trained on: "

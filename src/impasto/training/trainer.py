@@ -138,7 +138,7 @@ class Trainer:
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
-        step, losses, seconds = training_loop(self, callback, cancel)
+        step, losses, seconds, total = training_loop(self, callback, cancel)
         info: dict[str, Any] = {
             "name": self.name or self.out.name,
             "software": f"impasto {__version__}",
@@ -148,6 +148,7 @@ class Trainer:
                          "pictures": len(self.files),
                          "held_out": [p.name for p in self.held_out], "steps_done": step,
                          "seconds_this_session": round(seconds, 1),
+                         "seconds_total": round(total, 1),
                          "precision": self.precision, "device": self.dev.type,
                          "final_losses": losses},
             "licence": "The weights carry the terms of the pictures they were trained on: "
@@ -173,17 +174,26 @@ def prepare_run(data: str | os.PathLike[str], holdout: int, out: Path,
 
 
 def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None,
-                  cancel: CancelToken | None) -> tuple[int, dict[str, float], float]:
-    """The loop both trainers share: Adam steps on ``trainer._loss(step)``, previews,
-    checkpoints, cancellation and progress events; returns (last step, losses, seconds)."""
+                  cancel: CancelToken | None) -> tuple[int, dict[str, float], float, float]:
+    """The loop the trainers share: Adam steps on ``trainer._loss(step)``, previews,
+    checkpoints, cancellation and progress events; returns (last step, last losses, seconds
+    of this session, seconds of every session). A resumed run takes the last losses and the
+    seconds so far from its checkpoint, so a model finished by a resume records them."""
     cfg, net, opt, out = trainer.cfg, trainer.net, trainer.opt, trainer.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    losses: dict[str, float] = {}
+    prior = _checkpoint_record(out) if trainer.start else {}
+    losses: dict[str, float] = dict(prior.get("losses", {}))
+    before = float(prior.get("seconds", 0.0))
+
+    def save(at: int) -> None:
+        _save_checkpoint(out, net, opt, cfg, at, losses=losses,
+                         seconds=before + time.perf_counter() - started)
+
     step = trainer.start
     for step in range(trainer.start + 1, cfg.steps + 1):
         if cancel is not None and cancel.cancelled:
-            _save_checkpoint(out, net, opt, cfg, step - 1)
+            save(step - 1)
             raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
         loss, losses = trainer._loss(step - 1)
         opt.zero_grad(set_to_none=True)
@@ -195,14 +205,15 @@ def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None
             net.train()
         saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
         if saved:
-            _save_checkpoint(out, net, opt, cfg, step)
+            save(step)
         if callback is not None:
             elapsed = time.perf_counter() - started
             callback(TrainProgress(step=step, total_steps=cfg.steps, loss=float(loss.detach()),
                                    losses=losses, elapsed=elapsed,
                                    step_seconds=elapsed / max(step - trainer.start, 1),
                                    preview=preview, checkpoint=saved))
-    return step, losses, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return step, losses, seconds, before + seconds
 
 
 def train(
@@ -238,8 +249,14 @@ def _write_preview(out: Path, previews: list[torch.Tensor], step: int,
     return path
 
 
+def _checkpoint_record(out: Path) -> dict[str, Any]:
+    path = out / CHECKPOINT_STATE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def _save_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                     cfg: Any, step: int) -> None:
+                     cfg: Any, step: int, *, losses: dict[str, float] | None = None,
+                     seconds: float = 0.0) -> None:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     steps: dict[str, float] = {}
     for index, state in opt.state_dict()["state"].items():
@@ -253,6 +270,7 @@ def _save_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
     save_file(tensors, str(tmp))
     os.replace(tmp, weights)
     record = {"step": step, "adam_steps": steps, "config": cfg.to_dict(),
+              "losses": losses or {}, "seconds": round(seconds, 1),
               "software": f"impasto {__version__}"}
     state_path = out / CHECKPOINT_STATE
     tmp = state_path.with_name(state_path.name + ".part")
