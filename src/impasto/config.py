@@ -332,6 +332,21 @@ def _check_seed(seed: Any) -> None:
         raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {seed!r}")
 
 
+def _check_run(cfg: Any, weights: tuple[str, ...]) -> None:
+    """The options the decoder and encoder trainers share: precision, weights >= 0, a
+    positive learning rate, the seed."""
+    if cfg.precision not in get_args(Precision):
+        raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
+                            f"not {cfg.precision!r}")
+    for name in (*weights, "learning_rate"):
+        _finite(name.replace("_", "-"), getattr(cfg, name))
+        if getattr(cfg, name) < 0:
+            raise InvalidOption(f"{name.replace('_', '-')} must be >= 0")
+    if cfg.learning_rate <= 0:
+        raise InvalidOption("learning-rate must be > 0")
+    _check_seed(cfg.seed)
+
+
 def validate_train(cfg: TrainConfig) -> None:
     """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
     _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096)))
@@ -394,16 +409,7 @@ class DecoderConfig:
         if self.layer not in get_args(DecoderLayer):
             raise InvalidOption(f"layer must be one of {', '.join(get_args(DecoderLayer))}, "
                                 f"not {self.layer!r}")
-        if self.precision not in get_args(Precision):
-            raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
-                                f"not {self.precision!r}")
-        for name in ("style_weight", "pixel_weight", "feature_weight", "learning_rate"):
-            _finite(name.replace("_", "-"), getattr(self, name))
-            if getattr(self, name) < 0:
-                raise InvalidOption(f"{name.replace('_', '-')} must be >= 0")
-        if self.learning_rate <= 0:
-            raise InvalidOption("learning-rate must be > 0")
-        _check_seed(self.seed)
+        _check_run(self, ("style_weight", "pixel_weight", "feature_weight"))
         if not isinstance(self.encoder, str) or not self.encoder:
             raise InvalidOption("encoder must be vgg19 or a distilled encoder's folder or name")
         if self.teacher is not None and self.layer != "relu4_1":
@@ -446,16 +452,7 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         _check_ints(self, (*_TRAIN_INTS, ("width", 4, 64)))
-        if self.precision not in get_args(Precision):
-            raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
-                                f"not {self.precision!r}")
-        for name in ("stats_weight", "learning_rate"):
-            _finite(name.replace("_", "-"), getattr(self, name))
-            if getattr(self, name) < 0:
-                raise InvalidOption(f"{name.replace('_', '-')} must be >= 0")
-        if self.learning_rate <= 0:
-            raise InvalidOption("learning-rate must be > 0")
-        _check_seed(self.seed)
+        _check_run(self, ("stats_weight",))
 
     def replace(self, **changes: Any) -> EncoderConfig:
         return dataclasses.replace(self, **changes)

@@ -204,6 +204,15 @@ def _report(job: Any, rows: list[dict[str, Any]]) -> None:
         err.print(f"wrote {row['output']} in {row['seconds'] * 1000:.0f} ms", highlight=False)
 
 
+# Options every trainer takes.
+ModelOutOpt = Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in the "
+                                                          "output folder.")]
+TrainDeviceOpt = Annotated[DeviceName, typer.Option("--device", help="Where to train.")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="Model name (default: the "
+                                                            "folder's).")]
+
+
 def register_commands(app: typer.Typer) -> None:
     app.command()(train)
     app.command("train-decoder")(train_decoder)
@@ -217,12 +226,10 @@ def register_commands(app: typer.Typer) -> None:
 def train(
     style: Annotated[str, typer.Argument(help="Style picture.")],
     data: Annotated[Path, typer.Option("--data", help="Folder of training photos.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in "
-                                                          "the output folder.")] = False,
-    device: Annotated[DeviceName, typer.Option("--device", help="Where to train.")] = "auto",
-    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the "
-                                                            "folder's).")] = None,
+    output: ModelOutOpt,
+    resume: ResumeOpt = False,
+    device: TrainDeviceOpt = "auto",
+    name: NameOpt = None,
     **config: Any,
 ) -> None:
     """Train a feed-forward network for one STYLE (Johnson et al. 2016) on photos of --data."""
@@ -241,16 +248,14 @@ def train(
 @with_config_options(cls=DecoderConfig)
 def train_decoder(
     data: Annotated[Path, typer.Option("--data", help="Folder of training pictures.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
+    output: ModelOutOpt,
     styles: Annotated[Path | None, typer.Option(
         "--styles", help="Folder of style pictures: train an AdaIN decoder (content and style "
                          "losses); without it the decoder learns to invert the encoder "
                          "(WCT).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in "
-                                                          "the output folder.")] = False,
-    device: Annotated[DeviceName, typer.Option("--device", help="Where to train.")] = "auto",
-    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the "
-                                                            "folder's).")] = None,
+    resume: ResumeOpt = False,
+    device: TrainDeviceOpt = "auto",
+    name: NameOpt = None,
     **config: Any,
 ) -> None:
     """Train a decoder for arbitrary-style transfer (--method adain / wct) on --data."""
@@ -271,12 +276,10 @@ def train_decoder(
 def train_encoder(
     data: Annotated[Path, typer.Option("--data", help="Folder of training pictures (photos "
                                                       "and paintings: it encodes both).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write.")],
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in "
-                                                          "the output folder.")] = False,
-    device: Annotated[DeviceName, typer.Option("--device", help="Where to train.")] = "auto",
-    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the "
-                                                            "folder's).")] = None,
+    output: ModelOutOpt,
+    resume: ResumeOpt = False,
+    device: TrainDeviceOpt = "auto",
+    name: NameOpt = None,
     **config: Any,
 ) -> None:
     """Distil VGG-19 (up to relu4_1) into a thin encoder for fast AdaIN (--encoder)."""

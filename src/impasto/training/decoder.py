@@ -25,11 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from impasto._version import __version__
 from impasto.arbitrary import transforms as T
 from impasto.config import DecoderConfig
 from impasto.errors import InvalidOption
@@ -47,6 +45,7 @@ from impasto.training.trainer import (
     TrainResult,
     _load_checkpoint,
     _write_preview,
+    model_info,
     prepare_run,
     training_loop,
 )
@@ -188,30 +187,18 @@ class DecoderTrainer:
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
-        cfg = self.cfg
-        step, losses, seconds, total = training_loop(self, callback, cancel)
+        run = training_loop(self, callback, cancel)
+        step, losses, seconds, _ = run
         method = {"adain": "AdaIN decoder (Huang and Belongie 2017)",
                   "distillation": "AdaIN decoder distilled from a larger one (Wang et al. "
                                   "2020)",
                   "inversion": "WCT decoder: inverts the encoder (Li et al. 2017)"}[self.mode]
-        info: dict[str, Any] = {
-            "name": self.name or self.out.name,
-            "software": f"impasto {__version__}",
-            "method": method,
-            "training": {**cfg.to_dict(), "mode": self.mode, "data": self.data.name,
-                         "pictures": len(self.files),
-                         "styles": self.style_dir.name if self.style_dir else None,
-                         "style_pictures": len(self.style_files),
-                         "held_out": [p.name for p in self.held_out], "steps_done": step,
-                         "seconds_this_session": round(seconds, 1),
-                         "seconds_total": round(total, 1),
-                         "precision": self.precision, "device": self.dev.type,
-                         "final_losses": losses,
-                         "encoder_sha256": self.encoder.sha256 if self.encoder else None,
-                         "teacher_sha256": self.teacher.sha256 if self.teacher else None},
-            "licence": "The weights carry the terms of the pictures they were trained on: "
-                       "check the training pictures' licences before using them.",
-        }
+        info = model_info(
+            self, method, run, mode=self.mode,
+            styles=self.style_dir.name if self.style_dir else None,
+            style_pictures=len(self.style_files),
+            encoder_sha256=self.encoder.sha256 if self.encoder else None,
+            teacher_sha256=self.teacher.sha256 if self.teacher else None)
         save_model(self.out, self.net.eval(), self.arch.name, self.params, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from impasto._version import __version__
 from impasto.arbitrary import transforms as T
 from impasto.config import EncoderConfig
 from impasto.features.vgg import VGG19
@@ -33,6 +31,7 @@ from impasto.training.trainer import (
     TrainResult,
     _load_checkpoint,
     _write_preview,
+    model_info,
     prepare_run,
     training_loop,
 )
@@ -99,22 +98,10 @@ class EncoderTrainer:
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
-        cfg = self.cfg
-        step, losses, seconds, total = training_loop(self, callback, cancel)
-        info: dict[str, Any] = {
-            "name": self.name or self.out.name,
-            "software": f"impasto {__version__}",
-            "method": "distilled encoder: predicts VGG-19's relu4_1 (Wang et al. 2020)",
-            "training": {**cfg.to_dict(), "mode": "distillation", "teacher": f"VGG-19 {LAYER}",
-                         "data": self.data.name, "pictures": len(self.files),
-                         "held_out": [p.name for p in self.held_out], "steps_done": step,
-                         "seconds_this_session": round(seconds, 1),
-                         "seconds_total": round(total, 1),
-                         "precision": self.precision, "device": self.dev.type,
-                         "final_losses": losses},
-            "licence": "The weights carry the terms of the pictures they were trained on: "
-                       "check the training pictures' licences before using them.",
-        }
+        run = training_loop(self, callback, cancel)
+        step, losses, seconds, _ = run
+        info = model_info(self, "distilled encoder: predicts VGG-19's relu4_1 (Wang et al. "
+                          "2020)", run, mode="distillation", teacher=f"VGG-19 {LAYER}")
         save_model(self.out, self.net.eval(), self.arch.name, self.params, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
 

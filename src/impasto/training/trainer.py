@@ -138,25 +138,36 @@ class Trainer:
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
             cancel: CancelToken | None = None) -> TrainResult:
-        step, losses, seconds, total = training_loop(self, callback, cancel)
-        info: dict[str, Any] = {
-            "name": self.name or self.out.name,
-            "software": f"impasto {__version__}",
-            "method": "per-style feed-forward network (Johnson et al. 2016, instance norm)",
-            "style": {"file": self.style.name, "sha256": sha256_file(self.style)},
-            "training": {**self.cfg.to_dict(), "data": self.data.name,
-                         "pictures": len(self.files),
-                         "held_out": [p.name for p in self.held_out], "steps_done": step,
-                         "seconds_this_session": round(seconds, 1),
-                         "seconds_total": round(total, 1),
-                         "precision": self.precision, "device": self.dev.type,
-                         "final_losses": losses},
-            "licence": "The weights carry the terms of the pictures they were trained on: "
-                       "check the style picture's and the training photos' licences before "
-                       "using them.",
-        }
+        run = training_loop(self, callback, cancel)
+        step, losses, seconds, _ = run
+        info = model_info(self, "per-style feed-forward network (Johnson et al. 2016, instance "
+                          "norm)", run, licence_of="the style picture's and the training "
+                          "photos'")
+        info["style"] = {"file": self.style.name, "sha256": sha256_file(self.style)}
         save_model(self.out, self.net.eval(), self.arch.name, {}, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
+
+
+def model_info(trainer: Any, method: str, run: tuple[int, dict[str, float], float, float], *,
+               licence_of: str = "the training pictures'", **training: Any) -> dict[str, Any]:
+    """What a trained model's config.json says of it: name, software, method, the training
+    options, data, steps, time and last losses (``run`` is what :func:`training_loop`
+    returns), ``training`` extras, and a licence note."""
+    step, losses, seconds, total = run
+    return {
+        "name": trainer.name or trainer.out.name,
+        "software": f"impasto {__version__}",
+        "method": method,
+        "training": {**trainer.cfg.to_dict(), **training, "data": trainer.data.name,
+                     "pictures": len(trainer.files),
+                     "held_out": [p.name for p in trainer.held_out], "steps_done": step,
+                     "seconds_this_session": round(seconds, 1),
+                     "seconds_total": round(total, 1),
+                     "precision": trainer.precision, "device": trainer.dev.type,
+                     "final_losses": losses},
+        "licence": "The weights carry the terms of the pictures they were trained on: check "
+                   f"{licence_of} licences before using them.",
+    }
 
 
 def prepare_run(data: str | os.PathLike[str], holdout: int, out: Path,
