@@ -542,7 +542,7 @@ def test_decoder_distillation_on_a_student_encoder(tmp_path: Path, pictures: Pat
     assert float(np.abs(theirs - ours.numpy()).max()) < 1e-4
 
 
-def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs() -> None:
+def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs(tmp_path: Path) -> None:
     from impasto.arbitrary.stylizer import ENCODER_DECODERS
     from impasto.features.vgg import VGG19
     from impasto.models import shipped_models
@@ -568,3 +568,8 @@ def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs() -> None:
         y = s.stylize_tensor(x, [s.style_stats(torch.rand(1, 3, 64, 64))], strength=0.0)
         flat = float((x - x.mean(dim=(2, 3), keepdim=True)).abs().mean())
         assert float((y - x).abs().mean()) < 0.75 * flat  # measured 0.63 (VGG's pair: 0.51)
+        # The export finds the shipped encoder by the decoder's record.
+        if importlib.util.find_spec("onnx") is not None:
+            from impasto.models.export import export_onnx
+
+            assert export_onnx(dec, tmp_path / f"{decoder}.onnx").stat().st_size > 0

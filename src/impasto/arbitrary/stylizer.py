@@ -97,8 +97,8 @@ def _load_decoders(method: str, decoders: Sequence[str | os.PathLike[str] | Styl
                 raise InvalidOption(f"give --decoder: a decoder trained on {encoder.name}'s "
                                     "features (impasto train-decoder --encoder ...)")
             given["relu4_1"] = load_model(name, device)
+    wanted = encoder.sha256 if encoder is not None else None
     for model in given.values():
-        wanted = encoder.sha256 if encoder is not None else None
         if decoder_encoder(model) != wanted:
             raise InvalidOption(
                 f"decoder {model.name} was trained on "

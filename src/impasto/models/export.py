@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -62,9 +63,11 @@ def _partner_encoder(model: StyleModel, encoder: StyleModel | None) -> StyleMode
             raise InvalidOption(f"{model.name} was not trained on {encoder.name}'s features")
         return encoder
     for path in shipped_models().values():
-        candidate = load_model(path)
-        if candidate.kind == "encoder" and candidate.sha256 == wanted:
-            return candidate
+        # Read each config's recorded checksum; load (and verify) only the match.
+        if json.loads((Path(path) / "config.json").read_text()).get("weights_sha256") == wanted:
+            candidate = load_model(path)
+            if candidate.kind == "encoder":
+                return candidate
     raise InvalidOption(f"{model.name} was trained on a distilled encoder: give it (--encoder)")
 
 
