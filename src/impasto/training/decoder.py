@@ -16,7 +16,7 @@ Three objectives, by what is given:
 The decoder's input comes from ``encoder``: VGG-19, or a distilled encoder
 (:mod:`impasto.models.student`); the losses are always measured with VGG-19.
 
-Both losses are relative (divided by the target's energy), like the optimiser's, so the weights
+All the losses are relative (divided by the target's energy), like the optimiser's, so the weights
 mean the same at every layer.
 """
 
