@@ -54,12 +54,9 @@ class StudentEncoder(nn.Module):
         mean = torch.tensor(CAFFE_MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1) / 255.0
         self.register_buffer("mean_rgb", mean.flip(1), persistent=False)
 
-    def example_input(self, batch: int, height: int, width: int) -> torch.Tensor:
-        return torch.rand(batch, 3, height, width)
-
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) RGB in [0, 1] -> (B, 512, H/8, W/8) on VGG's scale."""
-        x = (image - self.mean_rgb.to(image.dtype)) * 4.0
+        x = (image - self.mean_rgb.to(image.dtype)) * 4.0  # about unit scale
         return self.net(x) * self.output_scale
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 
-from impasto.arbitrary import transforms as T
 from impasto.config import EncoderConfig
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_tensor
@@ -26,6 +25,7 @@ from impasto.models.store import StyleModel, load_model, save_model
 from impasto.optim.events import CancelToken
 from impasto.optim.precision import autocast, resolve_precision
 from impasto.training.data import CropBatches, load_rgb
+from impasto.training.decoder import mean_std_loss
 from impasto.training.trainer import (
     TrainProgress,
     TrainResult,
@@ -42,18 +42,12 @@ RESUME_KEYS = ("width", "size", "batch", "seed")
 PREVIEW_DECODER = "adain-relu4_1"
 
 
-def stats_vector(features: torch.Tensor) -> torch.Tensor:
-    """Channel means and deviations of (B, C, H, W) features, as one (B, 2C, 1, 1) tensor."""
-    s = T.mean_std(features.float())
-    return torch.cat([s.mean, s.std], dim=1)
-
-
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor,
                       stats_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
     """Relative feature error plus ``stats_weight`` times the relative error of the channel
-    statistics."""
+    means and deviations (the AdaIN decoder's style loss)."""
     features = LF.relative_sq_error(student.float(), teacher.float())
-    stats = LF.relative_sq_error(stats_vector(student), stats_vector(teacher))
+    stats = mean_std_loss(student.float(), teacher.float())
     loss = features + stats_weight * stats
     return loss, {"features": float(features.detach()), "stats": float(stats.detach())}
 
