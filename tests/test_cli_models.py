@@ -46,6 +46,16 @@ def test_train_command(tmp_path: Path, style_png: Path,
     assert_one_line_error(code, err, "not found")
     code, _, err = run(capsys, "train", style_png, "--data", photos, "-o", out, "--batch", "0")
     assert_one_line_error(code, err, "batch")
+    # --max-minutes: a budget shorter than a step stops after one, with the model written.
+    code, _, err = run(capsys, "train", style_png, "--data", photos, "-o", tmp_path / "timed",
+                       "--steps", "500", "--size", "32", "--batch", "1", "--holdout", "1",
+                       "--precision", "fp32", "--max-minutes", "0.01")
+    assert code == 0, err
+    assert json.loads((tmp_path / "timed" / "config.json").read_text())[
+        "training"]["steps_done"] < 50
+    code, _, err = run(capsys, "train", style_png, "--data", photos, "-o", tmp_path / "t2",
+                       "--max-minutes", "0")
+    assert_one_line_error(code, err, "max-minutes")
 
 
 def test_stylize_with_a_model(tmp_path: Path, content_png: Path, model_dir: Path,

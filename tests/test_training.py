@@ -98,3 +98,52 @@ def test_bad_training_options_are_refused(tmp_path: Path, photos: Path, style: P
         train(style, tmp_path / "empty", tmp_path / "m", TINY)
     with pytest.raises(InvalidOption, match="holdout"):
         train(style, photos, tmp_path / "m", TINY.replace(holdout=5))
+
+
+def test_time_limit_stops_checkpointed_and_writes_the_model(tmp_path: Path, photos: Path,
+                                                            style: Path) -> None:
+    import json
+
+    # A limit far below one step: the run stops after its first step, checkpointed, and the
+    # model records the steps done; --resume goes on from there to the end.
+    cfg = TINY.replace(checkpoint_every=100, preview_every=0)
+    first = train(style, photos, tmp_path / "m", cfg, time_limit=1e-6)
+    assert first.steps == 1
+    assert load_model(first.folder).config["training"]["steps_done"] == 1
+    rest = train(style, photos, tmp_path / "m", cfg, resume=True)
+    assert rest.steps == cfg.steps
+    straight = train(style, photos, tmp_path / "straight", cfg)
+    a = load_file(str(straight.folder / "model.safetensors"))
+    b = load_file(str(rest.folder / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # The training log: a line per checkpoint, the mean losses since the line before.
+    rows = [json.loads(line) for line in
+            (rest.folder / "training_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 6]
+    assert {"content", "style", "seconds"} <= rows[0].keys()
+    with pytest.raises(InvalidOption, match="time limit"):
+        train(style, photos, tmp_path / "bad", cfg, time_limit=0)
+
+
+def test_trainers_run_channels_last(tmp_path: Path, photos: Path, style: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """On CUDA the trainers run channels-last; the same code path, forced on the CPU, trains
+    and writes every kind of model."""
+    import impasto.training.trainer as trainer_module
+    from impasto.config import DecoderConfig, EncoderConfig
+    from impasto.training.decoder import train_decoder
+    from impasto.training.encoder import train_encoder
+
+    monkeypatch.setattr(trainer_module, "memory_format", lambda device: torch.channels_last)
+    small = dict(steps=2, size=32, batch=2, holdout=1, checkpoint_every=2, preview_every=2,
+                 precision="fp32")
+    net = train(style, photos, tmp_path / "net", TINY.replace(steps=2))
+    enc = train_encoder(photos, tmp_path / "enc", EncoderConfig(width=4, **small))
+    dec = train_decoder(photos, tmp_path / "dec", DecoderConfig(layer="relu4_1", width=4,
+                                                                **small), styles=photos)
+    distilled = train_decoder(photos, tmp_path / "dist", DecoderConfig(
+        layer="relu4_1", width=4, encoder=str(enc.folder), teacher=str(dec.folder), **small),
+        styles=photos)
+    for result in (net, enc, dec, distilled):
+        assert np.isfinite(sum(result.losses.values()))
+        load_model(result.folder)

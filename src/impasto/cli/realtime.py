@@ -211,6 +211,9 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the che
 TrainDeviceOpt = Annotated[DeviceName, typer.Option("--device", help="Where to train.")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Model name (default: the "
                                                             "folder's).")]
+MaxMinutesOpt = Annotated[float | None, typer.Option(
+    "--max-minutes", min=0.01, help="Stop after this many minutes (checkpointed; the model is "
+                                    "written with the steps done; --resume goes on).")]
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -230,6 +233,7 @@ def train(
     resume: ResumeOpt = False,
     device: TrainDeviceOpt = "auto",
     name: NameOpt = None,
+    max_minutes: MaxMinutesOpt = None,
     **config: Any,
 ) -> None:
     """Train a feed-forward network for one STYLE (Johnson et al. 2016) on photos of --data."""
@@ -242,7 +246,7 @@ def train(
     trainer = Trainer(style, data, output, cfg, device=dev, resume=resume, name=name)
     err.print(f"training {cfg.arch} on {describe(dev)}: {cfg.steps} steps of {cfg.batch} x "
               f"{cfg.size} px", highlight=False)
-    _train_with_bar(trainer, cfg.steps)
+    _train_with_bar(trainer, cfg.steps, max_minutes)
 
 
 @with_config_options(cls=DecoderConfig)
@@ -256,6 +260,7 @@ def train_decoder(
     resume: ResumeOpt = False,
     device: TrainDeviceOpt = "auto",
     name: NameOpt = None,
+    max_minutes: MaxMinutesOpt = None,
     **config: Any,
 ) -> None:
     """Train a decoder for arbitrary-style transfer (--method adain / wct) on --data."""
@@ -269,7 +274,7 @@ def train_decoder(
             "inversion": "an inverting"}[trainer.mode]
     err.print(f"training {kind} decoder for {cfg.layer} on {describe(dev)}: "
               f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
-    _train_with_bar(trainer, cfg.steps)
+    _train_with_bar(trainer, cfg.steps, max_minutes)
 
 
 @with_config_options(cls=EncoderConfig)
@@ -280,6 +285,7 @@ def train_encoder(
     resume: ResumeOpt = False,
     device: TrainDeviceOpt = "auto",
     name: NameOpt = None,
+    max_minutes: MaxMinutesOpt = None,
     **config: Any,
 ) -> None:
     """Distil VGG-19 (up to relu4_1) into a thin encoder for fast AdaIN (--encoder)."""
@@ -290,10 +296,10 @@ def train_encoder(
     trainer = EncoderTrainer(data, output, cfg, device=dev, resume=resume, name=name)
     err.print(f"distilling VGG-19 into a width-{cfg.width} encoder on {describe(dev)}: "
               f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
-    _train_with_bar(trainer, cfg.steps)
+    _train_with_bar(trainer, cfg.steps, max_minutes)
 
 
-def _train_with_bar(trainer: Any, steps: int) -> None:
+def _train_with_bar(trainer: Any, steps: int, max_minutes: float | None) -> None:
     from impasto.training.trainer import TrainProgress
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -307,7 +313,8 @@ def _train_with_bar(trainer: Any, steps: int) -> None:
                 info += f" preview {event.preview.name}"
             bar.update(task, completed=event.step, info=info)
 
-        result = trainer.run(on_step)
+        result = trainer.run(on_step, time_limit=None if max_minutes is None
+                             else max_minutes * 60.0)
     err.print(f"wrote {result.folder} ({result.steps} steps, {result.seconds:.0f} s)",
               highlight=False)
 

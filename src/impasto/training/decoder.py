@@ -46,6 +46,7 @@ from impasto.training.trainer import (
     _load_checkpoint,
     _write_preview,
     model_info,
+    on_device,
     prepare_run,
     training_loop,
 )
@@ -86,12 +87,15 @@ class DecoderTrainer:
         self.precision = resolve_precision(cfg.precision, self.dev)
         self.encoder = (load_encoder(cfg.encoder, self.dev) if cfg.encoder != "vgg19" else None)
         self.teacher = _load_teacher(cfg.teacher, self.dev) if cfg.teacher else None
+        for loaded in (self.encoder, self.teacher):
+            if loaded is not None:
+                on_device(loaded.net, self.dev)
         if self.teacher is not None and not self.style_files:
             raise InvalidOption("--teacher distils an AdaIN decoder: give --styles too")
         torch.manual_seed(cfg.seed)
         self.arch = architecture("decoder")
         self.params = {"layer": cfg.layer, "width": cfg.width}
-        self.net = self.arch.build(**self.params).to(self.dev).train()
+        self.net = on_device(self.arch.build(**self.params), self.dev).train()
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
                       if resume else 0)
@@ -99,9 +103,10 @@ class DecoderTrainer:
         self.loss_layers = (DISTIL_LAYERS if self.teacher is not None
                             else STYLE_LAYERS if self.style_files
                             else tuple(f"relu{k}_1" for k in range(1, block + 1)))
-        self.loss_vgg = VGG19(sorted({*self.loss_layers, cfg.layer})).to(self.dev)
+        self.loss_vgg = on_device(VGG19(sorted({*self.loss_layers, cfg.layer})), self.dev)
         # Distillation compares pictures at shallow layers only: no pass to relu4_1 to train.
-        self.picture_vgg = (VGG19(DISTIL_LAYERS).to(self.dev) if self.teacher is not None
+        self.picture_vgg = (on_device(VGG19(DISTIL_LAYERS), self.dev)
+                            if self.teacher is not None
                             else self.loss_vgg)
         self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
         self.style_batches = (CropBatches(self.style_files, size=cfg.size, batch=cfg.batch,
@@ -155,17 +160,17 @@ class DecoderTrainer:
 
     def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
-        x = self.batches.batch_at(step).to(self.dev)
+        x = on_device(self.batches.batch_at(step), self.dev)
         with torch.no_grad(), autocast(self.precision, self.dev):
             fx = self.loss_vgg(x)  # the photo's features at every loss layer, once
         if self.teacher is not None:
             assert self.style_batches is not None
             return self._distil_loss(step, x, fx,
-                                     self.style_batches.batch_at(step).to(self.dev))
+                                     on_device(self.style_batches.batch_at(step), self.dev))
         f = self._encode(x) if self.encoder is not None else fx[cfg.layer].float()
         if self.style_batches is not None:
             # The style's features at every loss layer, once: relu4_1 gives the AdaIN target.
-            s = self.style_batches.batch_at(step).to(self.dev)
+            s = on_device(self.style_batches.batch_at(step), self.dev)
             with torch.no_grad(), autocast(self.precision, self.dev):
                 fs = self.loss_vgg(s)
             style_in = self._encode(s) if self.encoder is not None else fs[cfg.layer].float()
@@ -186,8 +191,8 @@ class DecoderTrainer:
         return loss, {"pixel": float(pixel.detach()), "feature": float(feature.detach())}
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
-            cancel: CancelToken | None = None) -> TrainResult:
-        run = training_loop(self, callback, cancel)
+            cancel: CancelToken | None = None, time_limit: float | None = None) -> TrainResult:
+        run = training_loop(self, callback, cancel, time_limit)
         step, losses, seconds, _ = run
         method = {"adain": "AdaIN decoder (Huang and Belongie 2017)",
                   "distillation": "AdaIN decoder distilled from a larger one (Wang et al. "
@@ -227,9 +232,11 @@ def train_decoder(data: str | os.PathLike[str], output: str | os.PathLike[str],
                   styles: str | os.PathLike[str] | None = None,
                   device: torch.device | str = "cpu", resume: bool = False,
                   callback: Callable[[TrainProgress], None] | None = None,
-                  cancel: CancelToken | None = None, name: str | None = None) -> TrainResult:
-    """Train a decoder (AdaIN with ``styles``, else an inverting WCT decoder) and write it
-    (config.json + model.safetensors), checkpoints and previews to ``output``."""
+                  cancel: CancelToken | None = None, name: str | None = None,
+                  time_limit: float | None = None) -> TrainResult:
+    """Train a decoder (AdaIN with ``styles``, else an inverting WCT decoder) for
+    ``config.steps`` or ``time_limit`` seconds, and write it (config.json + model.safetensors),
+    checkpoints, the training log and previews to ``output``."""
     trainer = DecoderTrainer(data, output, config, styles=styles, device=device, resume=resume,
                              name=name)
-    return trainer.run(callback, cancel)
+    return trainer.run(callback, cancel, time_limit)

@@ -32,6 +32,7 @@ from impasto.training.trainer import (
     _load_checkpoint,
     _write_preview,
     model_info,
+    on_device,
     prepare_run,
     training_loop,
 )
@@ -66,17 +67,17 @@ class EncoderTrainer:
         torch.manual_seed(cfg.seed)
         self.arch = architecture("student")
         self.params = {"width": cfg.width}
-        self.net = self.arch.build(**self.params).to(self.dev).train()
+        self.net = on_device(self.arch.build(**self.params), self.dev).train()
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
                       if resume else 0)
-        self.teacher = VGG19([LAYER]).to(self.dev)
+        self.teacher = on_device(VGG19([LAYER]), self.dev)
         self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
         self.previews = [to_tensor(load_rgb(p, cfg.size)) for p in self.held_out]
         self._decoder: StyleModel | None = None
 
     def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        x = self.batches.batch_at(step).to(self.dev)
+        x = on_device(self.batches.batch_at(step), self.dev)
         with torch.no_grad(), autocast(self.precision, self.dev):
             target = self.teacher(x)[LAYER].float()
         return distillation_loss(self.net(x), target, self.cfg.stats_weight)
@@ -91,8 +92,8 @@ class EncoderTrainer:
                               lambda p: decoder(self.net(p.to(self.dev))))
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
-            cancel: CancelToken | None = None) -> TrainResult:
-        run = training_loop(self, callback, cancel)
+            cancel: CancelToken | None = None, time_limit: float | None = None) -> TrainResult:
+        run = training_loop(self, callback, cancel, time_limit)
         step, losses, seconds, _ = run
         info = model_info(self, "distilled encoder: predicts VGG-19's relu4_1 (Wang et al. "
                           "2020)", run, mode="distillation", teacher=f"VGG-19 {LAYER}")
@@ -104,9 +105,11 @@ def train_encoder(data: str | os.PathLike[str], output: str | os.PathLike[str],
                   config: EncoderConfig | None = None, *,
                   device: torch.device | str = "cpu", resume: bool = False,
                   callback: Callable[[TrainProgress], None] | None = None,
-                  cancel: CancelToken | None = None, name: str | None = None) -> TrainResult:
-    """Distil VGG-19 up to relu4_1 into a thin encoder on the pictures of ``data``; write it
-    (config.json + model.safetensors), checkpoints and previews to ``output``."""
+                  cancel: CancelToken | None = None, name: str | None = None,
+                  time_limit: float | None = None) -> TrainResult:
+    """Distil VGG-19 up to relu4_1 into a thin encoder on the pictures of ``data`` (for
+    ``config.steps`` or ``time_limit`` seconds); write it (config.json + model.safetensors),
+    checkpoints, the training log and previews to ``output``."""
     return EncoderTrainer(data, output, config, device=device, resume=resume,
-                          name=name).run(callback, cancel)
+                          name=name).run(callback, cancel, time_limit)
 

@@ -35,6 +35,22 @@ from impasto.training.data import CropBatches, list_images, load_rgb
 
 CHECKPOINT_WEIGHTS = "checkpoint.safetensors"
 CHECKPOINT_STATE = "checkpoint.json"
+#: One JSON line per checkpoint: step, seconds so far, and the mean losses since the last line.
+TRAINING_LOG = "training_log.jsonl"
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last on CUDA, where tensor-core convolutions want it; plain NCHW on CPUs
+    (measured slower there for VGG, see docs/benchmarks.md)."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def on_device(module_or_tensor: Any, device: torch.device) -> Any:
+    """``module_or_tensor`` moved to ``device`` in the device's :func:`memory_format`."""
+    fmt = memory_format(device)
+    if isinstance(module_or_tensor, torch.Tensor):
+        return module_or_tensor.to(device).contiguous(memory_format=fmt)
+    return module_or_tensor.to(device).to(memory_format=fmt)
 
 
 @dataclass(frozen=True)
@@ -63,8 +79,8 @@ class TrainResult:
 def _loss_networks(cfg: TrainConfig, device: torch.device) -> tuple[VGG19, VGG19]:
     """VGG-19 for the output (all loss layers) and for the photos (content layers only, so the
     target pass stops early); they share the decoded weights."""
-    return (VGG19([*cfg.content_layers, *cfg.style_layers]).to(device),
-            VGG19(list(cfg.content_layers)).to(device))
+    return (on_device(VGG19([*cfg.content_layers, *cfg.style_layers]), device),
+            on_device(VGG19(list(cfg.content_layers)), device))
 
 
 class Trainer:
@@ -96,20 +112,20 @@ class Trainer:
         self.precision = resolve_precision(cfg.precision, self.dev)
         torch.manual_seed(cfg.seed)
         self.arch = architecture(cfg.arch)
-        self.net = self.arch.build().to(self.dev).train()
+        self.net = on_device(self.arch.build(), self.dev).train()
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = _load_checkpoint(self.out, self.net, self.opt, cfg, self.dev) \
             if resume else 0
         self.vgg, self.content_vgg = _loss_networks(cfg, self.dev)
         with torch.no_grad(), autocast(self.precision, self.dev):
-            feats = self.vgg(to_tensor(style_img).to(self.dev))
+            feats = self.vgg(on_device(to_tensor(style_img), self.dev))
         self.targets = {n: LF.gram(feats[n]).float() for n in cfg.style_layers}
         self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
         self.previews = [to_tensor(load_rgb(p, cfg.size)) for p in self.held_out]
 
     def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, dev, net = self.cfg, self.dev, self.net
-        x = self.batches.batch_at(step).to(dev)
+        x = on_device(self.batches.batch_at(step), dev)
         y = net(x)
         with autocast(self.precision, dev):
             fy = self.vgg(y)
@@ -137,8 +153,10 @@ class Trainer:
                               lambda p: run_network(self.net, p.to(self.dev)))
 
     def run(self, callback: Callable[[TrainProgress], None] | None = None,
-            cancel: CancelToken | None = None) -> TrainResult:
-        run = training_loop(self, callback, cancel)
+            cancel: CancelToken | None = None, time_limit: float | None = None) -> TrainResult:
+        """Train to ``config.steps``, or until ``time_limit`` seconds have passed; either way
+        the model is written with the steps done."""
+        run = training_loop(self, callback, cancel, time_limit)
         step, losses, seconds, _ = run
         info = model_info(self, "per-style feed-forward network (Johnson et al. 2016, instance "
                           "norm)", run, licence_of="the style picture's and the training "
@@ -185,21 +203,30 @@ def prepare_run(data: str | os.PathLike[str], holdout: int, out: Path,
 
 
 def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None,
-                  cancel: CancelToken | None) -> tuple[int, dict[str, float], float, float]:
+                  cancel: CancelToken | None, time_limit: float | None = None,
+                  ) -> tuple[int, dict[str, float], float, float]:
     """The loop the trainers share: Adam steps on ``trainer._loss(step)``, previews,
-    checkpoints, cancellation and progress events; returns (last step, last losses, seconds
-    of this session, seconds of every session). A resumed run takes the last losses and the
-    seconds so far from its checkpoint, so a model finished by a resume records them."""
+    checkpoints with a line of the training log each, cancellation, an optional time limit
+    (seconds of this session: the run stops after the step that passes it, checkpointed) and
+    progress events; returns (last step, last losses, seconds of this session, seconds of
+    every session). A resumed run takes the last losses and the seconds so far from its
+    checkpoint, so a model finished by a resume records them."""
     cfg, net, opt, out = trainer.cfg, trainer.net, trainer.opt, trainer.out
+    if time_limit is not None and time_limit <= 0:
+        raise InvalidOption(f"time limit must be positive, got {time_limit:g} s")
     out.mkdir(parents=True, exist_ok=True)
+    if trainer.dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: pick the fastest kernels once
     started = time.perf_counter()
     prior = _checkpoint_record(out) if trainer.start else {}
     losses: dict[str, float] = dict(prior.get("losses", {}))
     before = float(prior.get("seconds", 0.0))
+    log = _TrainingLog(out / TRAINING_LOG, trainer.start)
 
     def save(at: int) -> None:
-        _save_checkpoint(out, net, opt, cfg, at, losses=losses,
-                         seconds=before + time.perf_counter() - started)
+        seconds = before + time.perf_counter() - started
+        _save_checkpoint(out, net, opt, cfg, at, losses=losses, seconds=seconds)
+        log.write(at, seconds)
 
     step = trainer.start
     for step in range(trainer.start + 1, cfg.steps + 1):
@@ -210,11 +237,13 @@ def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        log.add(losses)
         preview = None
         if cfg.preview_every and trainer.previews and step % cfg.preview_every == 0:
             preview = trainer._preview(step)
             net.train()
-        saved = step % cfg.checkpoint_every == 0 or step == cfg.steps
+        out_of_time = time_limit is not None and time.perf_counter() - started >= time_limit
+        saved = step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time
         if saved:
             save(step)
         if callback is not None:
@@ -223,8 +252,40 @@ def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None
                                    losses=losses, elapsed=elapsed,
                                    step_seconds=elapsed / max(step - trainer.start, 1),
                                    preview=preview, checkpoint=saved))
+        if out_of_time:
+            break
     seconds = time.perf_counter() - started
     return step, losses, seconds, before + seconds
+
+
+class _TrainingLog:
+    """``training_log.jsonl``: a line per checkpoint with the mean of each loss over the steps
+    since the line before. A resumed run drops the lines past its checkpoint."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self.path = path
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        if start == 0:
+            path.unlink(missing_ok=True)
+        elif path.is_file():
+            kept = [line for line in path.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= start]
+            path.write_text("".join(line + "\n" for line in kept))
+
+    def add(self, losses: dict[str, float]) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def write(self, step: int, seconds: float) -> None:
+        if not self.count:
+            return
+        row = {"step": step, "seconds": round(seconds, 1),
+               **{k: round(v / self.count, 6) for k, v in self.sums.items()}}
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.sums, self.count = {}, 0
 
 
 def train(
@@ -238,11 +299,13 @@ def train(
     callback: Callable[[TrainProgress], None] | None = None,
     cancel: CancelToken | None = None,
     name: str | None = None,
+    time_limit: float | None = None,
 ) -> TrainResult:
-    """Train a network in ``config.arch`` to paint photos of ``data`` like ``style``; write it
-    (config.json + model.safetensors), checkpoints and previews to the ``output`` folder."""
+    """Train a network in ``config.arch`` to paint photos of ``data`` like ``style`` (for
+    ``config.steps``, or ``time_limit`` seconds if that comes first); write it (config.json +
+    model.safetensors), checkpoints, the training log and previews to the ``output`` folder."""
     trainer = Trainer(style, data, output, config, device=device, resume=resume, name=name)
-    return trainer.run(callback, cancel)
+    return trainer.run(callback, cancel, time_limit)
 
 
 @torch.no_grad()
