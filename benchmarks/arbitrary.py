@@ -149,6 +149,11 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     ours = {m: ArbitraryPictures(m) for m in ("adain", "wct")}
     if args.encoder:
         ours["distilled"] = ArbitraryPictures("adain", encoder=args.encoder)
+    for spec in args.candidate:  # LABEL=DECODER[,ENCODER]: a decoder not (yet) shipped
+        label, _, folders = spec.partition("=")
+        decoder, _, encoder = folders.partition(",")
+        ours[label] = ArbitraryPictures("adain", decoders=[decoder],
+                                        encoder=encoder or "vgg19")
     methods = list(ours)
     stylizer = impasto.Stylizer("cpu") if args.optimise else None
     rows, records, cells, labels = [], [], [], []
@@ -277,6 +282,8 @@ def main() -> int:
                         help="run the optimisation engine where no cached picture exists")
     parser.add_argument("--encoder", default=None,
                         help="a distilled encoder (folder or shipped name) to time and score")
+    parser.add_argument("--candidate", action="append", default=[],
+                        help="quality: also score LABEL=DECODER_DIR[,ENCODER_DIR]")
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "arbitrary"))
     parser.add_argument("--json", default=None)
