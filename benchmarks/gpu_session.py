@@ -52,6 +52,14 @@ def jobs(data: Path, work: Path, budget: float) -> dict[str, dict[str, Any]]:
                                "style_weight": 25.0}},
         "student": {"kind": "encoder", "data": str(data / "clean_content"),
                     "limit": 0.5 * train, "config": {**common, "width": 16, "batch": 16}},
+        # Johnson's network for the same two styles (not in the default set: --only).
+        "starry-johnson": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
+                           "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                           "config": {**common, "arch": "johnson", "batch": 8}},
+        "wave-johnson": {"kind": "style",
+                         "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
+                         "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                         "config": {**common, "arch": "johnson", "batch": 8}},
         # Starts when its teacher and encoder are written; its limit is what is left then.
         "distilled": {"kind": "decoder", "data": str(data / "clean_content"),
                       "styles": str(data / "clean_styles"), "after": ["adain10", "student"],
@@ -95,15 +103,42 @@ def run_job(name: str, spec: dict[str, Any], work: Path, device: str) -> None:
           f"({time.perf_counter() - started:.0f} s with set-up) {result.losses}", flush=True)
 
 
+#: What one returned file may hold (the device tool brings back files of up to 16 MiB).
+MAX_PACK = 15 * 2**20
+
+
 def pack(folder: Path, out: Path) -> Path:
-    """``folder`` as ``out/NAME.tgz``, without the checkpoints (the model, its config, the
-    training log and the job's log)."""
+    """``folder`` as ``out/NAME.tgz``: the model, its config, the training log, the job's log,
+    and the checkpoint too where it fits (so a later session can ``--resume`` the run)."""
     path = out / f"{folder.name}.tgz"
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    checkpoint = [p for p in files if p.name.startswith("checkpoint.")]
+    if sum(p.stat().st_size for p in files) > MAX_PACK:
+        files = [p for p in files if p not in checkpoint]
     with tarfile.open(path, "w:gz") as tar:
-        for item in sorted(folder.rglob("*")):
-            if item.is_file() and not item.name.startswith("checkpoint."):
-                tar.add(item, arcname=f"{folder.name}/{item.relative_to(folder)}")
+        for item in files:
+            tar.add(item, arcname=f"{folder.name}/{item.relative_to(folder)}")
     return path
+
+
+def preflight(plan: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
+    """What is missing before any job starts: every folder of pictures and every style file
+    (a folder of symbolic links does not survive the copy to a device machine)."""
+    from impasto.errors import ImpastoError
+    from impasto.training.data import list_images
+
+    problems = []
+    for name in names:
+        spec = plan[name]
+        for key in ("data", "styles"):
+            if spec.get(key):
+                try:
+                    list_images(spec[key])
+                except ImpastoError as exc:
+                    problems.append(f"{name}: {exc}")
+        if spec.get("style") and not Path(spec["style"]).is_file():
+            problems.append(f"{name}: style picture not found: {spec['style']}")
+    return problems
 
 
 def measure(data: Path, work: Path, out: Path, device: str, quick: bool) -> None:
@@ -242,7 +277,12 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
-    names = [n for n in plan if not args.only or n in args.only]
+    names = [n for n in plan if (n in args.only if args.only else not plan[n].get("optional"))]
+    unknown = sorted(set(args.only or ()) - set(plan))
+    problems = preflight(plan, names) + [f"unknown job: {n}" for n in unknown]
+    if problems:
+        print("not started:\n  " + "\n  ".join(problems), flush=True)
+        return 2
     running: dict[str, subprocess.Popen[bytes]] = {}
     finished: set[str] = set()
     failed: list[str] = []
