@@ -574,3 +574,18 @@ def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs(tmp_path: Path)
             from impasto.models.export import export_onnx
 
             assert export_onnx(dec, tmp_path / f"{decoder}.onnx").stat().st_size > 0
+
+
+def test_decoder_fine_tuning_from_a_model(tmp_path: Path, pictures: Path,
+                                          decoders: dict[str, Path]) -> None:
+    # The fixture decoders are width 8: a width-4 run cannot start from them.
+    with pytest.raises(InvalidOption, match="--init"):
+        train_decoder(pictures, tmp_path / "bad", TINY.replace(init=str(decoders["relu2_1"])))
+    with pytest.raises(InvalidOption, match="--init"):
+        train_decoder(pictures, tmp_path / "bad2", TINY.replace(width=8,
+                                                                init=str(decoders["relu1_1"])))
+    tuned = train_decoder(pictures, tmp_path / "tuned",
+                          TINY.replace(width=8, steps=1, preview_every=0,
+                                       init=str(decoders["relu2_1"])))
+    record = load_model(tuned.folder).config["training"]["init"]
+    assert record["sha256"] == load_model(decoders["relu2_1"]).sha256

@@ -147,3 +147,18 @@ def test_trainers_run_channels_last(tmp_path: Path, photos: Path, style: Path,
     for result in (net, enc, dec, distilled):
         assert np.isfinite(sum(result.losses.values()))
         load_model(result.folder)
+
+
+def test_init_starts_from_a_trained_model(tmp_path: Path, photos: Path, style: Path) -> None:
+    first = train(style, photos, tmp_path / "a", TINY.replace(preview_every=0))
+    # A learning rate too small to move anything: the fine-tuned model is the one it began from.
+    tuned = train(style, photos, tmp_path / "b",
+                  TINY.replace(steps=1, preview_every=0, learning_rate=1e-12,
+                               init=str(first.folder)))
+    a = load_file(str(first.folder / "model.safetensors"))
+    b = load_file(str(tuned.folder / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    record = load_model(tuned.folder).config["training"]["init"]
+    assert record["sha256"] == load_model(first.folder).sha256
+    with pytest.raises(InvalidOption, match="--init"):
+        train(style, photos, tmp_path / "c", TINY.replace(arch="johnson", init=str(first.folder)))

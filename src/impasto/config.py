@@ -283,6 +283,9 @@ class TrainConfig:
                                     "are relative, as in the optimiser)."))
     tv_weight: float = field(default=0.0, metadata=_opt("Total-variation weight."))
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
+    init: str | None = field(default=None, metadata=_opt(
+        "Start from this trained model's weights (a model folder or a shipped model's name, of "
+        "the same architecture and options) instead of a random initialisation: fine-tuning."))
     # The optimiser's layers (Johnson et al. use relu2_2 for content and no relu5_x for
     # style): measured, they give lower style distance at the same training time
     # (docs/benchmarks.md, real-time networks).
@@ -388,6 +391,9 @@ class DecoderConfig:
         "Without --styles (WCT): weight of the feature reconstruction loss at relu1_1 ... "
         "the decoder's layer (relative)."))
     learning_rate: float = field(default=5e-4, metadata=_opt("Adam learning rate."))
+    init: str | None = field(default=None, metadata=_opt(
+        "Start from this trained model's weights (a model folder or a shipped model's name, of "
+        "the same architecture and options) instead of a random initialisation: fine-tuning."))
     encoder: str = field(default="vgg19", metadata=_opt(
         "Encoder whose features the decoder learns to decode: vgg19, or a distilled encoder "
         "(impasto train-encoder; a model folder or a shipped model's name)."))
@@ -438,6 +444,9 @@ class EncoderConfig:
         "Weight of the loss on the features' channel means and deviations (what AdaIN uses) "
         "against the loss on the features themselves (both relative)."))
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
+    init: str | None = field(default=None, metadata=_opt(
+        "Start from this trained model's weights (a model folder or a shipped model's name, of "
+        "the same architecture and options) instead of a random initialisation: fine-tuning."))
     seed: int = field(default=0, metadata=_opt("Seed of the initialisation, data order and "
                                                "crops."))
     precision: Precision = field(

@@ -48,6 +48,7 @@ from impasto.training.trainer import (
     model_info,
     on_device,
     prepare_run,
+    start_from,
     training_loop,
 )
 
@@ -96,6 +97,7 @@ class DecoderTrainer:
         self.arch = architecture("decoder")
         self.params = {"layer": cfg.layer, "width": cfg.width}
         self.net = on_device(self.arch.build(**self.params), self.dev).train()
+        self.init = start_from(self, self.arch.name, self.params, resume)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
                       if resume else 0)
@@ -203,7 +205,7 @@ class DecoderTrainer:
             styles=self.style_dir.name if self.style_dir else None,
             style_pictures=len(self.style_files),
             encoder_sha256=self.encoder.sha256 if self.encoder else None,
-            teacher_sha256=self.teacher.sha256 if self.teacher else None)
+            teacher_sha256=self.teacher.sha256 if self.teacher else None, init=self.init)
         save_model(self.out, self.net.eval(), self.arch.name, self.params, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
 

@@ -34,6 +34,7 @@ from impasto.training.trainer import (
     model_info,
     on_device,
     prepare_run,
+    start_from,
     training_loop,
 )
 
@@ -68,6 +69,7 @@ class EncoderTrainer:
         self.arch = architecture("student")
         self.params = {"width": cfg.width}
         self.net = on_device(self.arch.build(**self.params), self.dev).train()
+        self.init = start_from(self, self.arch.name, self.params, resume)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
                       if resume else 0)
@@ -96,7 +98,8 @@ class EncoderTrainer:
         run = training_loop(self, callback, cancel, time_limit)
         step, losses, seconds, _ = run
         info = model_info(self, "distilled encoder: predicts VGG-19's relu4_1 (Wang et al. "
-                          "2020)", run, mode="distillation", teacher=f"VGG-19 {LAYER}")
+                          "2020)", run, mode="distillation", teacher=f"VGG-19 {LAYER}",
+                          init=self.init)
         save_model(self.out, self.net.eval(), self.arch.name, self.params, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
 

@@ -39,6 +39,29 @@ CHECKPOINT_STATE = "checkpoint.json"
 TRAINING_LOG = "training_log.jsonl"
 
 
+def start_from(trainer: Any, arch: str, params: dict[str, Any], resume: bool
+               ) -> dict[str, str] | None:
+    """``config.init``: copy a trained model's weights into ``trainer.net`` (same
+    architecture and options); returns what the model record says of it. A resumed run takes
+    its weights from the checkpoint instead."""
+    from impasto.models.store import load_model
+
+    source = trainer.cfg.init
+    if source is None:
+        return None
+    model = load_model(source)
+    if model.arch != arch or any(model.params.get(k) != v for k, v in params.items()):
+        raise InvalidOption(f"--init {model.name} is a {model.arch} model {model.params}; this "
+                            f"run trains a {arch} model {params}")
+    if not resume:
+        try:
+            trainer.net.load_state_dict(model.net.state_dict())
+        except RuntimeError:
+            raise InvalidOption(f"--init {model.name}: its weights do not fit a {arch} model "
+                                f"{params}") from None
+    return {"source": str(source), "name": model.name, "sha256": model.sha256}
+
+
 def memory_format(device: torch.device) -> torch.memory_format:
     """Channels-last on CUDA, where tensor-core convolutions want it; plain NCHW on CPUs
     (measured slower there for VGG, see docs/benchmarks.md)."""
@@ -113,6 +136,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.arch = architecture(cfg.arch)
         self.net = on_device(self.arch.build(), self.dev).train()
+        self.init = start_from(self, self.arch.name, {}, resume)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = _load_checkpoint(self.out, self.net, self.opt, cfg, self.dev) \
             if resume else 0
@@ -160,7 +184,7 @@ class Trainer:
         step, losses, seconds, _ = run
         info = model_info(self, "per-style feed-forward network (Johnson et al. 2016, instance "
                           "norm)", run, licence_of="the style picture's and the training "
-                          "photos'")
+                          "photos'", init=self.init)
         info["style"] = {"file": self.style.name, "sha256": sha256_file(self.style)}
         save_model(self.out, self.net.eval(), self.arch.name, {}, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
