@@ -371,6 +371,13 @@ def test_adain_onnx_export_agrees_with_torch(tmp_path: Path, decoders: dict[str,
         ours = AdaINGraph(load_model(decoders["relu4_1"]).net).eval()(content, style, strength)
     assert theirs.shape == tuple(ours.shape)
     assert float(np.abs(theirs - ours.numpy()).max()) < 1e-4
+    # The graph is the stylizer's AdaIN path, border margin included.
+    stylizer = ArbitraryStylizer("adain", decoders=[decoders["relu4_1"]])
+    content = torch.rand(1, 3, 64, 96)
+    (graph,) = session.run(None, {"content": content.numpy(), "style": style.numpy(),
+                                  "strength": strength.numpy()})
+    direct = stylizer.stylize_tensor(content, [stylizer.style_stats(style)])
+    assert float(np.abs(np.clip(graph, 0, 1) - direct.numpy()).max()) < 1e-4
 
 
 # ------------------------------------------------------------------------------ shipped decoders

@@ -38,10 +38,13 @@ class AdaINGraph(nn.Module):
     def forward(self, content: torch.Tensor, style: torch.Tensor,
                 strength: torch.Tensor) -> torch.Tensor:
         from impasto.arbitrary import transforms as T
+        from impasto.arbitrary.stylizer import MARGIN
 
-        f = self._encode(content)
+        # The stylizer's reflected border (the decoder streaks the outermost rows).
+        m = MARGIN
+        f = self._encode(nn.functional.pad(content, (m, m, m, m), mode="reflect"))
         t = T.adain(f, T.mean_std(self._encode(style)))
-        return self.decoder(strength * t + (1.0 - strength) * f)
+        return self.decoder(strength * t + (1.0 - strength) * f)[..., m:-m, m:-m]
 
 
 def is_adain_decoder(model: StyleModel) -> bool:
@@ -77,8 +80,9 @@ def export_onnx(model: StyleModel, output: str | os.PathLike[str], *,
 
     A style network: input ``image`` (B, 3, H, W) in [0, 1], H and W multiples of the model's
     stride; output ``stylized``, unclamped. An AdaIN decoder (``relu4_1``): the whole AdaIN
-    path with its encoder (VGG-19, or the distilled ``encoder`` it was trained on), inputs
-    ``content`` (1, 3, H, W) with H and W multiples of 8, ``style`` (1, 3, h, w) and
+    path with its encoder (VGG-19, or the distilled ``encoder`` it was trained on) and the
+    stylizer's 16 px reflected border, inputs ``content`` (1, 3, H, W) with H and W multiples
+    of 8 and at least 24, ``style`` (1, 3, h, w) and
     ``strength`` (1,); output ``stylized``. Another decoder: input ``features``. A distilled
     encoder: input ``image``, output ``features`` (relu4_1).
     """
