@@ -307,14 +307,20 @@ def _train_with_bar(trainer: Any, steps: int, max_minutes: float | None) -> None
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("train", total=steps, info="")
 
+        limit = None if max_minutes is None else max_minutes * 60.0
+
         def on_step(event: TrainProgress) -> None:
             info = f"loss {event.loss:.3f} ({event.step_seconds:.2f} s/step)"
             if event.preview is not None:
                 info += f" preview {event.preview.name}"
-            bar.update(task, completed=event.step, info=info)
+            total = steps
+            if limit is not None and event.step_seconds > 0:
+                # The bar (and its ETA) ends where the time limit will stop the run.
+                left = max(limit - event.elapsed, 0.0) / event.step_seconds
+                total = min(steps, event.step + round(left))
+            bar.update(task, completed=event.step, total=total, info=info)
 
-        result = trainer.run(on_step, time_limit=None if max_minutes is None
-                             else max_minutes * 60.0)
+        result = trainer.run(on_step, time_limit=limit)
     err.print(f"wrote {result.folder} ({result.steps} steps, {result.seconds:.0f} s)",
               highlight=False)
 
