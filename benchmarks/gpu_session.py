@@ -32,8 +32,8 @@ STEPS = 10**7  # the time limits end the runs
 
 def jobs(data: Path, work: Path, budget: float) -> dict[str, dict[str, Any]]:
     """The training jobs: name -> what to train, on what, for how long (seconds of training)."""
-    measure = min(100.0, 0.22 * budget)
-    train = budget - measure - 25.0  # process start-up and packing
+    measuring = min(100.0, 0.22 * budget)
+    train = budget - measuring - 25.0  # process start-up and packing
     common = {"steps": STEPS, "checkpoint_every": 1000, "preview_every": 0}
     return {
         "starry": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),

@@ -246,7 +246,7 @@ def train(
     trainer = Trainer(style, data, output, cfg, device=dev, resume=resume, name=name)
     err.print(f"training {cfg.arch} on {describe(dev)}: {cfg.steps} steps of {cfg.batch} x "
               f"{cfg.size} px", highlight=False)
-    _train_with_bar(trainer, cfg.steps, max_minutes)
+    _train_with_bar(trainer, max_minutes)
 
 
 @with_config_options(cls=DecoderConfig)
@@ -274,7 +274,7 @@ def train_decoder(
             "inversion": "an inverting"}[trainer.mode]
     err.print(f"training {kind} decoder for {cfg.layer} on {describe(dev)}: "
               f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
-    _train_with_bar(trainer, cfg.steps, max_minutes)
+    _train_with_bar(trainer, max_minutes)
 
 
 @with_config_options(cls=EncoderConfig)
@@ -296,12 +296,13 @@ def train_encoder(
     trainer = EncoderTrainer(data, output, cfg, device=dev, resume=resume, name=name)
     err.print(f"distilling VGG-19 into a width-{cfg.width} encoder on {describe(dev)}: "
               f"{cfg.steps} steps of {cfg.batch} x {cfg.size} px", highlight=False)
-    _train_with_bar(trainer, cfg.steps, max_minutes)
+    _train_with_bar(trainer, max_minutes)
 
 
-def _train_with_bar(trainer: Any, steps: int, max_minutes: float | None) -> None:
+def _train_with_bar(trainer: Any, max_minutes: float | None) -> None:
     from impasto.training.trainer import TrainProgress
 
+    steps = trainer.cfg.steps
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[info]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False) as bar:
