@@ -52,7 +52,17 @@ def jobs(data: Path, work: Path, budget: float) -> dict[str, dict[str, Any]]:
                                "style_weight": 25.0}},
         "student": {"kind": "encoder", "data": str(data / "clean_content"),
                     "limit": 0.5 * train, "config": {**common, "width": 16, "batch": 16}},
-        # Johnson's network for the same two styles (not in the default set: --only).
+        # The same two networks trained on the score's own distances (--loss-form distance),
+        # and Johnson's network: not in the default set (--only).
+        "starry-distance": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
+                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                            "config": {**common, "arch": "fast", "batch": 8,
+                                       "loss_form": "distance", "style_weight": 4.0}},
+        "wave-distance": {"kind": "style",
+                          "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
+                          "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                          "config": {**common, "arch": "fast", "batch": 8,
+                                     "loss_form": "distance", "style_weight": 4.0}},
         "starry-johnson": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
                            "config": {**common, "arch": "johnson", "batch": 8}},

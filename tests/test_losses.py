@@ -36,6 +36,17 @@ def test_relative_losses_are_zero_at_target_and_scale_free() -> None:
     assert float(content_loss(3 * g, 3 * f)) == pytest.approx(float(content_loss(g, f)), rel=1e-5)
 
 
+def test_relative_error_is_the_root_of_the_squared_form_per_item() -> None:
+    x, t = torch.rand(3, 4, 6, 6), torch.rand(3, 4, 6, 6) + 0.1
+    per_item = [float(LF.relative_sq_error(x[i:i + 1], t[i:i + 1])) ** 0.5 for i in range(3)]
+    assert float(LF.relative_error(x, t)) == pytest.approx(sum(per_item) / 3, rel=1e-5)
+    # At the target it is (almost) zero and its gradient is finite.
+    y = t.clone().requires_grad_(True)
+    LF.relative_error(y, t).backward()
+    assert float(LF.relative_error(t, t)) < 1e-3
+    assert torch.isfinite(y.grad).all()
+
+
 def test_gradcheck_gram_and_style_loss() -> None:
     f = torch.rand(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
     target = gram(torch.rand(1, 3, 4, 5, dtype=torch.float64))

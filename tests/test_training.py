@@ -15,7 +15,7 @@ from impasto.errors import Cancelled, InvalidOption
 from impasto.models import load_model
 from impasto.optim.events import CancelToken
 from impasto.training.data import CropBatches, list_images
-from impasto.training.trainer import train
+from impasto.training.trainer import Trainer, train
 from tests.conftest import stripes, synthetic_rgb
 
 TINY = TrainConfig(steps=6, size=32, batch=2, style_size=48, checkpoint_every=3,
@@ -93,6 +93,8 @@ def test_bad_training_options_are_refused(tmp_path: Path, photos: Path, style: P
         TrainConfig(batch=0)
     with pytest.raises(InvalidOption, match="arch"):
         TrainConfig(arch="resnet")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOption, match="loss-form"):
+        TrainConfig(loss_form="cubed")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="no pictures"):
         (tmp_path / "empty").mkdir()
         train(style, tmp_path / "empty", tmp_path / "m", TINY)
@@ -162,3 +164,25 @@ def test_init_starts_from_a_trained_model(tmp_path: Path, photos: Path, style: P
     assert record["sha256"] == load_model(first.folder).sha256
     with pytest.raises(InvalidOption, match="--init"):
         train(style, photos, tmp_path / "c", TINY.replace(arch="johnson", init=str(first.folder)))
+
+
+def test_distance_form_trains_on_the_roots_of_the_squared_losses(tmp_path: Path, photos: Path,
+                                                                 style: Path) -> None:
+    # One picture a batch: each loss of the distance form is the mean over its layers of the
+    # square roots of the squared form's per-layer terms, so content (one layer) is the root.
+    one = TINY.replace(batch=1, preview_every=0)
+    torch.manual_seed(0)
+    sq = Trainer(style, photos, tmp_path / "sq", one)
+    dist = Trainer(style, photos, tmp_path / "dist", one.replace(loss_form="distance"))
+    dist.net.load_state_dict(sq.net.state_dict())
+    with torch.no_grad():
+        _, p_sq = sq._loss(0)
+        _, p_dist = dist._loss(0)
+    assert p_dist["content"] == pytest.approx(p_sq["content"] ** 0.5, rel=1e-4)
+    assert p_sq["style"] ** 0.5 > p_dist["style"] * 0.999  # root of mean >= mean of roots
+    losses: list[float] = []
+    result = train(style, photos, tmp_path / "model", one.replace(steps=12, batch=2,
+                                                                  loss_form="distance"),
+                   callback=lambda e: losses.append(e.loss))
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert load_model(result.folder).config["training"]["loss_form"] == "distance"

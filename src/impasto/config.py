@@ -264,6 +264,7 @@ def validate(cfg: TransferConfig) -> None:
 
 
 Arch = Literal["fast", "fast-tiny", "johnson"]
+LossForm = Literal["squared", "distance"]
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,15 @@ class TrainConfig:
         default=10.0, metadata=_opt("Style weight against a content weight of 1 (both losses "
                                     "are relative, as in the optimiser)."))
     tv_weight: float = field(default=0.0, metadata=_opt("Total-variation weight."))
+    # Measured (docs/benchmarks.md, real-time networks): fine-tuning a network with "distance"
+    # lowered the style distance `impasto score` reports at the same content distance, where
+    # more steps of "squared" raised it: squared, the layer furthest off (relu5_1, which a
+    # small network cannot reach) takes most of the gradient; as distances every layer pulls
+    # alike, so the layers the network can match get matched.
+    loss_form: LossForm = field(default="squared", metadata=_opt(
+        "squared: the squared relative distances, per layer (Johnson et al.; the layers "
+        "furthest off dominate). distance: the relative distances themselves, what impasto "
+        "score reports (every layer pulls alike; use a style weight of about 4)."))
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
     init: str | None = field(default=None, metadata=_opt(
         "Start from this trained model's weights (a model folder or a shipped model's name, of "
@@ -355,6 +365,9 @@ def validate_train(cfg: TrainConfig) -> None:
     _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096)))
     if cfg.arch not in get_args(Arch):
         raise InvalidOption(f"arch must be one of {', '.join(get_args(Arch))}, not {cfg.arch!r}")
+    if cfg.loss_form not in get_args(LossForm):
+        raise InvalidOption(f"loss-form must be one of {', '.join(get_args(LossForm))}, not "
+                            f"{cfg.loss_form!r}")
     if cfg.precision not in get_args(Precision):
         raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
                             f"not {cfg.precision!r}")

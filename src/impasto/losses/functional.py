@@ -59,6 +59,16 @@ def relative_sq_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (num / den).mean()
 
 
+def relative_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target|| / ||target||`` per batch item, averaged over the batch: the distance
+    ``impasto score`` reports (its gradient has the same size however far off ``x`` is)."""
+    x, target = _wide(x), _wide(target)
+    dims = tuple(range(1, x.dim()))
+    num = (x - target).pow(2).sum(dim=dims)
+    den = target.pow(2).sum(dim=dims).clamp_min(_EPS)
+    return (num / den).clamp_min(_EPS).sqrt().mean()
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Relative squared distance between feature maps (Gatys et al. 2016 use the plain sum of
     squares; dividing by the target's energy makes the term independent of size and layer)."""

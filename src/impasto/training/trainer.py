@@ -155,11 +155,11 @@ class Trainer:
             fy = self.vgg(y)
             with torch.no_grad():
                 fx = self.content_vgg(x)
-        content = sum(LF.content_loss(fy[n].float(), fx[n].float())
+        dist = LF.relative_error if cfg.loss_form == "distance" else LF.relative_sq_error
+        content = sum(dist(fy[n].float(), fx[n].float())
                       for n in cfg.content_layers) / len(cfg.content_layers)
-        style_loss = sum(
-            LF.gram_style_loss(fy[n], self.targets[n].expand(x.shape[0], -1, -1))
-            for n in cfg.style_layers) / len(cfg.style_layers)
+        style_loss = sum(dist(LF.gram(fy[n]), self.targets[n].expand(x.shape[0], -1, -1))
+                         for n in cfg.style_layers) / len(cfg.style_layers)
         loss = content + cfg.style_weight * style_loss
         parts = {"content": float(content.detach()), "style": float(style_loss.detach())}
         if cfg.tv_weight > 0:
