@@ -50,23 +50,24 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return _Gram.apply(features.reshape(b, c, h * w))
 
 
-def relative_sq_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``||x - target||^2 / ||target||^2``, averaged over the batch; 0 when equal."""
+def _relative_sq_per_item(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target||^2 / ||target||^2`` of each batch item: (B,)."""
     x, target = _wide(x), _wide(target)
     dims = tuple(range(1, x.dim()))
     num = (x - target).pow(2).sum(dim=dims)
     den = target.pow(2).sum(dim=dims).clamp_min(_EPS)
-    return (num / den).mean()
+    return num / den
+
+
+def relative_sq_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||x - target||^2 / ||target||^2``, averaged over the batch; 0 when equal."""
+    return _relative_sq_per_item(x, target).mean()
 
 
 def relative_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``||x - target|| / ||target||`` per batch item, averaged over the batch: the distance
     ``impasto score`` reports (its gradient has the same size however far off ``x`` is)."""
-    x, target = _wide(x), _wide(target)
-    dims = tuple(range(1, x.dim()))
-    num = (x - target).pow(2).sum(dim=dims)
-    den = target.pow(2).sum(dim=dims).clamp_min(_EPS)
-    return (num / den).clamp_min(_EPS).sqrt().mean()
+    return _relative_sq_per_item(x, target).clamp_min(_EPS).sqrt().mean()
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
