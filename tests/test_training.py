@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from impasto.errors import Cancelled, InvalidOption
 from impasto.models import load_model
 from impasto.optim.events import CancelToken
 from impasto.training.data import CropBatches, list_images
-from impasto.training.trainer import Trainer, train
+from impasto.training.trainer import Trainer, learning_rate_at, train
 from tests.conftest import stripes, synthetic_rgb
 
 TINY = TrainConfig(steps=6, size=32, batch=2, style_size=48, checkpoint_every=3,
@@ -66,8 +67,11 @@ def test_training_lowers_the_loss_and_writes_a_model(tmp_path: Path, photos: Pat
         "step_0000003.jpg", "step_0000006.jpg", "step_0000009.jpg", "step_0000012.jpg"]
 
 
-def test_resume_continues_exactly(tmp_path: Path, photos: Path, style: Path) -> None:
-    straight = train(style, photos, tmp_path / "straight", TINY)
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_resume_continues_exactly(tmp_path: Path, photos: Path, style: Path,
+                                  schedule: str) -> None:
+    cfg = TINY.replace(lr_schedule=schedule)
+    straight = train(style, photos, tmp_path / "straight", cfg)
     token = CancelToken()
 
     def stop_after_3(event: object) -> None:
@@ -75,12 +79,12 @@ def test_resume_continues_exactly(tmp_path: Path, photos: Path, style: Path) -> 
             token.cancel()
 
     with pytest.raises(Cancelled, match="--resume"):
-        train(style, photos, tmp_path / "resumed", TINY, callback=stop_after_3, cancel=token)
+        train(style, photos, tmp_path / "resumed", cfg, callback=stop_after_3, cancel=token)
     with pytest.raises(InvalidOption, match="--resume"):
-        train(style, photos, tmp_path / "resumed", TINY)
+        train(style, photos, tmp_path / "resumed", cfg)
     with pytest.raises(InvalidOption, match="other size"):
-        train(style, photos, tmp_path / "resumed", TINY.replace(size=40), resume=True)
-    resumed = train(style, photos, tmp_path / "resumed", TINY, resume=True)
+        train(style, photos, tmp_path / "resumed", cfg.replace(size=40), resume=True)
+    resumed = train(style, photos, tmp_path / "resumed", cfg, resume=True)
     a = load_file(str(straight.folder / "model.safetensors"))
     b = load_file(str(resumed.folder / "model.safetensors"))
     assert a.keys() == b.keys()
@@ -95,6 +99,8 @@ def test_bad_training_options_are_refused(tmp_path: Path, photos: Path, style: P
         TrainConfig(arch="resnet")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="loss-form"):
         TrainConfig(loss_form="cubed")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOption, match="lr-schedule"):
+        TrainConfig(lr_schedule="step")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="no pictures"):
         (tmp_path / "empty").mkdir()
         train(style, tmp_path / "empty", tmp_path / "m", TINY)
@@ -186,3 +192,17 @@ def test_distance_form_trains_on_the_roots_of_the_squared_losses(tmp_path: Path,
                    callback=lambda e: losses.append(e.loss))
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert load_model(result.folder).config["training"]["loss_form"] == "distance"
+
+
+def test_cosine_schedule_falls_from_the_rate_to_nothing(tmp_path: Path, photos: Path,
+                                                        style: Path) -> None:
+    cfg = TINY.replace(steps=8, learning_rate=1e-3, lr_schedule="cosine", preview_every=0)
+    assert learning_rate_at(TINY, 5) == TINY.learning_rate
+    assert learning_rate_at(cfg, 1) == pytest.approx(1e-3)
+    assert learning_rate_at(cfg, 5) == pytest.approx(0.5e-3)  # half way
+    trainer = Trainer(style, photos, tmp_path / "m", cfg)
+    rates: list[float] = []
+    trainer.run(callback=lambda e: rates.append(trainer.opt.param_groups[0]["lr"]))
+    assert rates == [pytest.approx(learning_rate_at(cfg, s)) for s in range(1, 9)]
+    assert all(a > b for a, b in itertools.pairwise(rates)) and 0 < rates[-1] < 1e-4
+    assert load_model(trainer.out).config["training"]["lr_schedule"] == "cosine"

@@ -265,6 +265,7 @@ def validate(cfg: TransferConfig) -> None:
 
 Arch = Literal["fast", "fast-tiny", "johnson"]
 LossForm = Literal["squared", "distance"]
+LrSchedule = Literal["constant", "cosine"]
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,10 @@ class TrainConfig:
         "furthest off dominate). distance: the relative distances themselves, what impasto "
         "score reports (every layer pulls alike; use a style weight of about 4)."))
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
+    lr_schedule: LrSchedule = field(default="constant", metadata=_opt(
+        "constant: the learning rate throughout. cosine: from the learning rate down to "
+        "nothing at --steps, on a half cosine (settles a fine-tune; the step count sets the "
+        "pace, so set --steps to the steps you will run)."))
     init: str | None = field(default=None, metadata=_opt(
         "Start from this trained model's weights (a model folder or a shipped model's name, of "
         "the same architecture and options) instead of a random initialisation: fine-tuning."))
@@ -368,6 +373,9 @@ def validate_train(cfg: TrainConfig) -> None:
     if cfg.loss_form not in get_args(LossForm):
         raise InvalidOption(f"loss-form must be one of {', '.join(get_args(LossForm))}, not "
                             f"{cfg.loss_form!r}")
+    if cfg.lr_schedule not in get_args(LrSchedule):
+        raise InvalidOption(f"lr-schedule must be one of {', '.join(get_args(LrSchedule))}, "
+                            f"not {cfg.lr_schedule!r}")
     if cfg.precision not in get_args(Precision):
         raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
                             f"not {cfg.precision!r}")

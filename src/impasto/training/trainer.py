@@ -10,6 +10,7 @@ function of (seed, step), so ``resume=True`` continues exactly where the last ch
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -226,6 +227,14 @@ def prepare_run(data: str | os.PathLike[str], holdout: int, out: Path,
     return files[:len(files) - holdout], files[len(files) - holdout:]
 
 
+def learning_rate_at(cfg: Any, step: int) -> float:
+    """The learning rate of ``step`` (1-based) under ``cfg.lr_schedule`` (constant where a
+    config has none): a function of the step alone, so a resumed run goes on exactly."""
+    if getattr(cfg, "lr_schedule", "constant") == "constant":
+        return float(cfg.learning_rate)
+    return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / cfg.steps))
+
+
 def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None,
                   cancel: CancelToken | None, time_limit: float | None = None,
                   ) -> tuple[int, dict[str, float], float, float]:
@@ -257,6 +266,8 @@ def training_loop(trainer: Any, callback: Callable[[TrainProgress], None] | None
         if cancel is not None and cancel.cancelled:
             save(step - 1)
             raise Cancelled(f"cancelled at step {step - 1}; --resume continues from there")
+        for group in opt.param_groups:
+            group["lr"] = learning_rate_at(cfg, step)
         loss, losses = trainer._loss(step - 1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
