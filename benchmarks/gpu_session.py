@@ -5,11 +5,13 @@ benchmark networks, then measure GPU speed, inside a wall-clock budget.
 
 DATA holds ``photos/`` (the per-style networks' training photos), ``clean_content/`` and
 ``clean_styles/`` (the licence-clean pictures the shipped decoders and encoder train on),
-``styles/`` (the per-style networks' style pictures) and ``bench/`` (a content photo for the
-speed figures). Each job is a subprocess with its own time limit (the trainers' ``time_limit``,
-``--max-minutes`` on the command line); the jobs share the one GPU. Each model folder is packed
-into OUT (``NAME.tgz``, without checkpoints) as soon as its job ends, and the speed figures are
-written to ``OUT/measure.json`` as they come, so a run cut short still returns what finished.
+``styles/`` (the per-style networks' style pictures), ``bench/`` (a content photo for the
+speed figures) and, for the ``*-finetune`` jobs, ``init/starry`` and ``init/wave`` (the model
+folders they start from). Each job is a subprocess with its own time limit (the trainers'
+``time_limit``, ``--max-minutes`` on the command line); the jobs share the one GPU. Each model
+folder is packed into OUT (``NAME.tgz``, with its checkpoint where that fits) as soon as its job
+ends, and the speed figures are written to ``OUT/measure.json`` as they come, so a run cut short
+still returns what finished.
 
 Dry run on a CPU (tiny budget, every code path): ``--device cpu --budget 90``.
 """
@@ -63,6 +65,20 @@ def jobs(data: Path, work: Path, budget: float) -> dict[str, dict[str, Any]]:
                           "data": str(data / "photos"), "limit": train - 10, "optional": True,
                           "config": {**common, "arch": "fast", "batch": 8,
                                      "loss_form": "distance", "style_weight": 4.0}},
+        # The best CPU fine-tunes (docs/benchmarks.md, "Fine-tuning on the score's own
+        # distances"), continued for as many steps as the GPU gives: DATA/init/starry and
+        # DATA/init/wave are their model folders. Optional (--only).
+        "starry-finetune": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
+                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                            "config": {**common, "arch": "fast", "batch": 8, "seed": 5,
+                                       "learning_rate": 3e-4, "loss_form": "distance",
+                                       "style_weight": 6.0, "init": str(data / "init" / "starry")}},
+        "wave-finetune": {"kind": "style",
+                          "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
+                          "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                          "config": {**common, "arch": "fast", "batch": 8, "seed": 5,
+                                     "learning_rate": 3e-4, "loss_form": "distance",
+                                     "style_weight": 4.0, "init": str(data / "init" / "wave")}},
         "starry-johnson": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
                            "config": {**common, "arch": "johnson", "batch": 8}},
