@@ -296,8 +296,8 @@ class TrainConfig:
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
     lr_schedule: LrSchedule = field(default="constant", metadata=_opt(
         "constant: the learning rate throughout. cosine: from the learning rate down to "
-        "nothing at --steps, on a half cosine (settles a fine-tune; the step count sets the "
-        "pace, so set --steps to the steps you will run)."))
+        "nothing at --steps, on a half cosine (the step count sets the pace: set --steps to "
+        "the steps you will run)."))
     init: str | None = field(default=None, metadata=_opt(
         "Start from this trained model's weights (a model folder or a shipped model's name, of "
         "the same architecture and options) instead of a random initialisation: fine-tuning."))
