@@ -65,9 +65,10 @@ def jobs(data: Path, work: Path, budget: float) -> dict[str, dict[str, Any]]:
                           "data": str(data / "photos"), "limit": train - 10, "optional": True,
                           "config": {**common, "arch": "fast", "batch": 8,
                                      "loss_form": "distance", "style_weight": 4.0}},
-        # The best CPU fine-tunes (docs/benchmarks.md, "Fine-tuning on the score's own
-        # distances"), continued for as many steps as the GPU gives: DATA/init/starry and
-        # DATA/init/wave are their model folders. Optional (--only).
+        # CPU fine-tunes continued for as many steps as the GPU gives (docs/benchmarks.md: the
+        # style-weight-6 Starry Night network of "Style weight, a cosine schedule, and relu5_1"
+        # and the Great Wave network of "Fine-tuning on the score's own distances"), from
+        # DATA/init/starry and DATA/init/wave. Optional (--only).
         "starry-finetune": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
                             "data": str(data / "photos"), "limit": train - 10, "optional": True,
                             "config": {**common, "arch": "fast", "batch": 8, "seed": 5,
