@@ -345,6 +345,15 @@ def _check_ints(cfg: Any, ranges: tuple[tuple[str, int, int], ...]) -> None:
                                 f"{high}, not {value!r}")
 
 
+def _check_choices(cfg: Any, choices: tuple[tuple[str, Any], ...]) -> None:
+    """Each named option of ``cfg`` is one of its ``Literal`` type's values."""
+    for name, literal in choices:
+        value, allowed = getattr(cfg, name), get_args(literal)
+        if value not in allowed:
+            raise InvalidOption(f"{name.replace('_', '-')} must be one of "
+                                f"{', '.join(allowed)}, not {value!r}")
+
+
 def _check_seed(seed: Any) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {seed!r}")
@@ -353,9 +362,7 @@ def _check_seed(seed: Any) -> None:
 def _check_run(cfg: Any, weights: tuple[str, ...]) -> None:
     """The options the decoder and encoder trainers share: precision, weights >= 0, a
     positive learning rate, the seed."""
-    if cfg.precision not in get_args(Precision):
-        raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
-                            f"not {cfg.precision!r}")
+    _check_choices(cfg, (("precision", Precision),))
     for name in (*weights, "learning_rate"):
         _finite(name.replace("_", "-"), getattr(cfg, name))
         if getattr(cfg, name) < 0:
@@ -368,17 +375,8 @@ def _check_run(cfg: Any, weights: tuple[str, ...]) -> None:
 def validate_train(cfg: TrainConfig) -> None:
     """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
     _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096)))
-    if cfg.arch not in get_args(Arch):
-        raise InvalidOption(f"arch must be one of {', '.join(get_args(Arch))}, not {cfg.arch!r}")
-    if cfg.loss_form not in get_args(LossForm):
-        raise InvalidOption(f"loss-form must be one of {', '.join(get_args(LossForm))}, not "
-                            f"{cfg.loss_form!r}")
-    if cfg.lr_schedule not in get_args(LrSchedule):
-        raise InvalidOption(f"lr-schedule must be one of {', '.join(get_args(LrSchedule))}, "
-                            f"not {cfg.lr_schedule!r}")
-    if cfg.precision not in get_args(Precision):
-        raise InvalidOption(f"precision must be one of {', '.join(get_args(Precision))}, "
-                            f"not {cfg.precision!r}")
+    _check_choices(cfg, (("arch", Arch), ("loss_form", LossForm), ("lr_schedule", LrSchedule),
+                         ("precision", Precision)))
     _finite("style-weight", cfg.style_weight)
     _finite("tv-weight", cfg.tv_weight)
     _finite("learning-rate", cfg.learning_rate)
@@ -433,9 +431,7 @@ class DecoderConfig:
 
     def __post_init__(self) -> None:
         _check_ints(self, (*_TRAIN_INTS, ("width", 4, 256)))
-        if self.layer not in get_args(DecoderLayer):
-            raise InvalidOption(f"layer must be one of {', '.join(get_args(DecoderLayer))}, "
-                                f"not {self.layer!r}")
+        _check_choices(self, (("layer", DecoderLayer),))
         _check_run(self, ("style_weight", "pixel_weight", "feature_weight"))
         if not isinstance(self.encoder, str) or not self.encoder:
             raise InvalidOption("encoder must be vgg19 or a distilled encoder's folder or name")

@@ -229,7 +229,8 @@ def prepare_run(data: str | os.PathLike[str], holdout: int, out: Path,
 
 def learning_rate_at(cfg: Any, step: int) -> float:
     """The learning rate of ``step`` (1-based) under ``cfg.lr_schedule`` (constant where a
-    config has none): a function of the step alone, so a resumed run goes on exactly."""
+    config has none): a function of the step alone, so a run resumed with the same
+    ``steps`` goes on exactly."""
     if getattr(cfg, "lr_schedule", "constant") == "constant":
         return float(cfg.learning_rate)
     return cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / cfg.steps))
