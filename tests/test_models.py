@@ -142,3 +142,27 @@ def test_onnx_export_agrees_with_torch(tmp_path: Path, name: str) -> None:
     theirs = OnnxBackend(path, stride=model.stride)(x)
     assert theirs.shape == ours.shape
     assert float((ours - theirs).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("padding", [(1, 1, 1, 1), (2, 2, 2, 2), (4, 4, 4, 4), (1, 0, 3, 2)])
+def test_sliced_reflection_pad_is_reflection_padding(padding: tuple[int, int, int, int]) -> None:
+    from impasto.models.export import SlicedReflectionPad
+
+    x = torch.rand(2, 3, 9, 11)
+    assert torch.equal(SlicedReflectionPad(padding)(x), torch.nn.ReflectionPad2d(padding)(x))
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_for_export_swaps_every_reflection_pad_and_keeps_the_outputs(name: str) -> None:
+    from impasto.models.export import SlicedReflectionPad, for_export
+
+    torch.manual_seed(3)
+    net = architecture(name).build().eval()
+    pads = sum(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules())
+    copy = for_export(net)
+    assert not any(isinstance(m, torch.nn.ReflectionPad2d) for m in copy.modules())
+    assert sum(isinstance(m, SlicedReflectionPad) for m in copy.modules()) == pads
+    assert sum(isinstance(m, torch.nn.ReflectionPad2d) for m in net.modules()) == pads
+    x = example(net, 1, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(copy(x), net(x))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -14,6 +15,41 @@ from impasto.errors import InvalidOption
 from impasto.models.store import StyleModel
 
 OPSET = 17
+
+
+class SlicedReflectionPad(nn.Module):
+    """:class:`torch.nn.ReflectionPad2d` as slices and concatenations: the same numbers, but
+    onnxruntime runs it faster than its own reflect ``Pad`` (measured: the ``fast`` network at
+    512 x 512 spent a quarter of its time in ``Pad``; see docs/benchmarks.md)."""
+
+    def __init__(self, padding: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.left, self.right, self.top, self.bottom = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [x]
+        if self.top:
+            parts.insert(0, x[:, :, 1:self.top + 1].flip(2))
+        if self.bottom:
+            parts.append(x[:, :, -self.bottom - 1:-1].flip(2))
+        x = torch.cat(parts, 2) if len(parts) > 1 else x
+        parts = [x]
+        if self.left:
+            parts.insert(0, x[:, :, :, 1:self.left + 1].flip(3))
+        if self.right:
+            parts.append(x[:, :, :, -self.right - 1:-1].flip(3))
+        return torch.cat(parts, 3) if len(parts) > 1 else x
+
+
+def for_export(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with every :class:`~torch.nn.ReflectionPad2d` as a
+    :class:`SlicedReflectionPad` (same outputs)."""
+    net = copy.deepcopy(net)
+    for parent in list(net.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.ReflectionPad2d):
+                setattr(parent, name, SlicedReflectionPad(tuple(child.padding)))
+    return net
 
 
 class AdaINGraph(nn.Module):
@@ -91,11 +127,11 @@ def export_onnx(model: StyleModel, output: str | os.PathLike[str], *,
         raise InvalidOption(f"the ONNX file must end in .onnx, not {out.name}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    net = model.net.float().cpu().eval()
+    net = for_export(model.net.float().cpu().eval())
     if model.kind == "decoder":
         partner = _partner_encoder(model, encoder) if is_adain_decoder(model) else None
         return _export_decoder(model, net, out, tmp,
-                               partner.net.float().cpu().eval() if partner else None)
+                               for_export(partner.net.float().cpu().eval()) if partner else None)
     side = 4 * model.stride
     example = torch.rand(1, 3, side, side)
     name = "features" if model.kind == "encoder" else "stylized"
