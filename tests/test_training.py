@@ -206,3 +206,30 @@ def test_cosine_schedule_falls_from_the_rate_to_nothing(tmp_path: Path, photos: 
     assert rates == [pytest.approx(learning_rate_at(cfg, s)) for s in range(1, 9)]
     assert all(a > b for a, b in itertools.pairwise(rates)) and 0 < rates[-1] < 1e-4
     assert load_model(trainer.out).config["training"]["lr_schedule"] == "cosine"
+
+
+def test_width_and_blocks_shape_the_network_and_travel_with_it(tmp_path: Path, photos: Path,
+                                                               style: Path) -> None:
+    small = TINY.replace(steps=2, checkpoint_every=1, preview_every=0, width=8, blocks=2)
+    assert small.arch_params == {"width": 8, "blocks": 2}
+    assert TINY.arch_params == {}
+    result = train(style, photos, tmp_path / "small", small)
+    model = load_model(result.folder)
+    assert model.params == {"width": 8, "blocks": 2}
+    default = sum(p.numel() for p in load_model(
+        train(style, photos, tmp_path / "default", TINY.replace(steps=1, preview_every=0)
+              ).folder).net.parameters())
+    assert sum(p.numel() for p in model.net.parameters()) < default / 3
+    # Fine-tuning and resuming keep the shape; another shape is refused with one line.
+    tuned = train(style, photos, tmp_path / "tuned",
+                  small.replace(steps=1, init=str(result.folder)))
+    assert load_model(tuned.folder).params == {"width": 8, "blocks": 2}
+    with pytest.raises(InvalidOption, match="--init"):
+        train(style, photos, tmp_path / "other", TINY.replace(init=str(result.folder)))
+    with pytest.raises(InvalidOption, match="blocks"):
+        train(style, photos, tmp_path / "small", small.replace(steps=3, blocks=3), resume=True)
+    resumed = train(style, photos, tmp_path / "small", small.replace(steps=3), resume=True)
+    assert resumed.steps == 3
+    for bad in ({"width": 2}, {"width": -1}, {"blocks": 33}):
+        with pytest.raises(InvalidOption, match=next(iter(bad))):
+            TrainConfig(**bad)  # type: ignore[arg-type]

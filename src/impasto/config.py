@@ -273,6 +273,12 @@ class TrainConfig:
     """Options of training a per-style feed-forward network (Johnson et al. 2016)."""
 
     arch: Arch = field(default="fast", metadata=_opt("Network architecture (impasto models)."))
+    width: int = field(default=0, metadata=_opt(
+        "Channels of the network's first layer; its residual blocks have four times as many "
+        "(0: the architecture's own, 16 for fast and fast-tiny, 32 for johnson)."))
+    blocks: int = field(default=0, metadata=_opt(
+        "Residual blocks (0: the architecture's own, 4 for fast and fast-tiny, 5 for "
+        "johnson)."))
     steps: int = field(default=4000, metadata=_opt("Training steps (batches)."))
     size: int = field(default=256, metadata=_opt("Side of the square training crops in pixels."))
     batch: int = field(default=4, metadata=_opt("Pictures per batch."))
@@ -326,6 +332,11 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def arch_params(self) -> dict[str, int]:
+        """The architecture's options this run sets (``width``, ``blocks``; 0 = its own)."""
+        return {k: v for k, v in (("width", self.width), ("blocks", self.blocks)) if v}
+
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(self).items()}
@@ -374,7 +385,11 @@ def _check_run(cfg: Any, weights: tuple[str, ...]) -> None:
 
 def validate_train(cfg: TrainConfig) -> None:
     """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
-    _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096)))
+    _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096), ("width", 0, 256),
+                      ("blocks", 0, 32)))
+    if 0 < cfg.width < 4:
+        raise InvalidOption(f"width must be 0 (the architecture's own) or 4 to 256, not "
+                            f"{cfg.width}")
     _check_choices(cfg, (("arch", Arch), ("loss_form", LossForm), ("lr_schedule", LrSchedule),
                          ("precision", Precision)))
     _finite("style-weight", cfg.style_weight)

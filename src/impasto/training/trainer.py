@@ -9,6 +9,7 @@ function of (seed, step), so ``resume=True`` continues exactly where the last ch
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -51,7 +52,8 @@ def start_from(trainer: Any, arch: str, params: dict[str, Any], resume: bool
     if source is None:
         return None
     model = load_model(source)
-    if model.arch != arch or any(model.params.get(k) != v for k, v in params.items()):
+    own = architecture(arch).defaults()
+    if model.arch != arch or {**own, **model.params} != {**own, **params}:
         raise InvalidOption(f"--init {model.name} is a {model.arch} model {model.params}; this "
                             f"run trains a {arch} model {params}")
     if not resume:
@@ -136,8 +138,8 @@ class Trainer:
         self.precision = resolve_precision(cfg.precision, self.dev)
         torch.manual_seed(cfg.seed)
         self.arch = architecture(cfg.arch)
-        self.net = on_device(self.arch.build(), self.dev).train()
-        self.init = start_from(self, self.arch.name, {}, resume)
+        self.net = on_device(self.arch.build(**cfg.arch_params), self.dev).train()
+        self.init = start_from(self, self.arch.name, cfg.arch_params, resume)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         self.start = _load_checkpoint(self.out, self.net, self.opt, cfg, self.dev) \
             if resume else 0
@@ -187,7 +189,7 @@ class Trainer:
                           "norm)", run, licence_of="the style picture's and the training "
                           "photos'", init=self.init)
         info["style"] = {"file": self.style.name, "sha256": sha256_file(self.style)}
-        save_model(self.out, self.net.eval(), self.arch.name, {}, info)
+        save_model(self.out, self.net.eval(), self.arch.name, self.cfg.arch_params, info)
         return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
 
 
@@ -389,7 +391,8 @@ def _save_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
 
 
 #: Options a resumed run must share with its checkpoint.
-RESUME_KEYS = ("arch", "size", "batch", "style_size", "seed", "content_layers", "style_layers")
+RESUME_KEYS = ("arch", "width", "blocks", "size", "batch", "style_size", "seed",
+               "content_layers", "style_layers")
 
 
 def _load_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -398,7 +401,9 @@ def _load_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
     if not state_path.is_file() or not weights.is_file():
         raise InvalidOption(f"--resume: no checkpoint in {out}")
     record = json.loads(state_path.read_text())
-    saved = dict(record.get("config", {}))
+    # A checkpoint written before an option existed was trained with the option's default.
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    saved = {**defaults, **record.get("config", {})}
     mine = cfg.to_dict()
     changed = [k for k in keys if saved.get(k) != mine.get(k)]
     if changed:
