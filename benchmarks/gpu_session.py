@@ -80,6 +80,17 @@ def jobs(data: Path, work: Path, budget: float) -> dict[str, dict[str, Any]]:
                           "config": {**common, "arch": "fast", "batch": 8, "seed": 5,
                                      "learning_rate": 3e-4, "loss_form": "distance",
                                      "style_weight": 4.0, "init": str(data / "init" / "wave")}},
+        # More capacity for `fast` at a frame cost that keeps 1.5x the peer's frames per
+        # second on the 2-core CPU (docs/benchmarks.md: six blocks 1.17x the time, width 20
+        # 1.33x), trained like starry-distance, their control. Optional (--only).
+        "starry-deep": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
+                        "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                        "config": {**common, "arch": "fast", "blocks": 6, "batch": 8,
+                                   "loss_form": "distance", "style_weight": 4.0}},
+        "starry-wide": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
+                        "data": str(data / "photos"), "limit": train - 10, "optional": True,
+                        "config": {**common, "arch": "fast", "width": 20, "batch": 8,
+                                   "loss_form": "distance", "style_weight": 4.0}},
         "starry-johnson": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
                            "config": {**common, "arch": "johnson", "batch": 8}},
