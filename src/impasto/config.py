@@ -387,9 +387,6 @@ def validate_train(cfg: TrainConfig) -> None:
     """Check every training option; raise one :class:`InvalidOption` naming the first bad one."""
     _check_ints(cfg, (*_TRAIN_INTS, ("style_size", 32, 4096), ("width", 0, 256),
                       ("blocks", 0, 32)))
-    if 0 < cfg.width < 4:
-        raise InvalidOption(f"width must be 0 (the architecture's own) or 4 to 256, not "
-                            f"{cfg.width}")
     _check_choices(cfg, (("arch", Arch), ("loss_form", LossForm), ("lr_schedule", LrSchedule),
                          ("precision", Precision)))
     _finite("style-weight", cfg.style_weight)

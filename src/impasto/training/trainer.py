@@ -9,7 +9,6 @@ function of (seed, step), so ``resume=True`` continues exactly where the last ch
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -402,8 +401,7 @@ def _load_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer
         raise InvalidOption(f"--resume: no checkpoint in {out}")
     record = json.loads(state_path.read_text())
     # A checkpoint written before an option existed was trained with the option's default.
-    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
-    saved = {**defaults, **record.get("config", {})}
+    saved = {**type(cfg)().to_dict(), **record.get("config", {})}
     mine = cfg.to_dict()
     changed = [k for k in keys if saved.get(k) != mine.get(k)]
     if changed:
