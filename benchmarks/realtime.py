@@ -91,16 +91,13 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         for name, times in per_round.items():
             seconds = float(np.median(times))
-            entry[name] = {"seconds": seconds, "fps": 1 / seconds, "rounds": times}
-            if peer is not None:
-                ratios = [p / t for p, t in zip(per_round[peer_name], times, strict=True)]
-                entry[name]["vs_peer_rounds"] = ratios
-                spread = f"{min(ratios):.2f}-{max(ratios):.2f}x"
-                rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}",
-                             f"{float(np.median(ratios)):.2f}x", spread])
-            else:
-                rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}", "-",
-                             "-"])
+            ratios = ([p / t for p, t in zip(per_round[peer_name], times, strict=True)]
+                      if peer is not None else [])
+            entry[name] = {"seconds": seconds, "fps": 1 / seconds, "rounds": times,
+                           "vs_peer_rounds": ratios}
+            rows.append([label, name, f"{seconds * 1000:.1f}", f"{1 / seconds:.1f}",
+                         f"{float(np.median(ratios)):.2f}x" if ratios else "-",
+                         f"{min(ratios):.2f}-{max(ratios):.2f}x" if ratios else "-"])
         results[label] = entry
     print(table(["size", "network", "ms/frame", "fps", "fps vs peer", "rounds' range"], rows))
     return {"threads": args.threads, "repeats": args.repeats, "rounds": args.rounds,
@@ -197,6 +194,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "realtime"))
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.rounds < 1 or args.repeats < 1:
+        parser.error("--rounds and --repeats must be at least 1")
     if args.mode == "quality" and not args.model:
         parser.error("--mode quality needs --model DIR (trained with impasto train)")
     report = fps_mode(args) if args.mode == "fps" else quality_mode(args)

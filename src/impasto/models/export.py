@@ -27,18 +27,20 @@ class SlicedReflectionPad(nn.Module):
         self.left, self.right, self.top, self.bottom = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = [x]
-        if self.top:
-            parts.insert(0, x[:, :, 1:self.top + 1].flip(2))
-        if self.bottom:
-            parts.append(x[:, :, -self.bottom - 1:-1].flip(2))
-        x = torch.cat(parts, 2) if len(parts) > 1 else x
-        parts = [x]
-        if self.left:
-            parts.insert(0, x[:, :, :, 1:self.left + 1].flip(3))
-        if self.right:
-            parts.append(x[:, :, :, -self.right - 1:-1].flip(3))
-        return torch.cat(parts, 3) if len(parts) > 1 else x
+        return _reflect(_reflect(x, 2, self.top, self.bottom), 3, self.left, self.right)
+
+
+def _reflect(x: torch.Tensor, dim: int, before: int, after: int) -> torch.Tensor:
+    """``x`` reflected by ``before`` and ``after`` values along ``dim`` (negative indices, so the
+    exported graph keeps dynamic sizes)."""
+    def mirrored(start: int, stop: int) -> torch.Tensor:
+        index = [slice(None)] * x.dim()
+        index[dim] = slice(start, stop)
+        return x[tuple(index)].flip(dim)
+
+    parts = ([mirrored(1, before + 1)] if before else []) + [x] + (
+        [mirrored(-after - 1, -1)] if after else [])
+    return torch.cat(parts, dim) if len(parts) > 1 else x
 
 
 def for_export(net: nn.Module) -> nn.Module:
