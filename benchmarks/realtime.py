@@ -51,11 +51,13 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     work = Path(args.out) / "fps_models"
     models = {}
+    for path in args.model:  # each trained model given, named by its shape where not the default
+        model = load_model(path)
+        own = architecture(model.arch).defaults()
+        other = " ".join(f"{k} {v}" for k, v in model.params.items() if own.get(k) != v)
+        models[f"{model.arch} {other}".strip()] = model
     for name in ("fast", "fast-tiny", "johnson"):
-        given = [m for m in args.model if load_model(m).arch == name]
-        if given:
-            models[name] = load_model(given[0])
-        else:
+        if name not in models:
             torch.manual_seed(0)
             models[name] = load_model(save_model(work / name, architecture(name).build().eval(),
                                                  name, {}, {"name": f"untrained {name}"}))
@@ -64,7 +66,7 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
         runners[f"{name} torch"] = TorchBackend(model, device=torch.device("cpu"))
         runners[f"{name} torch channels-last"] = TorchBackend(model, device=torch.device("cpu"),
                                                               channels_last=True)
-        path = export_onnx(model, work / f"{name}.onnx")
+        path = export_onnx(model, work / f"{name.replace(' ', '-')}.onnx")
         runners[f"{name} onnxruntime"] = OnnxBackend(path, stride=model.stride,
                                                      threads=args.threads)
     peer = _peer_session(ort, args.threads)

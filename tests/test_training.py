@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,29 @@ def test_width_and_blocks_shape_the_network_and_travel_with_it(tmp_path: Path, p
     for bad in ({"width": 300}, {"width": -1}, {"blocks": 33}):
         with pytest.raises(InvalidOption, match=next(iter(bad))):
             TrainConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_records_say_the_whole_shape_and_older_ones_still_load(
+        tmp_path: Path, photos: Path, style: Path) -> None:
+    """A model folder and a checkpoint record every shape parameter, defaults too, so a later
+    change of a default cannot change what they hold; ones written before (params {}, width 0)
+    still load, resume and fine-tune."""
+    cfg = TINY.replace(steps=2, checkpoint_every=1, preview_every=0)
+    old = train(style, photos, tmp_path / "old", cfg)
+    assert json.loads((old.folder / "config.json").read_text())["params"] == {
+        "width": 16, "blocks": 4}
+    assert json.loads((old.folder / "checkpoint.json").read_text())["config"]["width"] == 16
+    for name in ("config.json", "checkpoint.json"):  # as they were written before
+        path = old.folder / name
+        record = json.loads(path.read_text())
+        if name == "config.json":
+            record["params"] = {}
+        else:
+            record["config"].update(width=0, blocks=0)
+        path.write_text(json.dumps(record))
+    assert load_model(old.folder).params == {"width": 16, "blocks": 4}
+    with pytest.raises(InvalidOption, match="width"):
+        train(style, photos, old.folder, cfg.replace(steps=3, width=8), resume=True)
+    assert train(style, photos, old.folder, cfg.replace(steps=3), resume=True).steps == 3
+    tuned = train(style, photos, tmp_path / "tuned", cfg.replace(steps=1, init=str(old.folder)))
+    assert load_model(tuned.folder).params == {"width": 16, "blocks": 4}

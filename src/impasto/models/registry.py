@@ -24,10 +24,15 @@ class Architecture:
     kind: str = "style"
 
     def defaults(self) -> dict[str, Any]:
-        """The constructor's parameters and their defaults (what config.json records)."""
+        """The constructor's parameters and their defaults."""
         sig = inspect.signature(self.factory.__init__)
         return {n: p.default for n, p in sig.parameters.items()
                 if n != "self" and p.default is not inspect.Parameter.empty}
+
+    def complete(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with every parameter left out at its default: what config.json records,
+        so that a later change of a default does not change what a saved model is."""
+        return {**self.defaults(), **params}
 
     def build(self, **params: Any) -> nn.Module:
         unknown = set(params) - set(self.defaults())

@@ -65,7 +65,8 @@ def save_model(folder: str | os.PathLike[str], net: nn.Module, arch: str,
     state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
     save_file(state, str(tmp), metadata={"format": FORMAT, "arch": arch})
     os.replace(tmp, weights)
-    config = {"format": FORMAT, "arch": arch, "params": params, **info,
+    config = {"format": FORMAT, "arch": arch, "params": architecture(arch).complete(params),
+              **info,
               "weights_sha256": sha256_file(weights)}
     cfg_path = out / CONFIG_NAME
     tmp = cfg_path.with_name(cfg_path.name + ".part")
@@ -98,7 +99,7 @@ def load_model(source: str | os.PathLike[str], device: torch.device | str = "cpu
         raise WeightsError(f"{weights} does not match its checksum in {CONFIG_NAME} "
                            f"(sha256 {digest[:12]}..., expected {str(expected)[:12]}...)")
     arch = architecture(str(config.get("arch")))
-    params = dict(config.get("params") or {})
+    params = arch.complete(dict(config.get("params") or {}))
     net = arch.build(**params)
     try:
         state = load_file(str(weights))

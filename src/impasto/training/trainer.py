@@ -28,7 +28,7 @@ from impasto.features.vgg import VGG19
 from impasto.image.io import to_pil
 from impasto.image.sheet import contact_sheet
 from impasto.losses import functional as LF
-from impasto.models.registry import architecture
+from impasto.models.registry import Architecture, architecture
 from impasto.models.store import save_model, sha256_file
 from impasto.optim.events import CancelToken
 from impasto.optim.precision import autocast, resolve_precision
@@ -125,7 +125,7 @@ class Trainer:
     ) -> None:
         from impasto.image.io import open_image, to_tensor
 
-        cfg = config or TrainConfig()
+        cfg = resolve_shape(config or TrainConfig())
         self.cfg, self.dev, self.out = cfg, torch.device(device), Path(output)
         self.style, self.data, self.name = Path(style), Path(data), name
         self.files, self.held_out = prepare_run(data, cfg.holdout, self.out, resume)
@@ -140,8 +140,8 @@ class Trainer:
         self.net = on_device(self.arch.build(**cfg.arch_params), self.dev).train()
         self.init = start_from(self, self.arch.name, cfg.arch_params, resume)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
-        self.start = _load_checkpoint(self.out, self.net, self.opt, cfg, self.dev) \
-            if resume else 0
+        self.start = _load_checkpoint(self.out, self.net, self.opt, cfg, self.dev,
+                                      arch=self.arch) if resume else 0
         self.vgg, self.content_vgg = _loss_networks(cfg, self.dev)
         with torch.no_grad(), autocast(self.precision, self.dev):
             feats = self.vgg(on_device(to_tensor(style_img), self.dev))
@@ -394,14 +394,27 @@ RESUME_KEYS = ("arch", "width", "blocks", "size", "batch", "style_size", "seed",
                "content_layers", "style_layers")
 
 
+def resolve_shape(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with ``width`` and ``blocks`` at 0 ("the architecture's own") replaced by the
+    architecture's values, so that checkpoints and model records say what was trained."""
+    own = architecture(cfg.arch).defaults()
+    return cfg.replace(**{k: own[k] for k in ("width", "blocks")
+                          if not getattr(cfg, k) and k in own})
+
+
 def _load_checkpoint(out: Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
-                     cfg: Any, dev: torch.device, keys: tuple[str, ...] = RESUME_KEYS) -> int:
+                     cfg: Any, dev: torch.device, keys: tuple[str, ...] = RESUME_KEYS,
+                     arch: Architecture | None = None) -> int:
     state_path, weights = out / CHECKPOINT_STATE, out / CHECKPOINT_WEIGHTS
     if not state_path.is_file() or not weights.is_file():
         raise InvalidOption(f"--resume: no checkpoint in {out}")
     record = json.loads(state_path.read_text())
     # A checkpoint written before an option existed was trained with the option's default.
     saved = {**type(cfg)().to_dict(), **record.get("config", {})}
+    if arch is not None:
+        # One written before shapes were resolved says 0 for the architecture's own.
+        own = arch.defaults()
+        saved.update({k: own[k] for k in ("width", "blocks") if not saved.get(k) and k in own})
     mine = cfg.to_dict()
     changed = [k for k in keys if saved.get(k) != mine.get(k)]
     if changed:
