@@ -2,6 +2,7 @@
 benchmark networks, then measure GPU speed, inside a wall-clock budget.
 
     python benchmarks/gpu_session.py --data DATA --out OUT [--budget SECONDS] [--device cuda]
+        [--only JOB ...] [--no-measure]
 
 DATA holds ``photos/`` (the per-style networks' training photos), ``clean_content/`` and
 ``clean_styles/`` (the licence-clean pictures the shipped decoders and encoder train on),
@@ -11,7 +12,7 @@ folders they start from). Each job is a subprocess with its own time limit (the 
 ``time_limit``, ``--max-minutes`` on the command line); the jobs share the one GPU. Each model
 folder is packed into OUT (``NAME.tgz``, with its checkpoint where that fits) as soon as its job
 ends, and the speed figures are written to ``OUT/measure.json`` as they come, so a run cut short
-still returns what finished.
+still returns what finished. ``benchmarks/gpu_resume.py`` carries the returned runs on.
 
 Dry run on a CPU (tiny budget, every code path): ``--device cpu --budget 90``.
 """
