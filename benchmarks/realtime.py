@@ -175,11 +175,31 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{model}: mean style distance {s['style_net']:.3f} (optimisation "
               f"{s['style_opt']:.3f}, ratio {s['style_net'] / s['style_opt']:.2f}); mean "
               f"content distance {s['content_net']:.3f} (optimisation {s['content_opt']:.3f})")
+    # The optimiser at other strengths: its own line of style against content distance, to
+    # compare the networks with at a matched content distance.
+    line: dict[str, dict[str, dict[str, float]]] = {}
+    for style_file in sorted({r["style"] for r in records}):
+        style = root / "styles" / style_file
+        for strength in args.opt_strength:
+            scores = []
+            for stem in PHOTOS[:args.photos]:
+                content = root / "content" / f"{stem}.jpg"
+                path = out / f"{stem}__{Path(style_file).stem}__optimisation_s{strength}.png"
+                if not path.exists():
+                    stylizer.stylize(content, style, size=args.size, seed=0,
+                                     strength=strength).save(path)
+                scores.append(impasto.score(content, style, path))
+            point = {"style": float(np.mean([x.style_distance for x in scores])),
+                     "content": float(np.mean([x.content_distance for x in scores]))}
+            line.setdefault(style_file, {})[str(strength)] = point
+            print(f"optimisation, {Path(style_file).stem}, strength {strength}: mean style "
+                  f"distance {point['style']:.3f}, content distance {point['content']:.3f}")
     sheet = contact_sheet(cells, labels, columns=3, cell_height=240)
     dest = REPO_ROOT / "docs" / "images" / "realtime_contact_sheet.jpg"
     sheet.convert("RGB").save(dest, quality=88)
     print(f"contact sheet: {dest}")
-    return {"size": args.size, "records": records, "summary": summary}
+    return {"size": args.size, "records": records, "summary": summary,
+            "optimiser_at_other_strengths": line}
 
 
 def main() -> int:
@@ -195,9 +215,14 @@ def main() -> int:
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "realtime"))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--opt-strength", type=float, nargs="*", default=[],
+                        help="quality: also run the optimiser at these strengths (its own "
+                             "line of style against content distance)")
     args = parser.parse_args()
     if args.rounds < 1 or args.repeats < 1:
         parser.error("--rounds and --repeats must be at least 1")
+    if any(not 0 <= s <= 1 for s in args.opt_strength):
+        parser.error("--opt-strength values must be in [0, 1]")
     if args.mode == "quality" and not args.model:
         parser.error("--mode quality needs --model DIR (trained with impasto train)")
     report = fps_mode(args) if args.mode == "fps" else quality_mode(args)
