@@ -40,13 +40,24 @@ def jobs(data: Path, work: Path, budget: float,
     measuring = min(100.0, 0.22 * budget) if measure else 0.0
     train = budget - measuring - 25.0  # process start-up and packing
     common = {"steps": STEPS, "checkpoint_every": 1000, "preview_every": 0}
+    styles = {"starry": "starry_night.jpg", "wave": "great_wave_off_kanagawa.jpg"}
+
+    def style_job(style: str, optional: bool = True, **config: Any) -> dict[str, Any]:
+        """A per-style network on DATA/photos: `fast`, batch 8, unless ``config`` says else."""
+        return {"kind": "style", "style": str(data / "styles" / styles[style]),
+                "data": str(data / "photos"), "limit": train - 10, "optional": optional,
+                "config": {**common, "arch": "fast", "batch": 8, **config}}
+
+    distance = {"loss_form": "distance", "style_weight": 4.0}
+
+    def finetune(style: str, seed: int, style_weight: float) -> dict[str, Any]:
+        """A CPU fine-tune (DATA/init/STYLE) continued at ``style_weight``."""
+        return style_job(style, seed=seed, learning_rate=3e-4, loss_form="distance",
+                         style_weight=style_weight, init=str(data / "init" / style))
+
     return {
-        "starry": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                   "data": str(data / "photos"), "limit": train - 10,
-                   "config": {**common, "arch": "fast", "batch": 8}},
-        "wave": {"kind": "style", "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
-                 "data": str(data / "photos"), "limit": train - 10,
-                 "config": {**common, "arch": "fast", "batch": 8}},
+        "starry": style_job("starry", optional=False),
+        "wave": style_job("wave", optional=False),
         "adain10": {"kind": "decoder", "data": str(data / "clean_content"),
                     "styles": str(data / "clean_styles"), "limit": 0.55 * train,
                     "config": {**common, "layer": "relu4_1", "width": 32, "batch": 8,
@@ -57,73 +68,29 @@ def jobs(data: Path, work: Path, budget: float,
                                "style_weight": 25.0}},
         "student": {"kind": "encoder", "data": str(data / "clean_content"),
                     "limit": 0.5 * train, "config": {**common, "width": 16, "batch": 16}},
-        # The same two networks trained on the score's own distances (--loss-form distance),
-        # and Johnson's network: not in the default set (--only).
-        "starry-distance": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                            "config": {**common, "arch": "fast", "batch": 8,
-                                       "loss_form": "distance", "style_weight": 4.0}},
-        "wave-distance": {"kind": "style",
-                          "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
-                          "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                          "config": {**common, "arch": "fast", "batch": 8,
-                                     "loss_form": "distance", "style_weight": 4.0}},
+        # The rest are not in the default set (--only). The first two networks trained on the
+        # score's own distances (--loss-form distance).
+        "starry-distance": style_job("starry", **distance),
+        "wave-distance": style_job("wave", **distance),
         # CPU fine-tunes continued for as many steps as the GPU gives (docs/benchmarks.md: the
         # style-weight-6 Starry Night network of "Style weight, a cosine schedule, and relu5_1"
         # and the Great Wave network of "Fine-tuning on the score's own distances"), from
-        # DATA/init/starry and DATA/init/wave. Optional (--only).
-        "starry-finetune": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                            "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                            "config": {**common, "arch": "fast", "batch": 8, "seed": 5,
-                                       "learning_rate": 3e-4, "loss_form": "distance",
-                                       "style_weight": 6.0, "init": str(data / "init" / "starry")}},
-        "wave-finetune": {"kind": "style",
-                          "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
-                          "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                          "config": {**common, "arch": "fast", "batch": 8, "seed": 5,
-                                     "learning_rate": 3e-4, "loss_form": "distance",
-                                     "style_weight": 4.0, "init": str(data / "init" / "wave")}},
-        # The same two continued at other style weights: Starry Night at 8 (docs/benchmarks.md:
-        # each step up in weight trades content for style along one line; does a GPU's steps
-        # move the line?), Great Wave at 2 (its content distance down, its ratio within 1.5x).
-        "starry-finetune8": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                             "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                             "config": {**common, "arch": "fast", "batch": 8, "seed": 6,
-                                        "learning_rate": 3e-4, "loss_form": "distance",
-                                        "style_weight": 8.0,
-                                        "init": str(data / "init" / "starry")}},
-        "wave-finetune2": {"kind": "style",
-                           "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
-                           "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                           "config": {**common, "arch": "fast", "batch": 8, "seed": 6,
-                                      "learning_rate": 3e-4, "loss_form": "distance",
-                                      "style_weight": 2.0, "init": str(data / "init" / "wave")}},
-        # More capacity for `fast` at a frame cost that keeps 1.5x the peer's frames per
-        # second on the 2-core CPU (docs/benchmarks.md: six blocks 1.17x the time, width 20
-        # 1.33x), trained like starry-distance, their control. Optional (--only).
-        "starry-deep": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                        "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                        "config": {**common, "arch": "fast", "blocks": 6, "batch": 8,
-                                   "loss_form": "distance", "style_weight": 4.0}},
-        "starry-wide": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                        "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                        "config": {**common, "arch": "fast", "width": 20, "batch": 8,
-                                   "loss_form": "distance", "style_weight": 4.0}},
-        "starry-johnson": {"kind": "style", "style": str(data / "styles" / "starry_night.jpg"),
-                           "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                           "config": {**common, "arch": "johnson", "batch": 8}},
-        # Johnson's network on the score's own distances: does a network 30x the size, with a
-        # wider receptive field, close the gap that `fast` leaves at relu5_1? Optional (--only).
-        "starry-johnson-distance": {"kind": "style",
-                                    "style": str(data / "styles" / "starry_night.jpg"),
-                                    "data": str(data / "photos"), "limit": train - 10,
-                                    "optional": True,
-                                    "config": {**common, "arch": "johnson", "batch": 8,
-                                               "loss_form": "distance", "style_weight": 4.0}},
-        "wave-johnson": {"kind": "style",
-                         "style": str(data / "styles" / "great_wave_off_kanagawa.jpg"),
-                         "data": str(data / "photos"), "limit": train - 10, "optional": True,
-                         "config": {**common, "arch": "johnson", "batch": 8}},
+        # DATA/init/starry and DATA/init/wave, and the same at other style weights: Starry
+        # Night at 8 (each step up in weight trades content for style along one line; do a
+        # GPU's steps move the line?), Great Wave at 2 (its content distance down).
+        "starry-finetune": finetune("starry", 5, 6.0),
+        "wave-finetune": finetune("wave", 5, 4.0),
+        "starry-finetune8": finetune("starry", 6, 8.0),
+        "wave-finetune2": finetune("wave", 6, 2.0),
+        # More capacity for `fast` (docs/benchmarks.md: six blocks 1.17x the time a frame,
+        # width 20 1.55x), trained like starry-distance, their control.
+        "starry-deep": style_job("starry", blocks=6, **distance),
+        "starry-wide": style_job("starry", width=20, **distance),
+        # Johnson's network, with the optimiser's objective and on the score's distances (does
+        # a network 30x the size, with a wider receptive field, close the gap at relu5_1?).
+        "starry-johnson": style_job("starry", arch="johnson"),
+        "wave-johnson": style_job("wave", arch="johnson"),
+        "starry-johnson-distance": style_job("starry", arch="johnson", **distance),
         # Starts when its teacher and encoder are written; its limit is what is left then.
         "distilled": {"kind": "decoder", "data": str(data / "clean_content"),
                       "styles": str(data / "clean_styles"), "after": ["adain10", "student"],
