@@ -30,11 +30,15 @@ DEFAULT_JOBS = ("starry-finetune=starry-finetune", "starry-wide=starry-wide",
 
 
 def parse_job(text: str) -> tuple[str, str, float | None]:
+    """``NAME=SOURCE[:STYLE_WEIGHT]``; ValueError when it is not that."""
     name, _, rest = text.partition("=")
     source, _, weight = rest.partition(":")
     if not name or not source:
-        raise SystemExit(f"--job {text!r}: expected NAME=SOURCE[:STYLE_WEIGHT]")
-    return name, source, float(weight) if weight else None
+        raise ValueError(f"--job {text!r}: expected NAME=SOURCE[:STYLE_WEIGHT]")
+    try:
+        return name, source, float(weight) if weight else None
+    except ValueError:
+        raise ValueError(f"--job {text!r}: the style weight is not a number") from None
 
 
 def worker(args: argparse.Namespace, name: str, weight: float | None) -> None:
@@ -73,7 +77,10 @@ def main() -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    jobs = [parse_job(j) for j in (args.job or DEFAULT_JOBS)]
+    try:
+        jobs = [parse_job(j) for j in (args.job or DEFAULT_JOBS)]
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.worker:
         worker(args, args.worker, {n: w for n, _, w in jobs}[args.worker])
         return 0

@@ -135,6 +135,18 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out) / "quality"
     out.mkdir(parents=True, exist_ok=True)
     rows, records, cells, labels = [], [], [], []
+
+    def optimised(stem: str, style: Path, strength: float | None = None) -> Path:
+        """The optimiser's picture of ``stem`` in ``style`` (default preset, or ``strength``),
+        made once and kept in OUT."""
+        tag = "" if strength is None else f"_s{strength}"
+        path = out / f"{stem}__{style.stem}__optimisation{tag}.png"
+        if not path.exists():
+            extra = {} if strength is None else {"strength": strength}
+            stylizer.stylize(root / "content" / f"{stem}.jpg", style, size=args.size, seed=0,
+                             **extra).save(path)
+        return path
+
     for model_dir in args.model:
         runner = NetworkStylizer(model_dir)
         style_file = runner.model.config["style"]["file"]
@@ -142,9 +154,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         for stem in PHOTOS[:args.photos]:
             content = root / "content" / f"{stem}.jpg"
             net = runner(content, size=args.size)
-            opt_path = out / f"{stem}__{Path(style_file).stem}__optimisation.png"
-            if not opt_path.exists():
-                stylizer.stylize(content, style, size=args.size, seed=0).save(opt_path)
+            opt_path = optimised(stem, style)
             net_path = out / f"{stem}__{Path(style_file).stem}__{runner.model.name}.png"
             net.save(net_path)
             s_opt = impasto.score(content, style, opt_path)
@@ -183,12 +193,8 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         for strength in args.opt_strength:
             scores = []
             for stem in PHOTOS[:args.photos]:
-                content = root / "content" / f"{stem}.jpg"
-                path = out / f"{stem}__{Path(style_file).stem}__optimisation_s{strength}.png"
-                if not path.exists():
-                    stylizer.stylize(content, style, size=args.size, seed=0,
-                                     strength=strength).save(path)
-                scores.append(impasto.score(content, style, path))
+                scores.append(impasto.score(root / "content" / f"{stem}.jpg", style,
+                                            optimised(stem, style, strength)))
             point = {"style": float(np.mean([x.style_distance for x in scores])),
                      "content": float(np.mean([x.content_distance for x in scores]))}
             line.setdefault(style_file, {})[str(strength)] = point
