@@ -62,8 +62,8 @@ def latency_mode(args: argparse.Namespace) -> dict[str, Any]:
     import onnxruntime as ort
 
     from impasto.arbitrary import ArbitraryStylizer
+    from impasto.export import export_model as export_onnx
     from impasto.image.io import open_image, to_tensor
-    from impasto.models.export import export_onnx
 
     torch.set_num_threads(args.threads)
     root = data_dir(args.data)

@@ -74,7 +74,7 @@ def child(args: argparse.Namespace) -> int:
     if args.mode == "sweep":
         options.update(iterations=args.steps, scales=1)
     from impasto.config import TransferConfig
-    from impasto.optim.memory import resident_bytes
+    from impasto.runtime.memory import resident_bytes
 
     cfg = TransferConfig()
     stylizer.network(list(cfg.content_layers) + list(cfg.style_layers))
@@ -211,8 +211,8 @@ def main() -> int:
         # one tile's working set, planned into what the budget leaves after the process's
         # baseline; so the peak stays at the budget until the whole-picture buffers and the
         # smallest tile no longer fit, and the run is refused below that.
-        from impasto.optim.memory import parse_memory
         from impasto.optim.tiled import MIN_TILE, TILED_BYTES_PER_PIXEL, TilePlan, tiled_bytes
+        from impasto.runtime.memory import parse_memory
 
         budget_mib = parse_memory(args.max_memory) / 2**20
         base = max(r["baseline_mib"] for r in rows)

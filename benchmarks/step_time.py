@@ -9,7 +9,7 @@ What is measured, at each ``--sizes`` long side (default 256 and 512 px):
   :class:`impasto.features.VGG19` up to relu5_1, default content and Gram style losses, the
   weights of the default ``TransferConfig``) plus ``backward()`` to the pixels: exactly what the
   engine's L-BFGS closure does once per step. Precision ``fp32`` and ``bf16`` (autocast, see
-  :mod:`impasto.optim.precision`).
+  :mod:`impasto.runtime.precision`).
 * **pastiche**: the same for the PyPI package ``pastiche``: a ``PasticheArtist`` built with the
   arguments its ``main()`` passes for one content/style pair at ``--size S`` (all other options at
   their CLI defaults), timing what its L-BFGS closure does once per step (``_calc_loss()`` plus
@@ -73,9 +73,9 @@ from impasto.features import LAYER_NAMES, VGG19
 from impasto.image.io import open_image, split_alpha, to_tensor
 from impasto.optim.engine import EngineOptions, optimise
 from impasto.optim.objective import TransferObjective
-from impasto.optim.precision import resolve_precision
 from impasto.optim.pyramid import fit_long_side
 from impasto.optim.transfer import MIN_STYLE_SIDE, output_size, resize, scale_objective, style_mix
+from impasto.runtime.precision import resolve_precision
 
 #: Output channels of the convolutions of each VGG-19 block.
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)

@@ -16,14 +16,14 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from impasto.arbitrary import ArbitraryPictures, ArbitraryStylizer
 from impasto.arbitrary import transforms as T
-from impasto.arbitrary.stylizer import WCT_LAYERS, _ramp, _starts
+from impasto.arbitrary.pictures import ArbitraryPictures, ArbitraryStylizer
+from impasto.arbitrary.core import WCT_LAYERS, _ramp, _starts
 from impasto.config import DecoderConfig, EncoderConfig
 from impasto.errors import Cancelled, InvalidOption
+from impasto.events import CancelToken
 from impasto.image.io import read_metadata
 from impasto.models import architecture, load_model, save_model
-from impasto.optim.events import CancelToken
 from impasto.training.decoder import train_decoder
 from impasto.training.encoder import train_encoder
 from tests.conftest import synthetic_rgb
@@ -166,12 +166,12 @@ def test_patches_cover_the_picture_and_blend_exactly(decoders: dict[str, Path],
 
 def test_missing_decoders_and_bad_options_are_refused(decoders: dict[str, Path],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from impasto.arbitrary import stylizer
+    from impasto.arbitrary import core
 
     with pytest.raises(InvalidOption, match="method"):
         ArbitraryStylizer("magic")
-    monkeypatch.setitem(stylizer.DEFAULT_DECODERS, "wct",
-                        {n: f"no-such-decoder-{n}" for n in WCT_LAYERS})
+    monkeypatch.setattr(core, "default_decoders",
+                        lambda method: {n: f"no-such-decoder-{n}" for n in WCT_LAYERS})
     with pytest.raises(InvalidOption, match="needs a decoder for relu5_1"):
         ArbitraryStylizer("wct", decoders=[decoders["relu4_1"]])
     with pytest.raises(InvalidOption, match="no use"):
@@ -357,7 +357,7 @@ def test_adain_onnx_export_agrees_with_torch(tmp_path: Path, decoders: dict[str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from impasto.models.export import AdaINGraph
+    from impasto.arbitrary.graph import AdaINGraph
 
     path = tmp_path / "adain.onnx"
     code, _, err = run(capsys, "export", decoders["relu4_1"], "-o", path)
@@ -393,12 +393,16 @@ def _photo(side: int) -> torch.Tensor:
 
 
 def test_every_shipped_decoder_loads_and_says_what_it_is() -> None:
-    from impasto.arbitrary.stylizer import DEFAULT_DECODERS
+    from impasto.arbitrary.core import METHODS
     from impasto.models import shipped_models
+    from impasto.models.store import default_decoders
 
     shipped = shipped_models()
-    for method, by_layer in DEFAULT_DECODERS.items():
-        for layer, name in by_layer.items():
+    # What each method uses by default is data: the decoders' config.json.
+    assert set(default_decoders("adain")) == {"relu4_1"}
+    assert set(default_decoders("wct")) == {"relu4_1", "relu3_1", "relu2_1", "relu1_1"}
+    for method in METHODS:
+        for layer, name in default_decoders(method).items():
             assert name in shipped, f"{name} ({method}) does not ship"
             model = load_model(name)
             assert model.kind == "decoder" and model.params["layer"] == layer
@@ -534,7 +538,7 @@ def test_decoder_distillation_on_a_student_encoder(tmp_path: Path, pictures: Pat
         return
     import onnxruntime as ort
 
-    from impasto.models.export import AdaINGraph
+    from impasto.arbitrary.graph import AdaINGraph
 
     path = tmp_path / "student.onnx"
     code, _, err = run(capsys, "export", dec.folder, "-o", path)
@@ -551,14 +555,18 @@ def test_decoder_distillation_on_a_student_encoder(tmp_path: Path, pictures: Pat
 
 
 def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs(tmp_path: Path) -> None:
-    from impasto.arbitrary.stylizer import ENCODER_DECODERS
     from impasto.features.vgg import VGG19
     from impasto.models import shipped_models
+    from impasto.models.store import paired_model
     from impasto.training.encoder import distillation_loss
 
     shipped = shipped_models()
-    for encoder, decoder in ENCODER_DECODERS.items():
+    pairs = {name: paired_model(name, "decoder") for name in shipped
+             if paired_model(name, "decoder")}
+    assert pairs == {"student-relu4_1": "adain-student-relu4_1"}
+    for encoder, decoder in pairs.items():
         assert encoder in shipped and decoder in shipped
+        assert paired_model(decoder, "encoder") == encoder
         enc, dec = load_model(encoder), load_model(decoder)
         assert enc.kind == "encoder" and dec.kind == "decoder"
         assert dec.config["training"]["encoder_sha256"] == enc.sha256
@@ -578,7 +586,7 @@ def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs(tmp_path: Path)
         assert float((y - x).abs().mean()) < 0.75 * flat  # measured 0.63 (VGG's pair: 0.51)
         # The export finds the shipped encoder by the decoder's record.
         if importlib.util.find_spec("onnx") is not None:
-            from impasto.models.export import export_onnx
+            from impasto.export import export_model as export_onnx
 
             assert export_onnx(dec, tmp_path / f"{decoder}.onnx").stat().st_size > 0
 

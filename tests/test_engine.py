@@ -10,9 +10,9 @@ import torch
 
 from impasto.config import TransferConfig
 from impasto.errors import Cancelled, Diverged
+from impasto.events import CancelToken, Progress
 from impasto.features import VGG19
 from impasto.optim.engine import EngineOptions, optimise
-from impasto.optim.events import CancelToken, Progress
 from impasto.optim.pyramid import auto_scales, scale_sides, split_steps
 from impasto.optim.transfer import TransferInputs, run_transfer
 from tests.conftest import stripes, synthetic_rgb, to_tensor

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from impasto.errors import InvalidOption, WeightsError
+from impasto.image.color import finish
+from impasto.image.resize import pad_to
 from impasto.models import architecture, architectures, load_model, save_model
-from impasto.models.inference import finish, pad_to, run_network
+from impasto.models.inference import run_network
 
 ARCHS = sorted(architectures())
 STYLE_ARCHS = [n for n in ARCHS if architecture(n).kind == "style"]
@@ -128,7 +130,7 @@ def test_strength_blends_with_the_content() -> None:
 def test_onnx_export_agrees_with_torch(tmp_path: Path, name: str) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from impasto.models.export import export_onnx
+    from impasto.export import export_model as export_onnx
     from impasto.models.inference import OnnxBackend, TorchBackend
 
     arch = architecture(name)

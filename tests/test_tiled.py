@@ -11,7 +11,6 @@ from impasto.config import TransferConfig
 from impasto.errors import InvalidOption
 from impasto.features import VGG19
 from impasto.losses.functional import gram
-from impasto.optim.memory import parse_memory
 from impasto.optim.objective import TransferObjective
 from impasto.optim.tiled import (
     TiledTransfer,
@@ -22,6 +21,7 @@ from impasto.optim.tiled import (
     tiles,
 )
 from impasto.optim.transfer import TransferInputs, run_transfer, scale_objective, style_mix
+from impasto.runtime.memory import parse_memory
 from tests.conftest import stripes, synthetic_rgb, to_tensor
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 
 from impasto.config import TrainConfig
 from impasto.errors import Cancelled, InvalidOption
+from impasto.events import CancelToken
 from impasto.models import load_model
-from impasto.optim.events import CancelToken
 from impasto.training.data import CropBatches, list_images
 from impasto.training.trainer import Trainer, learning_rate_at, train
 from tests.conftest import stripes, synthetic_rgb

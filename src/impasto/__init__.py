@@ -9,7 +9,7 @@ nothing here loads weights or probes devices at import time.
 
 from impasto._version import __version__
 from impasto.api import Stylizer, StylizeResult, score, stylize
-from impasto.arbitrary import ArbitraryPictures
+from impasto.arbitrary.pictures import ArbitraryPictures
 from impasto.config import DecoderConfig, TrainConfig, TransferConfig
 from impasto.errors import (
     Cancelled,
@@ -20,9 +20,9 @@ from impasto.errors import (
     OutputError,
     WeightsError,
 )
+from impasto.events import CancelToken, Progress
 from impasto.feedforward import NetworkResult, NetworkStylizer
 from impasto.models import load_model
-from impasto.optim.events import CancelToken, Progress
 from impasto.training.decoder import train_decoder
 from impasto.training.trainer import train
 

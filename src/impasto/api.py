@@ -27,8 +27,8 @@ from PIL import Image
 
 from impasto._version import __version__
 from impasto.config import TransferConfig
-from impasto.devices import resolve_device
 from impasto.errors import InvalidOption
+from impasto.events import CallbackLike, CancelToken
 from impasto.features.vgg import VGG19
 from impasto.image.faces import detect_faces, face_mask
 from impasto.image.io import (
@@ -42,11 +42,11 @@ from impasto.image.io import (
 )
 from impasto.image.masks import load_mask
 from impasto.metrics.scores import Scorer, Scores
-from impasto.optim.events import CallbackLike, CancelToken
-from impasto.optim.memory import memory_budget
-from impasto.optim.precision import resolve_precision
 from impasto.optim.transfer import TransferInputs, run_transfer
 from impasto.provenance import METADATA_KEY, source_record
+from impasto.runtime.device import resolve_device
+from impasto.runtime.memory import memory_budget
+from impasto.runtime.precision import resolve_precision
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(TransferConfig)}
 
@@ -260,7 +260,7 @@ def stylize(
     under ``"impasto"``.
     """
     if method in ("adain", "wct"):
-        from impasto.arbitrary import ArbitraryPictures
+        from impasto.arbitrary.pictures import ArbitraryPictures
 
         own = {k: options.pop(k) for k in ("decoders", "precision", "patch") if k in options}
         allowed = {"strength", "style_blend", "masks", "preserve_color", "size"}

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from impasto._version import __version__
-from impasto.devices import resolve_device
 from impasto.errors import InvalidOption
+from impasto.image.color import finish
 from impasto.image.io import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
@@ -27,10 +27,11 @@ from impasto.image.io import (
     with_alpha,
 )
 from impasto.image.resize import fit_long_side, resize
-from impasto.models.inference import OnnxBackend, TorchBackend, backend_for, finish
+from impasto.models.inference import OnnxBackend, TorchBackend, backend_for
 from impasto.models.store import StyleModel, load_model
-from impasto.optim.precision import resolve_precision
 from impasto.provenance import METADATA_KEY, source_record
+from impasto.runtime.device import resolve_device
+from impasto.runtime.precision import resolve_precision
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,9 @@
-"""Arbitrary-style transfer (AdaIN, WCT): any style picture, one pass, no per-style training."""
+"""Arbitrary-style transfer (AdaIN, WCT): any style picture, one pass, no per-style training.
 
-from impasto.arbitrary.stylizer import (
-    METHODS,
-    ArbitraryPictures,
-    ArbitraryStylizer,
-    PreparedStyle,
-    StyleStats,
-)
+:mod:`impasto.arbitrary.core` holds the tensor core (encoders, transforms, decoders, patches);
+pictures in and out go through :func:`impasto.render` with ``method="adain"`` or ``"wct"``.
+"""
 
-__all__ = ["METHODS", "ArbitraryPictures", "ArbitraryStylizer", "PreparedStyle", "StyleStats"]
+from impasto.arbitrary.core import METHODS, ArbitraryStylizer, StyleStats
+
+__all__ = ["METHODS", "ArbitraryStylizer", "StyleStats"]

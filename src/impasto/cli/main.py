@@ -29,10 +29,10 @@ from impasto.cli.realtime import (
     run_arbitrary_job,
     run_model_job,
 )
-from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
 from impasto.image.masks import parse_mask_spec, parse_protect_spec
+from impasto.runtime.device import DeviceName, describe, resolve_device
 
 Method = Literal["gatys", "adain", "wct"]
 

@@ -14,8 +14,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from impasto.events import Progress as ProgressEvent
 from impasto.image.io import save_image
-from impasto.optim.events import Progress as ProgressEvent
 
 
 class ProgressBar:

@@ -17,9 +17,9 @@ from rich.table import Table
 
 from impasto.cli.options import config_from_cli, with_config_options
 from impasto.config import DecoderConfig, EncoderConfig, TrainConfig
-from impasto.devices import DeviceName, describe, resolve_device
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import check_output_path
+from impasto.runtime.device import DeviceName, describe, resolve_device
 
 Backend = Literal["torch", "onnx"]
 #: Options of ``stylize`` that mean something with --model.
@@ -88,7 +88,7 @@ def run_arbitrary_job(job: ArbitraryJob, config_values: dict[str, Any], given: s
                       ) -> None:
     """``impasto stylize CONTENT STYLE... -o OUT --method adain|wct``: a file, a folder or
     stdin/stdout, with any style pictures."""
-    from impasto.arbitrary import ArbitraryPictures
+    from impasto.arbitrary.pictures import ArbitraryPictures
     from impasto.image.masks import parse_mask_spec
 
     extra = sorted(given - ARBITRARY_OPTIONS)
@@ -365,11 +365,10 @@ def export(
 ) -> None:
     """Export a trained network to ONNX (dynamic height and width); an AdaIN decoder exports
     the whole AdaIN path, with its encoder."""
-    from impasto.models import load_model
-    from impasto.models.export import export_onnx
-    from impasto.models.student import load_encoder
+    from impasto.export import export_model
+    from impasto.models import load_encoder, load_model
 
-    written = export_onnx(load_model(model), output,
+    written = export_model(load_model(model), output,
                           encoder=load_encoder(encoder) if encoder else None)
     err.print(f"wrote {written}", highlight=False)
 

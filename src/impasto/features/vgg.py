@@ -37,6 +37,17 @@ def _layer_names() -> tuple[str, ...]:
 LAYER_NAMES: tuple[str, ...] = _layer_names()
 
 
+#: The layers decoders start from (AdaIN, WCT), and VGG-19's channels there.
+DECODER_LAYERS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512,
+                  "relu5_1": 512}
+#: The root-mean-square of VGG-19's features at those layers on photos, about (Caffe
+#: preprocessing, 0-255 input): decoders divide their input by it, so it arrives near unit
+#: scale whatever the layer and Adam's steps suit every decoder (unscaled, relu4_1 features of
+#: RMS ~800 kill the decoder's ReLUs in the first steps).
+FEATURE_SCALE = {"relu1_1": 40.0, "relu2_1": 160.0, "relu3_1": 230.0, "relu4_1": 800.0,
+                 "relu5_1": 120.0}
+
+
 def check_layers(layers: Iterable[str]) -> list[str]:
     """Validate layer names against :data:`LAYER_NAMES`; raise one clear error otherwise."""
     layers = list(layers)

@@ -40,3 +40,17 @@ def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return mask
     return F.interpolate(mask, size=size, mode="bilinear", align_corners=False,
                          antialias=True).clamp(0.0, 1.0)
+
+
+def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom and right to multiples of ``multiple``, and to at least
+    two of them (a network's deepest features need more than one position): reflected where
+    the picture is large enough, else replicated."""
+    h, w = x.shape[-2:]
+    th = max(-(-h // multiple) * multiple, 2 * multiple)
+    tw = max(-(-w // multiple) * multiple, 2 * multiple)
+    ph, pw = th - h, tw - w
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)

@@ -7,30 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from impasto.errors import InvalidOption
-from impasto.image import color
+from impasto.image.resize import pad_to
 from impasto.models.store import StyleModel
-from impasto.optim.precision import autocast
+from impasto.runtime.precision import autocast
 
 #: Largest stride of the registered networks: inputs are padded to a multiple of it.
 MAX_STRIDE = 8
-
-
-def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad (B, C, H, W) on the bottom and right to multiples of ``multiple``, and to at least
-    two of them (a network's deepest features need more than one position): reflected where
-    the picture is large enough, else replicated."""
-    h, w = x.shape[-2:]
-    th = max(-(-h // multiple) * multiple, 2 * multiple)
-    tw = max(-(-w // multiple) * multiple, 2 * multiple)
-    ph, pw = th - h, tw - w
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (h, w)
 
 
 def run_network(net: nn.Module, x: torch.Tensor, *, stride: int = MAX_STRIDE,
@@ -43,23 +28,6 @@ def run_network(net: nn.Module, x: torch.Tensor, *, stride: int = MAX_STRIDE,
     with torch.inference_mode(), autocast(precision, x.device):
         y = net(padded)
     return y[..., :h, :w].float().clamp(0.0, 1.0).contiguous()
-
-
-def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0,
-           preserve_color: str = "none") -> torch.Tensor:
-    """Colour preservation and the blend with the content (``strength`` 1 = all network)."""
-    if preserve_color == "luminance":
-        styled = color.transfer_luminance(styled, content)
-    elif preserve_color == "histogram":
-        styled = color.match_color_histogram(styled, content)
-    elif preserve_color != "none":
-        raise InvalidOption(f"preserve-color must be none, luminance or histogram, not "
-                            f"{preserve_color!r}")
-    if not 0.0 <= strength <= 1.0:
-        raise InvalidOption(f"strength must be in [0, 1], not {strength}")
-    if strength < 1.0:
-        styled = strength * styled + (1.0 - strength) * content
-    return styled.clamp(0.0, 1.0)
 
 
 class TorchBackend:

@@ -1,4 +1,8 @@
-"""Feed-forward architectures, registered by name."""
+"""Feed-forward architectures, registered by name.
+
+Each architecture's module registers itself with :func:`register` when imported;
+:mod:`impasto.models` imports them all, so the registry is full whenever the package is.
+"""
 
 from __future__ import annotations
 
@@ -56,13 +60,7 @@ def register(name: str, *, stride: int,
     return decorate
 
 
-def _load_builtin() -> None:
-    # Importing the families registers them.
-    from impasto.models import decoder, fast, johnson, student  # noqa: F401
-
-
 def architectures() -> dict[str, Architecture]:
-    _load_builtin()
     return dict(sorted(_REGISTRY.items()))
 
 

@@ -125,3 +125,39 @@ def shipped_models() -> dict[str, Path]:
         if (path / CONFIG_NAME).is_file() and (path / WEIGHTS_NAME).is_file():
             found[entry.name] = path
     return found
+
+
+def load_encoder(source: str | os.PathLike[str] | StyleModel,
+                 device: torch.device | str = "cpu") -> StyleModel:
+    """A distilled encoder by folder or shipped name; anything else is refused in one line."""
+    model = source if isinstance(source, StyleModel) else load_model(source, device)
+    if model.kind != "encoder":
+        raise InvalidOption(f"{model.name} is not an encoder (it is a {model.kind} model)")
+    return model
+
+
+def shipped_configs() -> dict[str, dict[str, Any]]:
+    """Each shipped model's ``config.json``, by name (read, not loaded: no weights)."""
+    return {name: json.loads((path / CONFIG_NAME).read_text())
+            for name, path in shipped_models().items()}
+
+
+def default_decoders(method: str) -> dict[str, str]:
+    """The shipped decoders a method uses when none is given, by layer: each decoder's
+    ``config.json`` says which methods it serves by default, and at which layer
+    (``"defaults_for": {"adain": "relu4_1"}``), so adding one needs no code."""
+    found: dict[str, str] = {}
+    for name, config in shipped_configs().items():
+        layer = (config.get("defaults_for") or {}).get(method)
+        if layer is not None:
+            found[str(layer)] = name
+    return found
+
+
+def paired_model(name: str, role: str) -> str | None:
+    """The shipped model a shipped model's ``config.json`` names as its partner in ``role``
+    (``"pairs_with": {"decoder": ...}`` for an encoder, ``{"encoder": ...}`` for a
+    decoder), or None."""
+    config = shipped_configs().get(name) or {}
+    partner = (config.get("pairs_with") or {}).get(role)
+    return None if partner is None else str(partner)

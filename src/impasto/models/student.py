@@ -13,16 +13,12 @@ its features (``impasto train-decoder --encoder``).
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 
 from impasto.errors import InvalidOption
-from impasto.features.vgg import CAFFE_MEAN_BGR
-from impasto.models.decoder import DECODER_LAYERS, FEATURE_SCALE
+from impasto.features.vgg import CAFFE_MEAN_BGR, DECODER_LAYERS, FEATURE_SCALE
 from impasto.models.registry import register
-from impasto.models.store import StyleModel, load_model
 
 #: Convolutions per block up to relu4_1, as in VGG-19.
 BLOCK_CONVS = (2, 2, 4, 1)
@@ -59,11 +55,3 @@ class StudentEncoder(nn.Module):
         x = (image - self.mean_rgb.to(image.dtype)) * 4.0  # about unit scale
         return self.net(x) * self.output_scale
 
-
-def load_encoder(source: str | os.PathLike[str] | StyleModel,
-                 device: torch.device | str = "cpu") -> StyleModel:
-    """A distilled encoder by folder or shipped name; anything else is refused in one line."""
-    model = source if isinstance(source, StyleModel) else load_model(source, device)
-    if model.kind != "encoder":
-        raise InvalidOption(f"{model.name} is not an encoder (it is a {model.kind} model)")
-    return model

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from impasto.errors import Diverged
-from impasto.optim.events import CancelToken
+from impasto.events import CancelToken
 
 #: Objective: image -> (scalar loss to minimise, named parts for reporting).
 Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]

@@ -16,7 +16,7 @@ from impasto.losses import families as FAM
 from impasto.losses import functional as LF
 from impasto.losses.guided import weighted_content_loss
 from impasto.losses.style import family
-from impasto.optim.precision import autocast
+from impasto.runtime.precision import autocast
 
 
 @dataclass(frozen=True)

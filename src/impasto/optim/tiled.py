@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import torch
 
 from impasto.errors import Diverged
+from impasto.events import CancelToken
 from impasto.features.vgg import LAYER_NAMES, VGG19
 from impasto.losses import functional as LF
-from impasto.optim.events import CancelToken
 from impasto.optim.objective import protect_map
-from impasto.optim.precision import autocast
+from impasto.runtime.precision import autocast
 
 #: Tile cores, margins and grid offsets are multiples of this: the stride of relu5_1, so every
 #: feature map crops cleanly.

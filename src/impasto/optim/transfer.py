@@ -15,13 +15,12 @@ import torch
 
 from impasto.config import TransferConfig
 from impasto.errors import InvalidOption
+from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
 from impasto.image import color
 from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
-from impasto.optim.events import CallbackLike, CancelToken, Progress
-from impasto.optim.memory import format_bytes, resident_bytes
 from impasto.optim.objective import Region, TransferObjective
 from impasto.optim.pyramid import scale_sides, split_steps
 from impasto.optim.tiled import (
@@ -33,6 +32,7 @@ from impasto.optim.tiled import (
     tiled_bytes,
     tiled_grams,
 )
+from impasto.runtime.memory import format_bytes, resident_bytes
 
 #: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
 MIN_STYLE_SIDE = 64

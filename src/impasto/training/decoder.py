@@ -31,14 +31,13 @@ import torch
 from impasto.arbitrary import transforms as T
 from impasto.config import DecoderConfig
 from impasto.errors import InvalidOption
+from impasto.events import CancelToken
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_tensor
 from impasto.losses import functional as LF
 from impasto.models.registry import architecture
-from impasto.models.store import StyleModel, load_model, save_model
-from impasto.models.student import load_encoder
-from impasto.optim.events import CancelToken
-from impasto.optim.precision import autocast, resolve_precision
+from impasto.models.store import StyleModel, load_encoder, load_model, save_model
+from impasto.runtime.precision import autocast, resolve_precision
 from impasto.training.data import CropBatches, list_images, load_rgb
 from impasto.training.trainer import (
     TrainProgress,

@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 
 from impasto.config import EncoderConfig
+from impasto.events import CancelToken
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_tensor
 from impasto.losses import functional as LF
 from impasto.models.registry import architecture
 from impasto.models.store import StyleModel, load_model, save_model
-from impasto.optim.events import CancelToken
-from impasto.optim.precision import autocast, resolve_precision
+from impasto.runtime.precision import autocast, resolve_precision
 from impasto.training.data import CropBatches, load_rgb
 from impasto.training.decoder import mean_std_loss
 from impasto.training.trainer import (

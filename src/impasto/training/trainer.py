@@ -24,14 +24,14 @@ from safetensors.torch import load_file, save_file
 from impasto._version import __version__
 from impasto.config import TrainConfig
 from impasto.errors import Cancelled, InvalidOption
+from impasto.events import CancelToken
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_pil
 from impasto.image.sheet import contact_sheet
 from impasto.losses import functional as LF
 from impasto.models.registry import Architecture, architecture
 from impasto.models.store import save_model, sha256_file
-from impasto.optim.events import CancelToken
-from impasto.optim.precision import autocast, resolve_precision
+from impasto.runtime.precision import autocast, resolve_precision
 from impasto.training.data import CropBatches, list_images, load_rgb
 
 CHECKPOINT_WEIGHTS = "checkpoint.safetensors"

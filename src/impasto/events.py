@@ -1,6 +1,8 @@
-"""Progress events, the callback protocol and cooperative cancellation.
+"""Progress events, the callback protocol and cooperative cancellation, for every method.
 
-The engine never prints: a progress bar is one callback, a preview writer another.
+The engines never print: a progress bar is one callback, a preview writer another, the web
+page's live preview a third. Every run reports ``start`` and ``done``; the optimiser reports
+each ``step`` in between (with a preview picture on preview steps).
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ from impasto.errors import Cancelled
 
 @dataclass(frozen=True)
 class Progress:
-    """One optimisation step (or a stage change) of a run."""
+    """One step of a run, or its start or end."""
 
-    stage: str  # "prepare", "step", "scale_done", "done"
-    scale: int  # 1-based index of the current scale
-    n_scales: int
-    step: int  # steps done over all scales
-    total_steps: int
-    scale_step: int  # steps done in this scale
-    scale_steps: int
-    height: int
-    width: int
-    loss: float
+    stage: str  # "start", "step", "done"
+    scale: int = 0  # 1-based index of the current scale (optimisation)
+    n_scales: int = 0
+    step: int = 0  # steps done over all scales
+    total_steps: int = 0
+    scale_step: int = 0  # steps done in this scale
+    scale_steps: int = 0
+    height: int = 0
+    width: int = 0
+    loss: float = float("nan")
     losses: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
     #: Fraction of the run's work done (steps weighted by their pixel count), for ETAs.
@@ -37,6 +39,8 @@ class Progress:
     image: torch.Tensor | None = None
     #: Core side of the tiles this scale is optimised in (pixels); None when in one piece.
     tile: int | None = None
+    #: The method of the run: optimize, network, adain or wct.
+    method: str = ""
 
 
 class Callback(Protocol):

@@ -1,7 +1,7 @@
 """Device names: resolving ``auto`` and checking that a named device exists.
 
-The engine never chooses a device by itself; front ends call :func:`resolve_device` with the
-user's choice (``auto`` included) and report what it returned.
+The engines never choose a device by themselves; front ends resolve the user's choice
+(``auto`` included) through :func:`impasto.runtime.choose_runtime` and report what it returned.
 """
 
 from __future__ import annotations

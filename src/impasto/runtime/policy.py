@@ -1,0 +1,85 @@
+"""The runtime policy: one function decides where and how each kind of work runs.
+
+A front end resolves the user's choices (``device``, ``precision``, ``backend``; ``auto``
+included) once, through :func:`choose_runtime`, and reports what it chose; the engines take
+the resulting :class:`Runtime` and never decide for themselves.
+
+What is chosen for each kind of work (``Workload``), and why:
+
+- ``optimize`` (VGG-19 forward and backward, many steps): bf16 autocast where the hardware
+  does bf16 natively (it halves VGG's time at equal quality, docs/benchmarks.md); NCHW.
+- ``network`` (small per-style networks): float32 on CPUs when ``auto`` (their time goes to
+  norms and padding, not to matmuls); NCHW unless asked; torch or onnxruntime as asked
+  (onnxruntime runs the float32 export on the CPU).
+- ``arbitrary`` (VGG-19 encoder + decoder, one pass): bf16 autocast where native;
+  channels-last on CPUs, where oneDNN's convolutions measured faster for it
+  (docs/benchmarks.md, AdaIN latency).
+- ``training`` (VGG-19 loss network and a network being trained): bf16 autocast where native;
+  channels-last on CUDA (tensor cores), NCHW on CPUs, where it measured slower for VGG's
+  forward and backward.
+
+Which of these is fastest on each kind of CPU is measured by the speed benchmarks; change the
+table here, and only here, when they say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import torch
+
+from impasto.errors import InvalidOption
+from impasto.runtime.device import resolve_device
+from impasto.runtime.precision import resolve_precision
+
+Workload = Literal["optimize", "network", "arbitrary", "training"]
+WORKLOADS: tuple[str, ...] = get_args(Workload)
+Backend = Literal["torch", "onnx"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run computes: a concrete device, precision, memory format and
+    backend (no ``auto`` left)."""
+
+    device: torch.device
+    precision: str  # fp32, bf16 or fp16
+    channels_last: bool = False
+    backend: str = "torch"
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def to_dict(self) -> dict[str, str | bool]:
+        return {"device": str(self.device), "precision": self.precision,
+                "channels_last": self.channels_last, "backend": self.backend}
+
+
+def choose_runtime(workload: str, device: str | torch.device = "cpu", *,
+                   precision: str = "auto", backend: str = "torch",
+                   channels_last: bool | None = None) -> Runtime:
+    """The :class:`Runtime` for ``workload`` on ``device`` with the user's choices (``auto``
+    and ``None`` resolved here; see the module's table)."""
+    if workload not in WORKLOADS:
+        raise InvalidOption(f"workload must be one of {', '.join(WORKLOADS)}, not {workload!r}")
+    if backend not in BACKENDS:
+        raise InvalidOption(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    dev = resolve_device(device)
+    if backend == "onnx":
+        if workload != "network":
+            raise InvalidOption("--backend onnx runs trained networks only")
+        if dev.type != "cpu":
+            raise InvalidOption("--backend onnx runs on the CPU; use --device cpu")
+        # onnxruntime runs the float32 export.
+        return Runtime(dev, "fp32", False, "onnx")
+    if workload == "network" and precision == "auto" and dev.type == "cpu":
+        resolved = "fp32"
+    else:
+        resolved = resolve_precision(precision, dev)
+    if channels_last is None:
+        channels_last = ((workload == "arbitrary" and dev.type == "cpu")
+                         or (workload == "training" and dev.type == "cuda"))
+    return Runtime(dev, resolved, bool(channels_last), backend)
