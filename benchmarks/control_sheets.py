@@ -8,7 +8,10 @@ Writes into ``docs/images/``:
 * ``region_masks.jpg``: two styles, one per half of the picture (guided Gram matrices);
 * ``tileable_2x2.jpg``: a ``--tileable`` texture repeated 2 x 2, with its seam measure.
 
-    python benchmarks/control_sheets.py [--size 384] [--data ../shared/data]
+With ``--json PATH`` the figures (each loss family's seconds and scores, the face masks found,
+the texture's seam ratios) and the machine's details are written there.
+
+    python benchmarks/control_sheets.py [--size 384] [--data ../shared/data] [--json PATH]
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 import impasto
+from _common import machine_info, package_versions, write_json
 from impasto.image.sheet import contact_sheet
 
 
@@ -43,7 +48,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=repo.parent / "shared" / "data")
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--out", type=Path, default=repo / "docs" / "images")
+    parser.add_argument("--json", metavar="PATH", help="write all figures to this JSON file")
     args = parser.parse_args()
+    report: dict[str, Any] = {"loss_families": [], "protect_faces": []}
     if not (args.data / "content").is_dir():
         print(f"control_sheets.py: test data not found under {args.data}", file=sys.stderr)
         return 2
@@ -60,8 +67,11 @@ def main() -> int:
                         ("gram + detail 20", {"detail": 20.0})]:
         t = time.perf_counter()
         result = st.stylize(content, style, size=args.size, seed=0, **opts)
+        seconds = time.perf_counter() - t
         s = impasto.score(content, style, result.image)
-        print(f"{label:16} {time.perf_counter() - t:8.1f} {s.style_distance:8.4f} "
+        report["loss_families"].append({"label": label, "options": opts, "seconds": seconds,
+                                        **s.to_dict()})
+        print(f"{label:16} {seconds:8.1f} {s.style_distance:8.4f} "
               f"{s.content_distance:10.4f} {s.ssim:6.3f} {s.color_distance:9.4f}", flush=True)
         cells.append(result.image)
         labels.append(label)
@@ -75,6 +85,7 @@ def main() -> int:
         result = st.stylize(content, style, size=args.size, seed=0, protect_faces=weight)
         record = json.loads(result.metadata["impasto"])
         print("protect-faces", weight, record.get("masks"), flush=True)
+        report["protect_faces"].append({"weight": weight, "masks": record.get("masks")})
         cells.append(result.image)
         labels.append("default" if weight is None else f"--protect-faces={weight:g}")
     contact_sheet(cells, labels, cell_height=300).save(args.out / "protect_faces.jpg",
@@ -99,6 +110,17 @@ def main() -> int:
     ry, rx = seam_ratio(arr)
     print(f"tileable 256 px: seam ratio y {ry:.3f}, x {rx:.3f} (1.0 = like any inside edge)")
     Image.fromarray(np.tile(arr, (2, 2, 1))).save(args.out / "tileable_2x2.jpg", quality=88)
+    report["tileable"] = {"style": "water_lilies_1919.jpg", "size": 256, "wrap": "both",
+                          "seam_ratio_y": ry, "seam_ratio_x": rx}
+    write_json(args.json, {
+        "benchmark": "control_sheets",
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "settings": {"size": args.size, "content": "kodim23_parrots.jpg",
+                     "style": "starry_night.jpg"},
+        **report,
+    })
     return 0
 
 

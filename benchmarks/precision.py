@@ -10,7 +10,6 @@ checks: bf16 is faster at equal quality (style and content distances within a fe
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 
 import impasto
+from _common import machine_info, package_versions, write_json
 
 PAIRS = [
     ("kodim23_parrots.jpg", "starry_night.jpg"),
@@ -59,14 +59,22 @@ def main() -> int:
             print(f"{content_name + ' + ' + style_name:44} {precision:5} {seconds:8.1f} "
                   f"{scores.style_distance:7.4f} {scores.content_distance:8.4f} "
                   f"{scores.ssim:6.3f}", flush=True)
+    means = {}
     for precision in ("fp32", "bf16"):
         sel = [r for r in rows if r["precision"] == precision]
-        mean = {k: sum(r[k] for r in sel) / len(sel)
-                for k in ("seconds", "style_distance", "content_distance", "ssim")}
-        print(f"mean {precision}: " + ", ".join(f"{k} {v:.4f}" for k, v in mean.items()))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2))
+        means[precision] = {k: sum(r[k] for r in sel) / len(sel)
+                            for k in ("seconds", "style_distance", "content_distance", "ssim")}
+        print(f"mean {precision}: " + ", ".join(f"{k} {v:.4f}"
+                                               for k, v in means[precision].items()))
+    write_json(args.json, {
+        "benchmark": "precision",
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "settings": {"pairs": args.pairs, "size": args.size},
+        "rows": rows,
+        "means": means,
+    })
     return 0
 
 

@@ -38,8 +38,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import machine_info, package_versions
+
 MARKER = "@@impasto-print@@"
-#: Tile margin (impasto.optim.tiled.DEFAULT_MARGIN), reported with the tile core.
+#: Tile margin (impasto.optim.tiles.DEFAULT_MARGIN), reported with the tile core.
 DEFAULT_MARGIN = 64
 
 
@@ -144,7 +146,7 @@ def seam_measure(path: Path, core: int) -> tuple[float, float]:
     import numpy as np
     from PIL import Image
 
-    from impasto.optim.tiled import cut_positions
+    from impasto.optim.tiles import cut_positions
 
     a = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
     gx = np.diff(a, axis=1) ** 2  # gradient between column j and j+1
@@ -211,7 +213,7 @@ def main() -> int:
         # one tile's working set, planned into what the budget leaves after the process's
         # baseline; so the peak stays at the budget until the whole-picture buffers and the
         # smallest tile no longer fit, and the run is refused below that.
-        from impasto.optim.tiled import MIN_TILE, TILED_BYTES_PER_PIXEL, TilePlan, tiled_bytes
+        from impasto.optim.tiles import MIN_TILE, TILED_BYTES_PER_PIXEL, TilePlan, tiled_bytes
         from impasto.runtime.memory import parse_memory
 
         budget_mib = parse_memory(args.max_memory) / 2**20
@@ -276,7 +278,7 @@ def main() -> int:
                   f"columns {sx:.3f}, rows {sy:.3f}")
             from PIL import Image
 
-            from impasto.optim.tiled import cut_positions
+            from impasto.optim.tiles import cut_positions
 
             img = Image.open(row["output"])
             c = row["tile_core"]
@@ -289,6 +291,9 @@ def main() -> int:
             print(f"crop around the tile-grid crossing ({cx}, {cy}): {dest}")
         report.update(row=row)
     if args.json:
+        report.update(benchmark="print_size",
+                      command=" ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+                      machine=machine_info(), versions=package_versions())
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from _common import REPO_ROOT, data_dir, machine_info, median_seconds, table, write_json
+from _common import (
+    REPO_ROOT,
+    data_dir,
+    machine_info,
+    median_seconds,
+    package_versions,
+    table,
+    write_json,
+)
 
 SIZES = {"512x512": (512, 512), "1280x720": (720, 1280)}
 #: Photos for the quality comparison (not in the training set).
@@ -127,7 +135,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     from PIL import Image
 
     import impasto
-    from impasto.feedforward import NetworkStylizer
+    from impasto.api import NetworkStylizer
     from impasto.image.sheet import contact_sheet
 
     root = data_dir(args.data)
@@ -232,8 +240,10 @@ def main() -> int:
     if args.mode == "quality" and not args.model:
         parser.error("--mode quality needs --model DIR (trained with impasto train)")
     report = fps_mode(args) if args.mode == "fps" else quality_mode(args)
-    write_json(args.json, {"mode": args.mode, "date": time.strftime("%Y-%m-%d"),
-                           "machine": machine_info(), **report})
+    write_json(args.json, {"benchmark": Path(__file__).stem, "mode": args.mode,
+                           "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+                           "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+                           "versions": package_versions(), **report})
     return 0
 
 

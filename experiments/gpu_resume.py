@@ -1,15 +1,15 @@
 """Resume per-style training runs on a GPU from their checkpoints, several at once.
 
-    python benchmarks/gpu_resume.py --data DATA --runs RUNS --out OUT --limit SECONDS
+    python experiments/gpu_resume.py --data DATA --runs RUNS --out OUT --limit SECONDS
         [--job NAME=SOURCE[:STYLE_WEIGHT]] ...
 
-RUNS holds model folders with their checkpoints, as ``benchmarks/gpu_session.py`` returns them
+RUNS holds model folders with their checkpoints, as ``experiments/gpu_session.py`` returns them
 (``NAME.tgz`` unpacked); DATA is that script's data folder (``photos/``, ``styles/``). Each
 job copies RUNS/SOURCE to a work folder and resumes it (``impasto train --resume``) for
 SECONDS, at another style weight where one is given (a branch); the style picture is the one
 the run was trained on, looked up by name in DATA/styles. The jobs share the GPU as
 subprocesses; the model folders (without their checkpoints) come back as ``OUT/resumed.tgz``.
-The default jobs are the second call of docs/benchmarks.md, "A second session (H200)".
+The default jobs are the second call of experiments/NOTES.md, "A second session (H200)".
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One GPU session in one command: train the decoders and encoder impasto ships and the per-style
 benchmark networks, then measure GPU speed, inside a wall-clock budget.
 
-    python benchmarks/gpu_session.py --data DATA --out OUT [--budget SECONDS] [--device cuda]
+    python experiments/gpu_session.py --data DATA --out OUT [--budget SECONDS] [--device cuda]
         [--only JOB ...] [--no-measure]
 
 DATA holds ``photos/`` (the per-style networks' training photos), ``clean_content/`` and
@@ -12,7 +12,7 @@ folders they start from). Each job is a subprocess with its own time limit (the 
 ``time_limit``, ``--max-minutes`` on the command line); the jobs share the one GPU. Each model
 folder is packed into OUT (``NAME.tgz``, with its checkpoint where that fits) as soon as its job
 ends, and the speed figures are written to ``OUT/measure.json`` as they come, so a run cut short
-still returns what finished. ``benchmarks/gpu_resume.py`` carries the returned runs on.
+still returns what finished. ``experiments/gpu_resume.py`` carries the returned runs on.
 
 Dry run on a CPU (tiny budget, every code path): ``--device cpu --budget 90``.
 """
@@ -72,7 +72,7 @@ def jobs(data: Path, work: Path, budget: float,
         # score's own distances (--loss-form distance).
         "starry-distance": style_job("starry", **distance),
         "wave-distance": style_job("wave", **distance),
-        # CPU fine-tunes continued for as many steps as the GPU gives (docs/benchmarks.md: the
+        # CPU fine-tunes continued for as many steps as the GPU gives (experiments/NOTES.md: the
         # style-weight-6 Starry Night network of "Style weight, a cosine schedule, and relu5_1"
         # and the Great Wave network of "Fine-tuning on the score's own distances"), from
         # DATA/init/starry and DATA/init/wave, and the same at other style weights: Starry
@@ -82,7 +82,7 @@ def jobs(data: Path, work: Path, budget: float,
         "wave-finetune": finetune("wave", 5, 4.0),
         "starry-finetune8": finetune("starry", 6, 8.0),
         "wave-finetune2": finetune("wave", 6, 2.0),
-        # More capacity for `fast` (docs/benchmarks.md: six blocks 1.17x the time a frame,
+        # More capacity for `fast` (experiments/NOTES.md: six blocks 1.17x the time a frame,
         # width 20 1.55x), trained like starry-distance, their control.
         "starry-deep": style_job("starry", blocks=6, **distance),
         "starry-wide": style_job("starry", width=20, **distance),
