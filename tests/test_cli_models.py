@@ -132,14 +132,16 @@ def test_bad_model_options(tmp_path: Path, content_png: Path, style_png: Path, m
     out = tmp_path / "o.png"
     for args, needle in (
         (["--model", tmp_path / "missing"], "model not found"),
-        (["--model", model_dir, "--iterations", "9"], "does not apply to --model"),
-        ([style_png, "--backend", "onnx"], "goes with --model"),
-        ([style_png, "--model", model_dir], "give no STYLE"),
+        (["--model", model_dir, "--iterations", "9"], "iterations does not apply to method "
+                                                       "network"),
+        ([style_png, "--backend", "onnx"], "backend does not apply to method optimize"),
+        ([style_png, "--model", model_dir], "give no style pictures"),
+        ([style_png, "--model", model_dir, "--method", "adain"], "do not go together"),
     ):
         code, _, err = run(capsys, "stylize", content_png, *args, "-o", out)
         assert_one_line_error(code, err, needle)
     code, _, err = run(capsys, "stylize", content_png, "-o", out)
-    assert_one_line_error(code, err, "STYLE")
+    assert_one_line_error(code, err, "needs at least one style picture")
     assert not out.exists()
 
 

@@ -4,6 +4,8 @@ size and the ONNX export."""
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -82,8 +84,48 @@ def test_save_load_round_trip(tmp_path: Path, name: str) -> None:
     x = example(net, 1, 4 * arch.stride, 4 * arch.stride)
     with torch.no_grad():
         assert torch.equal(model.net(x), net(x))
-    assert model.stride == getattr(net, "stride", arch.stride)
+    assert model.stride == downsampling(net)  # what inputs are padded to is the real stride
     assert model.sha256 == cfg["weights_sha256"]
+
+
+def downsampling(net: torch.nn.Module) -> int:
+    """The factor between a picture's side and the network's coarsest feature map, measured:
+    a decoder's output side over its input's; otherwise the input's side over the smallest
+    side of any module's output."""
+    if hasattr(net, "in_channels"):  # a decoder: features in, a picture out
+        with torch.no_grad():
+            return int(net(torch.rand(1, net.in_channels, 3, 5)).shape[-1]) // 5
+    sides: list[int] = []
+    hooks = [m.register_forward_hook(
+        lambda _m, _i, out: sides.append(out.shape[-1]) if isinstance(out, torch.Tensor)
+        and out.dim() == 4 else None) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            net(torch.rand(1, 3, 64, 96))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert 96 % min(sides) == 0
+    return 96 // min(sides)
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_pictures_of_any_side_keep_their_size(name: str) -> None:
+    """Inputs are padded to the stride every network declares, and that is its real
+    downsampling: sides that are not multiples of it come back whole; the default padding
+    covers every style network."""
+    from impasto.models.inference import MAX_STRIDE
+
+    arch = architecture(name)
+    net = arch.build().eval()
+    measured = downsampling(net)
+    assert getattr(net, "stride", arch.stride) == measured
+    if arch.kind == "style":
+        assert MAX_STRIDE % measured == 0
+        x = torch.rand(1, 3, 3 * measured + 1, 5 * measured - 1)
+        assert run_network(net, x, stride=measured).shape == x.shape
+        with torch.no_grad():  # unpadded, the network does not give the size back
+            assert net(x).shape != x.shape
 
 
 def test_corrupt_or_tampered_models_are_refused(tmp_path: Path) -> None:
@@ -168,3 +210,108 @@ def test_for_export_swaps_every_reflection_pad_and_keeps_the_outputs(name: str) 
     x = example(net, 1, 32, 48)
     with torch.no_grad():
         assert torch.equal(copy(x), net(x))
+
+
+def test_a_folder_without_a_checksum_is_refused(tmp_path: Path) -> None:
+    folder = save_model(tmp_path / "m", architecture("fast").build(), "fast", {}, {})
+    config = json.loads((folder / "config.json").read_text())
+    del config["weights_sha256"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match=r"no checksum.*re-save"):
+        load_model(folder)
+
+
+def test_a_local_folder_does_not_shadow_a_shipped_model(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from impasto.models import shipped_models
+
+    shipped = shipped_models()
+    if not shipped:
+        pytest.skip("this build ships no models")
+    name = min(shipped, key=lambda n: (shipped[n] / "model.safetensors").stat().st_size)
+    monkeypatch.chdir(tmp_path)
+    assert load_model(name).path == shipped[name]  # no such folder here: the shipped model
+    save_model(tmp_path / name, architecture("fast").build(), "fast", {}, {})
+    with pytest.raises(InvalidOption, match=re.escape(f"write ./{name}")):
+        load_model(name)
+    assert load_model(f"./{name}").arch == "fast"  # the folder, said as a path
+    assert load_model(tmp_path / name).arch == "fast"
+
+
+def test_a_stale_onnx_file_beside_the_weights_is_not_used(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from impasto.models.export import WEIGHTS_KEY, export_onnx
+    from impasto.models.inference import OnnxBackend, StaleExportWarning, backend_for
+
+    cpu = torch.device("cpu")
+    torch.manual_seed(4)
+    folder = save_model(tmp_path / "m", architecture("fast").build().eval(), "fast", {}, {})
+    first = load_model(folder)
+    path = export_onnx(first, folder / "model.onnx")
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert props[WEIGHTS_KEY] == first.sha256
+    assert ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map[
+        WEIGHTS_KEY] == first.sha256
+    x = torch.rand(1, 3, 24, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(backend_for(first, "onnx", device=cpu)(x), OnnxBackend(path)(x))
+    # New weights in the same folder: the old export is not theirs.
+    save_model(folder, architecture("fast").build().eval(), "fast", {}, {})
+    second = load_model(folder)
+    with pytest.warns(StaleExportWarning, match="not exported from these weights"):
+        ours = backend_for(second, "onnx", device=cpu)(x)
+    assert float((ours - run_network(second.net, x)).abs().max()) < 1e-4
+    assert float((OnnxBackend(path)(x) - ours).abs().max()) > 1e-3
+
+
+def test_a_failed_export_leaves_no_part_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from impasto.arbitrary.graph import export_adain
+    from impasto.models.export import export_onnx
+
+    def half_written(model: object, args: object, f: str, **kwargs: object) -> None:
+        Path(f).write_bytes(b"\x08\x07")
+        raise RuntimeError("exporter failed")
+
+    monkeypatch.setattr(torch.onnx, "export", half_written)
+    style_net = load_model(save_model(tmp_path / "s", architecture("fast").build(), "fast",
+                                      {}, {}))
+    decoder = load_model(save_model(tmp_path / "d", architecture("decoder").build(width=4),
+                                    "decoder", {"width": 4}, {}))
+    for export, model in ((export_onnx, style_net), (export_onnx, decoder),
+                          (export_adain, decoder)):
+        with pytest.raises(RuntimeError, match="exporter failed"):
+            export(model, tmp_path / "out" / "m.onnx")
+        assert not list((tmp_path / "out").iterdir())
+
+
+def test_the_shipped_models_list_the_training_set_the_script_rebuilds(
+        tmp_path: Path, shared_data: Path) -> None:
+    """Each shipped model's card lists its training files (names and SHA-256), and
+    scripts/training_set.py rebuilds exactly that set from the shared data."""
+    import runpy
+
+    from impasto.models.store import shipped_configs
+
+    source = shared_data / "train"
+    if not (source / "SOURCES.md").is_file():
+        pytest.skip("../shared/data/train is not present: skipped")
+    script = runpy.run_path(str(Path(__file__).parent.parent / "scripts" / "training_set.py"))
+    manifests = script["build"](source, tmp_path / "set", link=True)
+    assert script["check_shipped"](manifests) == []
+    lists = script["record_lists"](manifests)
+    configs = shipped_configs()
+    assert configs
+    for name, config in configs.items():
+        training = config["training"]
+        assert training["training_files"] == lists["training_files"], name
+        assert len(training["training_files"]) == training["pictures"] + len(
+            training["held_out"]), name
+        if training.get("style_pictures"):
+            assert training["style_files"] == lists["style_files"], name
+    on_disk = json.loads((tmp_path / "set" / "content" / "manifest.json").read_text())["files"]
+    assert [e["name"] for e in on_disk] == sorted(
+        p.name for p in (tmp_path / "set" / "content").glob("*.jpg"))
+    assert all(len(e["sha256"]) == 64 for e in on_disk)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from impasto.errors import Cancelled, InvalidOption
 from impasto.events import CancelToken
 from impasto.models import load_model
 from impasto.training.data import CropBatches, list_images
-from impasto.training.trainer import Trainer, learning_rate_at, train
+from impasto.training.trainer import Trainer, train
 from tests.conftest import stripes, synthetic_rgb
 
 TINY = TrainConfig(steps=6, size=32, batch=2, style_size=48, checkpoint_every=3,
@@ -68,10 +67,8 @@ def test_training_lowers_the_loss_and_writes_a_model(tmp_path: Path, photos: Pat
         "step_0000003.jpg", "step_0000006.jpg", "step_0000009.jpg", "step_0000012.jpg"]
 
 
-@pytest.mark.parametrize("schedule", ["constant", "cosine"])
-def test_resume_continues_exactly(tmp_path: Path, photos: Path, style: Path,
-                                  schedule: str) -> None:
-    cfg = TINY.replace(lr_schedule=schedule)
+def test_resume_continues_exactly(tmp_path: Path, photos: Path, style: Path) -> None:
+    cfg = TINY
     straight = train(style, photos, tmp_path / "straight", cfg)
     token = CancelToken()
 
@@ -100,8 +97,6 @@ def test_bad_training_options_are_refused(tmp_path: Path, photos: Path, style: P
         TrainConfig(arch="resnet")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="loss-form"):
         TrainConfig(loss_form="cubed")  # type: ignore[arg-type]
-    with pytest.raises(InvalidOption, match="lr-schedule"):
-        TrainConfig(lr_schedule="step")  # type: ignore[arg-type]
     with pytest.raises(InvalidOption, match="no pictures"):
         (tmp_path / "empty").mkdir()
         train(style, tmp_path / "empty", tmp_path / "m", TINY)
@@ -119,8 +114,19 @@ def test_time_limit_stops_checkpointed_and_writes_the_model(tmp_path: Path, phot
     first = train(style, photos, tmp_path / "m", cfg, time_limit=1e-6)
     assert first.steps == 1
     assert load_model(first.folder).config["training"]["steps_done"] == 1
+    # The log is appended to; a resume cuts it after its checkpoint's step, dropping the lines
+    # of steps it trains again and a line a crash cut short.
+    log = first.folder / "training_log.jsonl"
+    kept = log.read_bytes()
+    with log.open("a") as f:
+        f.write('{"step": 4, "seconds": 9.0, "content": 1.0}\n{"step": 5, "seco')
     rest = train(style, photos, tmp_path / "m", cfg, resume=True)
     assert rest.steps == cfg.steps
+    assert log.read_bytes().startswith(kept)
+    # Both sessions trained at the same options: one stretch of history.
+    assert load_model(rest.folder).config["training"]["history"] == [
+        {"steps": [1, 6], "style_weight": 10.0, "tv_weight": 0.0, "loss_form": "squared",
+         "learning_rate": 1e-3}]
     straight = train(style, photos, tmp_path / "straight", cfg)
     a = load_file(str(straight.folder / "model.safetensors"))
     b = load_file(str(rest.folder / "model.safetensors"))
@@ -134,16 +140,54 @@ def test_time_limit_stops_checkpointed_and_writes_the_model(tmp_path: Path, phot
         train(style, photos, tmp_path / "bad", cfg, time_limit=0)
 
 
+def test_checkpoint_weights_and_record_stay_a_pair(tmp_path: Path, photos: Path, style: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record names its weights' SHA-256: a crash between the two renames of a save
+    leaves weights newer than the record; resume finishes that save from the record's .part
+    file, and refuses weights that no record names."""
+    import os
+    import shutil
+
+    cfg = TINY.replace(steps=2, checkpoint_every=1, preview_every=0)
+    folder = tmp_path / "m"
+    rename = os.replace
+
+    def crash_at_step_2(src: str | Path, dst: str | Path) -> None:
+        if Path(dst).name == "checkpoint.json" and json.loads(Path(src).read_text())["step"] == 2:
+            raise RuntimeError("power cut")
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_at_step_2)
+    with pytest.raises(RuntimeError, match="power cut"):
+        train(style, photos, folder, cfg)
+    monkeypatch.undo()
+    assert json.loads((folder / "checkpoint.json").read_text())["step"] == 1
+    lost = tmp_path / "lost"
+    shutil.copytree(folder, lost)
+    (lost / "checkpoint.json.part").unlink()
+    with pytest.raises(InvalidOption, match="does not match"):
+        Trainer(style, photos, lost, cfg.replace(steps=3), resume=True)
+    assert Trainer(style, photos, folder, cfg.replace(steps=3), resume=True).start == 2
+    assert json.loads((folder / "checkpoint.json").read_text())["step"] == 2
+
+
 def test_trainers_run_channels_last(tmp_path: Path, photos: Path, style: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """On CUDA the trainers run channels-last; the same code path, forced on the CPU, trains
-    and writes every kind of model."""
-    import impasto.training.trainer as trainer_module
+    """Every trainer takes its runtime from the one policy (on CUDA: channels-last); the
+    channels-last path, forced on the CPU, trains and writes every kind of model."""
+    import impasto.training.loop as loop
     from impasto.config import DecoderConfig, EncoderConfig
+    from impasto.runtime import choose_runtime
     from impasto.training.decoder import train_decoder
     from impasto.training.encoder import train_encoder
 
-    monkeypatch.setattr(trainer_module, "memory_format", lambda device: torch.channels_last)
+    asked: list[str] = []
+
+    def channels_last(workload: str, *args: object, **kwargs: object) -> object:
+        asked.append(workload)
+        return choose_runtime(workload, *args, **kwargs, channels_last=True)  # type: ignore
+
+    monkeypatch.setattr(loop, "choose_runtime", channels_last)
     small = dict(steps=2, size=32, batch=2, holdout=1, checkpoint_every=2, preview_every=2,
                  precision="fp32")
     net = train(style, photos, tmp_path / "net", TINY.replace(steps=2))
@@ -156,6 +200,7 @@ def test_trainers_run_channels_last(tmp_path: Path, photos: Path, style: Path,
     for result in (net, enc, dec, distilled):
         assert np.isfinite(sum(result.losses.values()))
         load_model(result.folder)
+    assert asked == ["training"] * 4
 
 
 def test_init_starts_from_a_trained_model(tmp_path: Path, photos: Path, style: Path) -> None:
@@ -169,6 +214,17 @@ def test_init_starts_from_a_trained_model(tmp_path: Path, photos: Path, style: P
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     record = load_model(tuned.folder).config["training"]["init"]
     assert record["sha256"] == load_model(first.folder).sha256
+    # A resumed run keeps its lineage: where it began, without --init, and every style weight
+    # it trained at, with its steps.
+    more = TINY.replace(steps=3, preview_every=0, learning_rate=1e-12, style_weight=5.0)
+    resumed = train(style, photos, tmp_path / "b", more, resume=True)
+    training = load_model(resumed.folder).config["training"]
+    assert training["init"] == record
+    assert [(h["steps"], h["style_weight"]) for h in training["history"]] == [
+        ([1, 1], 10.0), ([2, 3], 5.0)]
+    with pytest.raises(InvalidOption, match="began from"):
+        train(style, photos, tmp_path / "b", more.replace(steps=4, init=str(tuned.folder)),
+              resume=True)
     with pytest.raises(InvalidOption, match="--init"):
         train(style, photos, tmp_path / "c", TINY.replace(arch="johnson", init=str(first.folder)))
 
@@ -195,28 +251,14 @@ def test_distance_form_trains_on_the_roots_of_the_squared_losses(tmp_path: Path,
     assert load_model(result.folder).config["training"]["loss_form"] == "distance"
 
 
-def test_cosine_schedule_falls_from_the_rate_to_nothing(tmp_path: Path, photos: Path,
-                                                        style: Path) -> None:
-    cfg = TINY.replace(steps=8, learning_rate=1e-3, lr_schedule="cosine", preview_every=0)
-    assert learning_rate_at(TINY, 5) == TINY.learning_rate
-    assert learning_rate_at(cfg, 1) == pytest.approx(1e-3)
-    assert learning_rate_at(cfg, 5) == pytest.approx(0.5e-3)  # half way
-    trainer = Trainer(style, photos, tmp_path / "m", cfg)
-    rates: list[float] = []
-    trainer.run(callback=lambda e: rates.append(trainer.opt.param_groups[0]["lr"]))
-    assert rates == [pytest.approx(learning_rate_at(cfg, s)) for s in range(1, 9)]
-    assert all(a > b for a, b in itertools.pairwise(rates)) and 0 < rates[-1] < 1e-4
-    assert load_model(trainer.out).config["training"]["lr_schedule"] == "cosine"
-
-
-def test_width_and_blocks_shape_the_network_and_travel_with_it(tmp_path: Path, photos: Path,
-                                                               style: Path) -> None:
-    small = TINY.replace(steps=2, checkpoint_every=1, preview_every=0, width=8, blocks=2)
-    assert small.arch_params == {"width": 8, "blocks": 2}
+def test_width_shapes_the_network_and_travels_with_it(tmp_path: Path, photos: Path,
+                                                      style: Path) -> None:
+    small = TINY.replace(steps=2, checkpoint_every=1, preview_every=0, width=8)
+    assert small.arch_params == {"width": 8}
     assert TINY.arch_params == {}
     result = train(style, photos, tmp_path / "small", small)
     model = load_model(result.folder)
-    assert model.params == {"width": 8, "blocks": 2}
+    assert model.params == {"width": 8, "blocks": 4}
     default = sum(p.numel() for p in load_model(
         train(style, photos, tmp_path / "default", TINY.replace(steps=1, preview_every=0)
               ).folder).net.parameters())
@@ -224,14 +266,14 @@ def test_width_and_blocks_shape_the_network_and_travel_with_it(tmp_path: Path, p
     # Fine-tuning and resuming keep the shape; another shape is refused with one line.
     tuned = train(style, photos, tmp_path / "tuned",
                   small.replace(steps=1, init=str(result.folder)))
-    assert load_model(tuned.folder).params == {"width": 8, "blocks": 2}
+    assert load_model(tuned.folder).params == {"width": 8, "blocks": 4}
     with pytest.raises(InvalidOption, match="--init"):
         train(style, photos, tmp_path / "other", TINY.replace(init=str(result.folder)))
-    with pytest.raises(InvalidOption, match="blocks"):
-        train(style, photos, tmp_path / "small", small.replace(steps=3, blocks=3), resume=True)
+    with pytest.raises(InvalidOption, match="width"):
+        train(style, photos, tmp_path / "small", small.replace(steps=3, width=12), resume=True)
     resumed = train(style, photos, tmp_path / "small", small.replace(steps=3), resume=True)
     assert resumed.steps == 3
-    for bad in ({"width": 300}, {"width": -1}, {"blocks": 33}):
+    for bad in ({"width": 300}, {"width": -1}):
         with pytest.raises(InvalidOption, match=next(iter(bad))):
             TrainConfig(**bad)  # type: ignore[arg-type]
 
@@ -239,21 +281,33 @@ def test_width_and_blocks_shape_the_network_and_travel_with_it(tmp_path: Path, p
 def test_records_say_the_whole_shape_and_older_ones_still_load(
         tmp_path: Path, photos: Path, style: Path) -> None:
     """A model folder and a checkpoint record every shape parameter, defaults too, so a later
-    change of a default cannot change what they hold; ones written before (params {}, width 0)
-    still load, resume and fine-tune."""
+    change of a default cannot change what they hold; ones written before (params {}, width 0,
+    no checksum or lineage, the removed --blocks and --lr-schedule at their defaults) still
+    load, resume and fine-tune; a checkpoint that used a removed option is refused."""
     cfg = TINY.replace(steps=2, checkpoint_every=1, preview_every=0)
     old = train(style, photos, tmp_path / "old", cfg)
     assert json.loads((old.folder / "config.json").read_text())["params"] == {
         "width": 16, "blocks": 4}
     assert json.loads((old.folder / "checkpoint.json").read_text())["config"]["width"] == 16
-    for name in ("config.json", "checkpoint.json"):  # as they were written before
+
+    def rewrite(name: str, **config: object) -> None:
         path = old.folder / name
         record = json.loads(path.read_text())
         if name == "config.json":
             record["params"] = {}
         else:
-            record["config"].update(width=0, blocks=0)
+            for key in ("weights_sha256", "init", "history"):
+                record.pop(key, None)
+            record["config"].update(config)
         path.write_text(json.dumps(record))
+
+    rewrite("config.json")
+    for removed, match in (({"lr_schedule": "cosine"}, "lr-schedule cosine"),
+                           ({"blocks": 6}, "6 residual blocks")):
+        rewrite("checkpoint.json", **{"lr_schedule": "constant", "blocks": 0, **removed})
+        with pytest.raises(InvalidOption, match=match):
+            train(style, photos, old.folder, cfg.replace(steps=3), resume=True)
+    rewrite("checkpoint.json", width=0, blocks=0, lr_schedule="constant")
     assert load_model(old.folder).params == {"width": 16, "blocks": 4}
     with pytest.raises(InvalidOption, match="width"):
         train(style, photos, old.folder, cfg.replace(steps=3, width=8), resume=True)

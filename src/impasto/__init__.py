@@ -1,16 +1,24 @@
 """impasto: neural style transfer.
 
-The public API is :func:`stylize`, :class:`Stylizer`, :func:`score` and :class:`TransferConfig`
-(optimisation), :class:`NetworkStylizer`, :func:`load_model`, :func:`train` and
-:class:`TrainConfig` (feed-forward networks), :class:`ArbitraryPictures`,
-:func:`train_decoder` and :class:`DecoderConfig` (any style in one pass: AdaIN, WCT);
-nothing here loads weights or probes devices at import time.
+The way in is :func:`render` (or a :class:`Pipeline`, which keeps networks loaded): a
+:class:`Request` names the content, the style(s), the method (``optimize``, ``network``,
+``adain``, ``wct``) and its options (:class:`TransferConfig`, :class:`NetworkOptions`,
+:class:`ArbitraryOptions`); a :class:`Result` comes back. :func:`stylize`, :class:`Stylizer`,
+:class:`NetworkStylizer` and :class:`ArbitraryPictures` are conveniences over it;
+:func:`score` measures a picture; :func:`train` and :func:`train_decoder` train networks.
+Nothing here loads weights or probes devices at import time.
 """
 
 from impasto._version import __version__
-from impasto.api import Stylizer, StylizeResult, score, stylize
-from impasto.arbitrary.pictures import ArbitraryPictures
-from impasto.config import DecoderConfig, TrainConfig, TransferConfig
+from impasto.api import ArbitraryPictures, NetworkStylizer, Stylizer, score, stylize
+from impasto.config import (
+    ArbitraryOptions,
+    DecoderConfig,
+    NetworkOptions,
+    OptimizeOptions,
+    TrainConfig,
+    TransferConfig,
+)
 from impasto.errors import (
     Cancelled,
     Diverged,
@@ -21,12 +29,15 @@ from impasto.errors import (
     WeightsError,
 )
 from impasto.events import CancelToken, Progress
-from impasto.feedforward import NetworkResult, NetworkStylizer
 from impasto.models import load_model
+from impasto.pipeline import Pipeline, Request, render
+from impasto.result import Result
+from impasto.runtime import Runtime, choose_runtime
 from impasto.training.decoder import train_decoder
 from impasto.training.trainer import train
 
 __all__ = [
+    "ArbitraryOptions",
     "ArbitraryPictures",
     "CancelToken",
     "Cancelled",
@@ -35,17 +46,23 @@ __all__ = [
     "ImpastoError",
     "InvalidImage",
     "InvalidOption",
-    "NetworkResult",
+    "NetworkOptions",
     "NetworkStylizer",
+    "OptimizeOptions",
     "OutputError",
+    "Pipeline",
     "Progress",
-    "StylizeResult",
+    "Request",
+    "Result",
+    "Runtime",
     "Stylizer",
     "TrainConfig",
     "TransferConfig",
     "WeightsError",
     "__version__",
+    "choose_runtime",
     "load_model",
+    "render",
     "score",
     "stylize",
     "train",

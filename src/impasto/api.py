@@ -1,128 +1,77 @@
-"""The facade: one Python API that every front end (CLI, web, batch) calls.
+"""Python conveniences over :mod:`impasto.pipeline`: one call for one picture, and objects
+that keep a method's networks loaded across calls. Each maps its arguments onto a
+:class:`~impasto.pipeline.Request` and nothing more.
 
 >>> import impasto
 >>> picture = impasto.stylize("photo.jpg", "painting.jpg", size=512, strength=0.6)
 >>> picture.save("out.png")
-
-For many calls, keep a :class:`Stylizer`: it holds the network between calls.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
-import math
 import os
-import secrets
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
-from impasto._version import __version__
-from impasto.config import TransferConfig
-from impasto.errors import InvalidOption
+from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.events import CallbackLike, CancelToken
-from impasto.features.vgg import VGG19
-from impasto.image.faces import detect_faces, face_mask
-from impasto.image.io import (
-    DEFAULT_MAX_PIXELS,
-    ImageSource,
-    open_image,
-    save_image,
-    split_alpha,
-    to_pil,
-    to_tensor,
-)
-from impasto.image.masks import load_mask
+from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource, open_image, split_alpha, to_tensor
 from impasto.metrics.scores import Scorer, Scores
-from impasto.optim.transfer import TransferInputs, run_transfer
-from impasto.provenance import METADATA_KEY, source_record
+from impasto.models.store import StyleModel
+from impasto.pipeline import Pipeline, Request, check_method, options_for
+from impasto.pipeline.core import pipeline_for
+from impasto.result import Result
 from impasto.runtime.device import resolve_device
-from impasto.runtime.memory import memory_budget
-from impasto.runtime.precision import resolve_precision
 
-_CONFIG_FIELDS = {f.name for f in dataclasses.fields(TransferConfig)}
-
-
-@dataclass(frozen=True)
-class StylizeResult:
-    """A finished picture and how it was made."""
-
-    image: Image.Image  # RGB, or RGBA when the content had an alpha channel
-    tensor: torch.Tensor  # (1, 3, H, W) float in [0, 1] on the CPU, for 16-bit output
-    alpha: Image.Image | None
-    config: TransferConfig  # resolved: the seed that was used is filled in
-    seconds: float
-    device: str
-    precision: str
-    metadata: dict[str, str]
-
-    def save(self, path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
-        """Write the picture (format by extension) with its provenance metadata, atomically."""
-        return save_image(self.tensor, path, metadata=self.metadata, alpha=self.alpha,
-                          bit_depth=bit_depth)
+#: Fields of a :class:`Request` that are not the method's options.
+REQUEST_FIELDS = ("masks", "protect", "protect_faces", "scores", "max_pixels")
 
 
-def build_config(config: TransferConfig | None, options: dict[str, Any]) -> TransferConfig:
-    """Apply keyword options over a config; unknown names raise one clear error."""
-    unknown = sorted(set(options) - _CONFIG_FIELDS)
-    if unknown:
-        raise InvalidOption(
-            f"unknown option {unknown[0]!r}; options are: {', '.join(sorted(_CONFIG_FIELDS))}"
-        )
-    base = config or TransferConfig()
-    for key in ("style_blend", "content_layers", "style_layers", "style_layer_weights"):
-        if isinstance(options.get(key), list):
-            options[key] = tuple(options[key])
-    return base.replace(**options) if options else base
+def stylize(
+    content: ImageSource,
+    style_or_styles: ImageSource | Sequence[ImageSource] = (),
+    *,
+    device: str | torch.device = "cpu",
+    method: str = "optimize",
+    callback: CallbackLike | None = None,
+    cancel: CancelToken | None = None,
+    **options: Any,
+) -> Image.Image:
+    """Render ``content`` in the style of one or more style pictures; return a PIL image whose
+    ``info`` carries the provenance record under ``"impasto"``.
 
-
-PADDING_FOR_WRAP = {"none": "zeros", "both": "circular", "x": "circular_x"}
-MaskSource = ImageSource
+    ``method`` is ``optimize`` (options: the fields of :class:`~impasto.config.TransferConfig`),
+    ``network`` (``model=`` and the fields of :class:`~impasto.config.NetworkOptions`),
+    ``adain`` or ``wct`` (:class:`~impasto.config.ArbitraryOptions`). ``masks``, ``protect``,
+    ``protect_faces`` and ``max_pixels`` go to the request.
+    """
+    request_fields = {k: options.pop(k) for k in REQUEST_FIELDS if k in options}
+    result = pipeline_for(str(device)).render(
+        Request(content, style_or_styles, method=check_method(method),
+                options=options_for(method, options), **request_fields),
+        callback=callback, cancel=cancel)
+    result.image.info.update(result.metadata)
+    return result.image
 
 
 class Stylizer:
-    """Optimisation-based style transfer with the network kept loaded across calls.
+    """Optimisation-based style transfer with VGG-19 kept loaded across calls.
 
     Args:
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``, or ``"auto"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``, or
+            ``"auto"``.
         max_pixels: largest input picture accepted (decompression-bomb guard).
     """
 
     def __init__(self, device: str | torch.device = "cpu", *,
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
-        self.device = resolve_device(device)
+        self.pipeline = Pipeline(device)
+        self.device = self.pipeline.device
         self.max_pixels = max_pixels
-        self._vgg: dict[tuple[tuple[str, ...], str, str], VGG19] = {}
-
-    def network(self, layers: Sequence[str], pooling: str = "max",
-                padding_mode: str = "zeros") -> VGG19:
-        """The frozen VGG-19 for these layers (built once per layer set, pooling and padding)."""
-        key = (tuple(sorted(set(layers))), pooling, padding_mode)
-        if key not in self._vgg:
-            self._vgg[key] = VGG19(list(key[0]), pooling=pooling,  # type: ignore[arg-type]
-                                   padding_mode=padding_mode).to(self.device)  # type: ignore[arg-type]
-        return self._vgg[key]
-
-    def _load(self, source: ImageSource, name: str) -> tuple[torch.Tensor, Image.Image | None,
-                                                            dict[str, Any]]:
-        image = open_image(source, max_pixels=self.max_pixels, name=name)
-        rgb, alpha = split_alpha(image)
-        return to_tensor(rgb).to(self.device), alpha, source_record(source, image)
-
-    def _mask(self, source: MaskSource, size: tuple[int, int], name: str
-              ) -> tuple[torch.Tensor, dict[str, Any]]:
-        mask = load_mask(source, size=size, name=name).to(self.device)
-        record = {"name": Path(source).name if isinstance(source, str | os.PathLike)
-                  else f"<{type(source).__name__}>"}
-        return mask, record
 
     def stylize(
         self,
@@ -130,155 +79,93 @@ class Stylizer:
         styles: ImageSource | Sequence[ImageSource],
         config: TransferConfig | None = None,
         *,
-        masks: Sequence[tuple[MaskSource, int]] = (),
-        protect: Sequence[tuple[MaskSource, float]] = (),
+        masks: Sequence[tuple[ImageSource, int]] = (),
+        protect: Sequence[tuple[ImageSource, float]] = (),
         protect_faces: float | None = None,
         callback: CallbackLike | None = None,
         cancel: CancelToken | None = None,
         **options: Any,
-    ) -> StylizeResult:
-        """Render ``content`` in the style of one or more ``styles``.
-
-        Options are the fields of :class:`~impasto.config.TransferConfig` (``size``,
-        ``strength``, ``style_blend``, ``preserve_color``, ``style_loss``, ``wrap`` ...),
-        applied over ``config``. ``masks`` are (mask, style number from 1): that style only
-        where the mask is white (Gatys et al. 2017). ``protect`` are (mask, weight): the content
-        weight is multiplied by ``weight`` where the mask is white; ``protect_faces=weight``
-        does the same for the faces it finds. ``content=None`` synthesises a texture.
-        """
-        cfg = build_config(config, dict(options))
-        style_list = _as_list(styles)
-        if not style_list:
-            raise InvalidOption("at least one style image is needed")
-        if cfg.style_blend is not None and len(cfg.style_blend) != len(style_list):
-            raise InvalidOption(
-                f"style-blend has {len(cfg.style_blend)} weights for {len(style_list)} style images"
-            )
-        for _, number in masks:
-            if not 1 <= number <= len(style_list):
-                raise InvalidOption(f"a mask names style {number}; there are {len(style_list)} "
-                                    "style images")
-        if protect_faces is not None and not (protect_faces > 0 and math.isfinite(protect_faces)):
-            raise InvalidOption(f"protect-faces weight must be > 0, not {protect_faces}")
-        started = time.perf_counter()
-        content_t, alpha, content_rec = (None, None, None)
-        if content is not None:
-            content_t, alpha, content_rec = self._load(content, "content")
-        loaded = [self._load(s, f"style {i}" if len(style_list) > 1 else "style")
-                  for i, s in enumerate(style_list, start=1)]
-        init_t = None
-        if cfg.init not in ("content", "noise"):
-            init_t = self._load(cfg.init, "init")[0]
-        regions, protections, mask_records = [], [], []
-        if (masks or protect or protect_faces) and content_t is None:
-            raise InvalidOption("masks and face protection need a content image")
-        if content_t is not None:
-            size = (int(content_t.shape[-2]), int(content_t.shape[-1]))
-            for source, number in masks:
-                mask, rec = self._mask(source, size, f"mask for style {number}")
-                regions.append((mask, number - 1))
-                mask_records.append({**rec, "style": number})
-            for source, weight in protect:
-                mask, rec = self._mask(source, size, "protect mask")
-                protections.append((mask, float(weight)))
-                mask_records.append({**rec, "protect": float(weight)})
-            if protect_faces is not None:
-                boxes = detect_faces(content_t)
-                protections.append((face_mask(content_t, boxes=boxes), float(protect_faces)))
-                mask_records.append({"name": "<faces>", "protect": float(protect_faces),
-                                     "faces": [list(b) for b in boxes]})
-        if cfg.seed is None:
-            cfg = cfg.replace(seed=secrets.randbelow(2**31))
-        precision = resolve_precision(cfg.precision, self.device)
-        vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling,
-                           PADDING_FOR_WRAP[cfg.wrap])
-        out = run_transfer(
-            vgg,
-            TransferInputs(content=content_t, styles=[t for t, _, _ in loaded], init=init_t,
-                           regions=regions, protect=protections),
-            cfg,
-            seed=int(cfg.seed),  # type: ignore[arg-type]
-            precision=precision,
-            callback=callback,
-            cancel=cancel,
-            memory_budget=memory_budget(cfg.max_memory, self.device),
-        ).cpu()
-        seconds = time.perf_counter() - started
-        picture = to_pil(out)
-        if alpha is not None:
-            alpha = alpha.resize(picture.size, Image.Resampling.LANCZOS)
-            picture = picture.copy()
-            picture.putalpha(alpha)
-        record = {
-            "software": f"impasto {__version__}",
-            "method": "optimisation (Gatys et al. 2016)" if content is not None
-            else "texture synthesis (Gatys et al. 2015)",
-            "config": cfg.to_dict(),
-            "precision": precision,
-            "device": self.device.type,
-            "seconds": round(seconds, 3),
-            "content": content_rec,
-            "styles": [rec for _, _, rec in loaded],
-        }
-        if mask_records:
-            record["masks"] = mask_records
-        metadata = {METADATA_KEY: json.dumps(record, sort_keys=True)}
-        return StylizeResult(image=picture, tensor=out, alpha=alpha, config=cfg, seconds=seconds,
-                             device=str(self.device), precision=precision, metadata=metadata)
+    ) -> Result:
+        """Render ``content`` in the style of ``styles``; options are the fields of
+        :class:`~impasto.config.TransferConfig` over ``config``. ``content=None``
+        synthesises a texture."""
+        request = Request(content, styles, method="optimize",
+                          options=options_for("optimize", config, **options), masks=masks,
+                          protect=protect, protect_faces=protect_faces,
+                          max_pixels=self.max_pixels)
+        return self.pipeline.render(request, callback=callback, cancel=cancel)
 
     def texture(self, styles: ImageSource | Sequence[ImageSource],
-                config: TransferConfig | None = None, **options: Any) -> StylizeResult:
-        """Synthesise a ``size`` x ``size`` texture from the style(s) alone (no content);
-        ``wrap="both"`` makes it tile seamlessly."""
+                config: TransferConfig | None = None, **options: Any) -> Result:
+        """Synthesise a ``size`` x ``size`` texture from the style(s) alone; ``wrap="both"``
+        makes it tile seamlessly."""
         return self.stylize(None, styles, config, **options)
 
 
-def _as_list(styles: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
-    if isinstance(styles, str | os.PathLike | Image.Image | np.ndarray):
-        return [styles]
-    return list(styles)
+class NetworkStylizer:
+    """A trained per-style network loaded once, for files, folders and frames.
 
-
-def stylize(
-    content: ImageSource,
-    style_or_styles: ImageSource | Sequence[ImageSource],
-    *,
-    device: str | torch.device = "cpu",
-    method: str = "gatys",
-    callback: CallbackLike | None = None,
-    cancel: CancelToken | None = None,
-    **options: Any,
-) -> Image.Image:
-    """Render ``content`` in the style of one or more style images; return a PIL image.
-
-    ``content`` and each style may be a path, a PIL image or an HxWx3 uint8 array.
-    ``method="gatys"`` optimises the picture; its options are the fields of
-    :class:`~impasto.config.TransferConfig`. ``method="adain"`` or ``"wct"`` renders in one
-    pass with any style picture (:class:`impasto.arbitrary.ArbitraryPictures`); options are
-    ``strength``, ``style_blend``, ``masks``, ``preserve_color``, ``size``, ``precision``,
-    ``decoders`` and ``patch``. The returned image's ``info`` carries the provenance record
-    under ``"impasto"``.
+    Args:
+        model: a model folder, a shipped model's name, or a loaded :class:`StyleModel`.
+        backend: ``"torch"`` or ``"onnx"`` (onnxruntime, CPU).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (torch backend).
+        channels_last, compile: torch backend options.
     """
-    if method in ("adain", "wct"):
-        from impasto.arbitrary.pictures import ArbitraryPictures
 
-        own = {k: options.pop(k) for k in ("decoders", "precision", "patch") if k in options}
-        allowed = {"strength", "style_blend", "masks", "preserve_color", "size"}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            takes = ", ".join(sorted(allowed | {"decoders", "precision", "patch"}))
-            raise InvalidOption(f"method {method!r} takes no option {unknown[0]!r}; it takes "
-                                f"{takes}")
-        runner = ArbitraryPictures(method, device=str(device), **own)
-        done = runner(content, _as_list(style_or_styles), **options)
-        done.image.info.update(done.metadata)
-        return done.image
-    if method != "gatys":
-        raise InvalidOption(f"method must be gatys, adain or wct, not {method!r}")
-    result = Stylizer(device).stylize(content, style_or_styles, callback=callback,
-                                      cancel=cancel, **options)
-    result.image.info.update(result.metadata)
-    return result.image
+    def __init__(self, model: str | os.PathLike[str] | StyleModel, *,
+                 device: str | torch.device = "cpu", backend: str = "torch",
+                 precision: str = "auto", channels_last: bool = False, compile: bool = False,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.pipeline = Pipeline(device)
+        self.options = NetworkOptions(model=model, backend=backend, precision=precision,
+                                      channels_last=channels_last, compile=compile)
+        self.max_pixels = max_pixels
+        self.runtime = self.pipeline.runtime("network", self.options)
+        self.backend = self.pipeline.network.backend(self.options, self.runtime)
+        self.model = self.pipeline.network.model(self.options, self.runtime)
+
+    def tensor(self, x: torch.Tensor, *, strength: float = 1.0,
+               preserve_color: str = "none") -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> stylised, same shape, on the CPU."""
+        opts = self.options.replace(strength=strength, preserve_color=preserve_color)
+        return self.pipeline.network.tensor(x, opts, self.runtime)
+
+    def __call__(self, content: ImageSource, *, strength: float = 1.0,
+                 preserve_color: str = "none", size: int | None = None) -> Result:
+        opts = self.options.replace(strength=strength, preserve_color=preserve_color,
+                                    size=size)
+        return self.pipeline.render(Request(content, method="network", options=opts,
+                                            max_pixels=self.max_pixels))
+
+
+class ArbitraryPictures:
+    """Any style picture in one pass (AdaIN or WCT), with the encoder, the decoders and each
+    style's statistics kept across calls: the API behind ``impasto stylize --method adain``.
+    """
+
+    def __init__(self, method: str = "adain", *, device: str | torch.device = "cpu",
+                 decoders: Sequence[Any] = (), precision: str = "auto",
+                 patch: int | None = None, max_pixels: int | None = None,
+                 encoder: Any = "vgg19") -> None:
+        self.method = check_method(method)
+        self.pipeline = Pipeline(device)
+        fields: dict[str, Any] = {"decoders": tuple(decoders), "precision": precision,
+                                  "encoder": encoder}
+        if patch is not None:
+            fields["patch"] = patch
+        self.options = options_for(self.method, ArbitraryOptions(**fields))
+        self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+
+    def __call__(self, content: ImageSource, styles: ImageSource | Sequence[ImageSource], *,
+                 strength: float = 1.0, style_blend: Sequence[float] | None = None,
+                 masks: Sequence[tuple[Any, int]] = (), preserve_color: str = "none",
+                 size: int | None = None) -> Result:
+        opts = self.options.replace(
+            strength=strength, preserve_color=preserve_color, size=size,
+            style_blend=None if style_blend is None else tuple(style_blend))
+        return self.pipeline.render(Request(content, styles, method=self.method,
+                                            options=opts, masks=masks,
+                                            max_pixels=self.max_pixels))
 
 
 def score(

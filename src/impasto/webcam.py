@@ -33,7 +33,7 @@ def has_display() -> bool:
 def run_webcam(models: Sequence[str], *, camera: int = 0, size: int = 640,
                device: str = "cpu", backend: str = "torch") -> None:
     """Stylise camera frames until ``q``; fails with one line without a camera or display."""
-    from impasto.feedforward import NetworkStylizer
+    from impasto.api import NetworkStylizer
 
     if not models:
         raise InvalidOption("give at least one --model")

@@ -34,6 +34,7 @@ from impasto.models.store import (
     default_decoders,
     load_encoder,
     load_model,
+    load_shipped,
     paired_model,
 )
 from impasto.runtime.precision import autocast
@@ -97,7 +98,7 @@ def _load_decoders(method: str, decoders: Sequence[str | os.PathLike[str] | Styl
             if name is None:
                 raise InvalidOption(f"give --decoder: a decoder trained on {encoder.name}'s "
                                     "features (impasto train-decoder --encoder ...)")
-            given["relu4_1"] = load_model(name, device)
+            given["relu4_1"] = load_shipped(name, device)
     wanted = encoder.sha256 if encoder is not None else None
     for model in given.values():
         if decoder_encoder(model) != wanted:
@@ -118,7 +119,7 @@ def _load_decoders(method: str, decoders: Sequence[str | os.PathLike[str] | Styl
             continue
         name = defaults[layer]
         try:
-            found[layer] = load_model(name, device)
+            found[layer] = load_shipped(name, device)
         except InvalidOption:
             raise InvalidOption(f"--method {method} needs a decoder for {layer}; {name} does not "
                                 "ship with this install (train one: impasto train-decoder "

@@ -16,7 +16,7 @@ from impasto.arbitrary.core import MARGIN, decoder_encoder
 from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.models.export import OPSET, for_export, onnx_target
-from impasto.models.store import StyleModel, load_encoder, paired_model
+from impasto.models.store import StyleModel, load_encoder, load_shipped, paired_model
 
 
 class AdaINGraph(nn.Module):
@@ -63,7 +63,7 @@ def partner_encoder(model: StyleModel, encoder: StyleModel | None) -> StyleModel
         if name is None:
             raise InvalidOption(f"{model.name} was trained on a distilled encoder: give it "
                                 "(--encoder)")
-        encoder = load_encoder(name)
+        encoder = load_encoder(load_shipped(name))
     if encoder.sha256 != wanted:
         raise InvalidOption(f"{model.name} was not trained on {encoder.name}'s features")
     return encoder
@@ -81,15 +81,18 @@ def export_adain(model: StyleModel, output: str | os.PathLike[str], *,
     graph = AdaINGraph(for_export(model.net.float().cpu().eval()),
                        for_export(partner.net.float().cpu().eval()) if partner else None).eval()
     args = (torch.rand(1, 3, 64, 64), torch.rand(1, 3, 48, 80), torch.ones(1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            graph, args, str(tmp), input_names=["content", "style", "strength"],
-            output_names=["stylized"],
-            dynamic_axes={"content": {2: "height", 3: "width"},
-                          "style": {2: "style_height", 3: "style_width"},
-                          "stylized": {2: "height", 3: "width"}},
-            opset_version=OPSET, dynamo=False,
-        )
-    os.replace(tmp, out)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph, args, str(tmp), input_names=["content", "style", "strength"],
+                output_names=["stylized"],
+                dynamic_axes={"content": {2: "height", 3: "width"},
+                              "style": {2: "style_height", 3: "style_width"},
+                              "stylized": {2: "height", 3: "width"}},
+                opset_version=OPSET, dynamo=False,
+            )
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed export leaves no .part file
     return out

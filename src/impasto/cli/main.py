@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,25 +18,19 @@ from rich.table import Table
 
 from impasto import api
 from impasto._version import __version__
+from impasto.cli import models as model_commands
+from impasto.cli import training as training_commands
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
-from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
-from impasto.cli.realtime import (
-    ArbitraryJob,
-    Backend,
-    ModelJob,
-    register_commands,
-    run_arbitrary_job,
-    run_model_job,
-)
+from impasto.cli.progress import ProgressBar
+from impasto.cli.render import DEFAULT_PROTECT_WEIGHT, Job, run_job, typed_values
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
-from impasto.image.masks import parse_mask_spec, parse_protect_spec
-from impasto.runtime.device import DeviceName, describe, resolve_device
+from impasto.provenance import METADATA_KEY
+from impasto.runtime.device import DeviceName, resolve_device
+from impasto.runtime.policy import Backend
 
-Method = Literal["gatys", "adain", "wct"]
-
-#: Content-weight multiplier of --protect and --protect-faces when none is given.
-DEFAULT_PROTECT_WEIGHT = 10.0
+#: The methods; "gatys" is the optimiser's older name, still accepted.
+Method = Literal["optimize", "network", "adain", "wct", "gatys"]
 
 app = typer.Typer(
     name="impasto",
@@ -67,62 +60,6 @@ def _root(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Neural style transfer: render a picture in the style of another."""
-
-
-@dataclass
-class Job:
-    """What one stylize/texture command asks for, beyond the transfer config."""
-
-    content: str | None
-    styles: list[str]
-    output: Path
-    device: str = "auto"
-    json_out: bool = False
-    preview_dir: Path | None = None
-    bit_depth: int = 8
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    masks: list[str] = field(default_factory=list)
-    protect: list[str] = field(default_factory=list)
-    protect_faces: float | None = None
-    tileable: bool = False
-    tileable_x: bool = False
-
-
-def run_job(job: Job, config_values: dict[str, Any]) -> dict[str, Any]:
-    cfg = config_from_cli(config_values)
-    if job.tileable or job.tileable_x:
-        if job.tileable and job.tileable_x:
-            raise InvalidOption("choose one of --tileable and --tileable-x")
-        cfg = cfg.replace(wrap="both" if job.tileable else "x")
-    check_output_path(job.output, bit_depth=job.bit_depth)
-    if job.preview_dir is not None and cfg.preview_every == 0:
-        cfg = cfg.replace(preview_every=50)
-    if cfg.preview_every and job.preview_dir is None:
-        raise InvalidOption("--preview-every needs --preview-dir DIR")
-    masks = [parse_mask_spec(text, len(job.styles)) for text in job.masks]
-    protect = [parse_protect_spec(text, DEFAULT_PROTECT_WEIGHT) for text in job.protect]
-    dev = resolve_device(job.device)
-    stylizer = api.Stylizer(dev, max_pixels=job.max_pixels)
-    callbacks = Fanout(PreviewWriter(job.preview_dir) if job.preview_dir is not None else None)
-    with ProgressBar(err, header=f"impasto {__version__} on {describe(dev)}") as bar:
-        callbacks.callbacks.append(bar)
-        result = stylizer.stylize(job.content, job.styles, cfg, masks=masks, protect=protect,
-                                  protect_faces=job.protect_faces, callback=callbacks)
-    written = result.save(job.output, bit_depth=job.bit_depth)
-    summary = {
-        "output": str(written),
-        "size": list(result.image.size),
-        "seconds": round(result.seconds, 2),
-        "device": result.device,
-        "precision": result.precision,
-        "options": result.config.to_dict(),
-    }
-    if job.json_out:
-        print(json.dumps(summary))
-    else:
-        err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) "
-                  f"in {result.seconds:.1f} s, seed {result.config.seed}")
-    return summary
 
 
 OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output picture (.png, .jpg, "
@@ -167,16 +104,17 @@ def stylize(
     tileable_x: TileableXOpt = False,
     model: Annotated[str | None, typer.Option(
         "--model", help="A trained network (folder, or a shipped model's name): render in "
-                        "milliseconds instead of optimising.")] = None,
+                        "milliseconds instead of optimising (--method network).")] = None,
     backend: Annotated[Backend, typer.Option(
         "--backend", help="With --model: PyTorch, or onnxruntime on the CPU.")] = "torch",
     channels_last: Annotated[bool, typer.Option(
         "--channels-last", help="With --model: channels-last memory layout.")] = False,
     compile_net: Annotated[bool, typer.Option(
         "--compile", help="With --model: torch.compile the network.")] = False,
-    method: Annotated[Method, typer.Option(
-        "--method", help="gatys: optimise (best quality); adain / wct: one pass with any "
-                         "style picture, CONTENT may be a folder or -.")] = "gatys",
+    method: Annotated[Method | None, typer.Option(
+        "--method", help="optimize (best quality; the default), network (a trained network, "
+                         "with --model), adain / wct (one pass with any style picture); "
+                         "gatys is optimize's older name.")] = None,
     decoder: Annotated[list[str] | None, typer.Option(
         "--decoder", help="With --method adain / wct: a decoder folder to use instead of the "
                           "shipped one for its layer; repeatable.")] = None,
@@ -185,45 +123,33 @@ def stylize(
                           "ships: about 7x faster on CPUs, softer pictures).")] = "vgg19",
     **config: Any,
 ) -> None:
-    """Render CONTENT in the style of one or more STYLE pictures (Gatys et al.; or in one pass
-    with --method adain / wct), or with a trained network (--model)."""
+    """Render CONTENT in the style of one or more STYLE pictures: optimise the picture (Gatys
+    et al.; best quality), or in one pass with any style (--method adain / wct), or with a
+    trained network (--model). CONTENT may be a folder (then -o is a folder) or - (stdin)."""
     given = {name for name in config
              if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
-    if method != "gatys":
-        if model is not None:
-            raise InvalidOption(f"--model and --method {method} do not go together")
-        if not styles:
-            raise InvalidOption(f"--method {method} needs one or more STYLE pictures")
-        for flag, used in (("--backend", backend != "torch"),
-                           ("--channels-last", channels_last), ("--compile", compile_net),
-                           ("--protect", bool(protect)),
-                           ("--protect-faces", protect_faces is not None),
-                           ("--tileable", tileable or tileable_x),
-                           ("--preview-dir", preview_dir is not None)):
-            if used:
-                raise InvalidOption(f"{flag} does not apply to --method {method}")
-        run_arbitrary_job(ArbitraryJob(content, list(styles), output, method, decoder or [],
-                                       mask or [], device, json_out, bit_depth, max_pixels,
-                                       encoder), config, given)
-        return
-    if decoder:
-        raise InvalidOption("--decoder goes with --method adain or wct")
-    if encoder != "vgg19":
-        raise InvalidOption("--encoder goes with --method adain")
+    values = typed_values(config, given)
+    chosen = method or ("network" if model is not None else "optimize")
+    if tileable or tileable_x:
+        if tileable and tileable_x:
+            raise InvalidOption("choose one of --tileable and --tileable-x")
+        if chosen not in ("optimize", "gatys"):
+            raise InvalidOption(f"--tileable goes with --method optimize, not {chosen}")
+        values["wrap"] = "both" if tileable else "x"
     if model is not None:
-        if styles:
-            raise InvalidOption("--model renders its own style: give no STYLE pictures")
-        run_model_job(ModelJob(content, output, model, device, backend, channels_last,
-                               compile_net, json_out, bit_depth, max_pixels), config, given)
-        return
-    if not styles:
-        raise InvalidOption("give one or more STYLE pictures, or --model MODEL_DIR")
-    for flag, used in (("--backend", backend != "torch"), ("--channels-last", channels_last),
-                       ("--compile", compile_net)):
-        if used:
-            raise InvalidOption(f"{flag} goes with --model")
-    run_job(Job(content, styles, output, device, json_out, preview_dir, bit_depth, max_pixels,
-                mask or [], protect or [], protect_faces, tileable, tileable_x), config)
+        if chosen != "network":
+            raise InvalidOption(f"--model and --method {chosen} do not go together")
+        values["model"] = model
+    # Options of one method only: each options object says whether it takes them.
+    for name, value, unset in (("backend", backend, "torch"),
+                               ("channels_last", channels_last, False),
+                               ("compile", compile_net, False),
+                               ("decoders", tuple(decoder or ()), ()),
+                               ("encoder", encoder, "vgg19")):
+        if value != unset:
+            values[name] = value
+    run_job(Job(content, list(styles or []), output, chosen, values, device, json_out,
+                preview_dir, bit_depth, max_pixels, mask or [], protect or [], protect_faces))
 
 
 @app.command()
@@ -241,8 +167,13 @@ def texture(
     **config: Any,
 ) -> None:
     """Synthesise a SIZE x SIZE texture from STYLE pictures alone (no content)."""
-    run_job(Job(None, styles, output, device, json_out, preview_dir, bit_depth, max_pixels,
-                tileable=tileable, tileable_x=tileable_x), config)
+    values = config_from_cli(config).to_dict()
+    if tileable or tileable_x:
+        if tileable and tileable_x:
+            raise InvalidOption("choose one of --tileable and --tileable-x")
+        values["wrap"] = "both" if tileable else "x"
+    run_job(Job(None, styles, output, "optimize", values, device, json_out, preview_dir,
+                bit_depth, max_pixels))
 
 
 @app.command()
@@ -271,17 +202,20 @@ def sweep(
     check_output_path(output)
     dev = resolve_device(device)
     stylizer = api.Stylizer(dev, max_pixels=max_pixels)
-    pictures, labels = [], []
+    pictures, labels, results = [], [], []
     for i, cfg in enumerate(cfgs, start=1):
         label = f"{name.replace('_', '-')}={getattr(cfg, name)}"
         with ProgressBar(err, header=f"[{i}/{len(cfgs)}] {label}") as bar:
             result = stylizer.stylize(content, styles, cfg, callback=bar)
         pictures.append(result.image)
+        results.append(result)
         labels.append(label)
     sheet = contact_sheet(pictures, labels)
     record = {"software": f"impasto {__version__}", "sweep": name, "values": values,
-              "config": base.to_dict()}
-    written = save_image(sheet, output, metadata={"impasto": json.dumps(record, default=str)})
+              "options": base.to_dict(),
+              "cells": [result.record for result in results]}
+    written = save_image(sheet, output, metadata={METADATA_KEY: json.dumps(record,
+                                                                           default=str)})
     err.print(f"wrote {written} ({len(cfgs)} cells)")
 
 
@@ -321,8 +255,8 @@ def demo(
     from impasto.image.samples import demo_content, demo_style
 
     content, style = demo_content(), demo_style()
-    run_job(Job(content, [style], output, device),  # type: ignore[arg-type]
-            {"size": size, "iterations": iterations, "seed": 0})
+    run_job(Job(content, [style], output, "optimize",  # type: ignore[arg-type]
+                {"size": size, "iterations": iterations, "seed": 0}, device))
     err.print("content: scikit-image's sample photo 'chelsea'; style: a swirling painting "
               "generated by impasto")
 
@@ -361,7 +295,8 @@ def info(json_out: JsonOpt = False) -> None:
     out.print(table)
 
 
-register_commands(app)
+training_commands.register(app)
+model_commands.register(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:

@@ -66,19 +66,24 @@ def config_parameters(skip: frozenset[str] = frozenset(),
 
 def config_from_cli(values: dict[str, Any], base: Any = None, cls: type = TransferConfig) -> Any:
     """Build the config from parsed CLI values (strings of list options parsed here)."""
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in values:
-            continue
-        value = values[f.name]
-        cli_type = f.metadata.get("cli_type")
-        if cli_type is not None:
-            if value is None:
-                continue
-            flag = f.name.replace("_", "-")
-            value = _parse_floats(flag, value) if cli_type == "floats" else _parse_names(value)
-        changes[f.name] = value
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    changes = {k: v for k, v in parse_cli_values(values, cls).items()
+               if k in names and not (v is None and names[k].metadata.get("cli_type"))}
     return (base or cls()).replace(**changes)
+
+
+def parse_cli_values(values: dict[str, Any], cls: type = TransferConfig) -> dict[str, Any]:
+    """CLI values with the comma-separated list options of ``cls`` parsed into tuples (the
+    other values as they are)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = dict(values)
+    for name, value in values.items():
+        cli_type = fields[name].metadata.get("cli_type") if name in fields else None
+        if cli_type is not None and isinstance(value, str):
+            flag = name.replace("_", "-")
+            out[name] = (_parse_floats(flag, value) if cli_type == "floats"
+                         else _parse_names(value))
+    return out
 
 
 def with_config_options(

@@ -22,7 +22,6 @@ from impasto.errors import InvalidOption
 
 Arch = Literal["fast", "fast-tiny", "johnson"]
 LossForm = Literal["squared", "distance"]
-LrSchedule = Literal["constant", "cosine"]
 DecoderLayer = Literal["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 #: Integer options every trainer has, and their ranges.
@@ -77,9 +76,6 @@ class TrainConfig(RunOptions):
     width: int = field(default=0, metadata=_opt(
         "Channels of the network's first layer; its residual blocks have four times as many "
         "(0: the architecture's own, 16 for fast and fast-tiny, 32 for johnson)."))
-    blocks: int = field(default=0, metadata=_opt(
-        "Residual blocks (0: the architecture's own, 4 for fast and fast-tiny, 5 for "
-        "johnson)."))
     steps: int = field(default=4000, metadata=_opt("Training steps (batches)."))
     size: int = field(default=256, metadata=_opt("Side of the square training crops in pixels."))
     batch: int = field(default=4, metadata=_opt("Pictures per batch."))
@@ -101,10 +97,6 @@ class TrainConfig(RunOptions):
         "furthest off dominate). distance: the relative distances themselves, what impasto "
         "score reports (every layer pulls alike; use a style weight of about 4)."))
     learning_rate: float = field(default=1e-3, metadata=_opt("Adam learning rate."))
-    lr_schedule: LrSchedule = field(default="constant", metadata=_opt(
-        "constant: the learning rate throughout. cosine: from the learning rate down to "
-        "nothing at --steps, on a half cosine (the step count sets the pace: set --steps to "
-        "the steps you will run)."))
     # The optimiser's layers (Johnson et al. use relu2_2 for content and no relu5_x for
     # style): measured, they give lower style distance at the same training time
     # (docs/benchmarks.md, real-time networks).
@@ -117,15 +109,14 @@ class TrainConfig(RunOptions):
 
     def __post_init__(self) -> None:
         self.check_run(("style_weight", "tv_weight"))
-        check_ints(self, (("style_size", 32, 4096), ("width", 0, 256), ("blocks", 0, 32)))
-        check_choices(self, (("arch", Arch), ("loss_form", LossForm),
-                             ("lr_schedule", LrSchedule)))
+        check_ints(self, (("style_size", 32, 4096), ("width", 0, 256)))
+        check_choices(self, (("arch", Arch), ("loss_form", LossForm)))
         check_layers(self)
 
     @property
     def arch_params(self) -> dict[str, int]:
-        """The architecture's options this run sets (``width``, ``blocks``; 0 = its own)."""
-        return {k: v for k, v in (("width", self.width), ("blocks", self.blocks)) if v}
+        """The architecture's options this run sets (``width``; 0 = its own)."""
+        return {"width": self.width} if self.width else {}
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,38 @@ def onnx_target(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     return out, out.with_name(out.name + ".part")
 
 
+#: The ONNX metadata key that holds the SHA-256 of the weights a file was exported from.
+WEIGHTS_KEY = "impasto_weights_sha256"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def stamp(path: Path, key: str, value: str) -> None:
+    """Add ``key: value`` to the ONNX file's ``metadata_props``, without the onnx package:
+    a protobuf message followed by another is the two merged, and a repeated field appends,
+    so the entry is written after the model (ModelProto field 14, StringStringEntryProto)."""
+    entry = b"".join(tag + _varint(len(text)) + text
+                     for tag, text in ((b"\x0a", key.encode()), (b"\x12", value.encode())))
+    with path.open("ab") as fh:
+        fh.write(b"\x72" + _varint(len(entry)) + entry)
+
+
+def onnx_weights_sha256(session: object) -> str | None:
+    """The weights' SHA-256 that an export recorded (an onnxruntime session's metadata)."""
+    meta = session.get_modelmeta().custom_metadata_map  # type: ignore[attr-defined]
+    return meta.get(WEIGHTS_KEY)
+
+
 def export_onnx(model: StyleModel, output: str | os.PathLike[str]) -> Path:
-    """Write ``model`` as ONNX; atomic.
+    """Write ``model`` as ONNX; atomic (no ``.part`` file is left when it fails). The file's
+    metadata records the SHA-256 of the weights (``impasto_weights_sha256``).
 
     A style network: input ``image`` (B, 3, H, W) in [0, 1], H and W multiples of the model's
     stride; output ``stylized``, unclamped. A decoder: input ``features``, output ``image``.
@@ -73,32 +103,24 @@ def export_onnx(model: StyleModel, output: str | os.PathLike[str]) -> Path:
     out, tmp = onnx_target(output)
     net = for_export(model.net.float().cpu().eval())
     if model.kind == "decoder":
-        return _export_decoder(net, out, tmp)
-    side = 4 * model.stride
-    example = torch.rand(1, 3, side, side)
-    name = "features" if model.kind == "encoder" else "stylized"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # The TorchScript-based exporter: one self-contained file, no onnxscript needed.
-        torch.onnx.export(
-            net, (example,), str(tmp), input_names=["image"], output_names=[name],
-            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                          name: {0: "batch", 2: "height", 3: "width"}},
-            opset_version=OPSET, dynamo=False,
-        )
-    os.replace(tmp, out)
-    return out
-
-
-def _export_decoder(net: nn.Module, out: Path, tmp: Path) -> Path:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
         example = net.example_input(1, 64, 64)
-        torch.onnx.export(
-            net, (example,), str(tmp), input_names=["features"], output_names=["image"],
-            dynamic_axes={"features": {0: "batch", 2: "height", 3: "width"},
-                          "image": {0: "batch", 2: "height", 3: "width"}},
-            opset_version=OPSET, dynamo=False,
-        )
-    os.replace(tmp, out)
+        names = ("features", "image")
+    else:
+        side = 4 * model.stride
+        example = torch.rand(1, 3, side, side)
+        names = ("image", "features" if model.kind == "encoder" else "stylized")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # The TorchScript-based exporter: one self-contained file, no onnxscript needed.
+            torch.onnx.export(
+                net, (example,), str(tmp), input_names=[names[0]], output_names=[names[1]],
+                dynamic_axes={n: {0: "batch", 2: "height", 3: "width"} for n in names},
+                opset_version=OPSET, dynamo=False,
+            )
+        if model.sha256:
+            stamp(tmp, WEIGHTS_KEY, model.sha256)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out

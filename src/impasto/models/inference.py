@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,12 @@ from impasto.errors import InvalidOption
 from impasto.image.resize import pad_to
 from impasto.models.store import StyleModel
 from impasto.runtime.precision import autocast
+
+
+class StaleExportWarning(UserWarning):
+    """A ``model.onnx`` beside a model's weights was exported from other weights (it is not
+    used)."""
+
 
 #: Largest stride of the registered networks: inputs are padded to a multiple of it.
 MAX_STRIDE = 8
@@ -93,13 +100,21 @@ def backend_for(model: StyleModel, backend: str, *, device: torch.device,
         return TorchBackend(model, device=device, precision=precision,
                             channels_last=channels_last, compile=compile)
     if backend == "onnx":
-        from impasto.models.export import export_onnx
+        from impasto.models.export import export_onnx, onnx_weights_sha256
 
-        # A model.onnx next to the weights (impasto export -o MODEL_DIR/model.onnx) is used as
-        # is; otherwise the model is exported to a temporary file, which onnxruntime reads
-        # once (nothing is written into the model folder).
-        if model.path is not None and (model.path / "model.onnx").is_file():
-            return OnnxBackend(model.path / "model.onnx", stride=model.stride)
+        # A model.onnx next to the weights (impasto export -o MODEL_DIR/model.onnx) is used
+        # when it records these weights' SHA-256; otherwise (another model's, an export of
+        # earlier weights or of an earlier version) the model is exported to a temporary file,
+        # which onnxruntime reads once (nothing is written into the model folder), with a
+        # warning that says how to refresh it.
+        beside = model.path / "model.onnx" if model.path is not None else None
+        if beside is not None and beside.is_file():
+            found = OnnxBackend(beside, stride=model.stride)
+            if model.sha256 and onnx_weights_sha256(found.session) == model.sha256:
+                return found
+            warnings.warn(f"{beside} was not exported from these weights; exporting them "
+                          f"afresh (impasto export {model.path} -o {beside} refreshes it)",
+                          StaleExportWarning, stacklevel=2)
         with tempfile.TemporaryDirectory(prefix="impasto-onnx-") as tmp:
             return OnnxBackend(export_onnx(model, Path(tmp) / "model.onnx"),
                                stride=model.stride)

@@ -75,11 +75,29 @@ def save_model(folder: str | os.PathLike[str], net: nn.Module, arch: str,
     return out
 
 
+def _model_folder(source: str | os.PathLike[str]) -> Path:
+    """The folder ``source`` names. Text that is a shipped model's name (a bare name: they
+    have no path separator) is that model, and refused if it is also a local path (write
+    ``./NAME`` for that); a path object is a path, or the shipped model where no such path
+    exists."""
+    shipped = shipped_models()
+    name = os.fspath(source)
+    if name in shipped:
+        if isinstance(source, str):
+            if Path(name).exists():
+                raise InvalidOption(f"{name} is both a shipped model and a path here: write "
+                                    f"./{name} for the local one")
+            return shipped[name]
+        if not Path(name).exists():
+            return shipped[name]
+    return Path(source)
+
+
 def load_model(source: str | os.PathLike[str], device: torch.device | str = "cpu") -> StyleModel:
-    """Load a model folder, or a model the package ships, by name (see :func:`shipped_models`)."""
-    folder = Path(source)
-    if not folder.exists() and str(source) in shipped_models():
-        folder = shipped_models()[str(source)]
+    """Load a model folder, or a model the package ships, by name (see :func:`shipped_models`).
+    The weights must match the SHA-256 that config.json records; a folder without one is
+    refused."""
+    folder = _model_folder(source)
     if not folder.is_dir():
         raise InvalidOption(f"model not found: {source} (a folder with {CONFIG_NAME} and "
                             f"{WEIGHTS_NAME}, or one of: {', '.join(shipped_models()) or 'none'})")
@@ -95,7 +113,10 @@ def load_model(source: str | os.PathLike[str], device: torch.device | str = "cpu
         raise WeightsError(f"{cfg_path} is not an impasto model config ({FORMAT})")
     digest = sha256_file(weights)
     expected = config.get("weights_sha256")
-    if expected and expected != digest:
+    if not expected:
+        raise WeightsError(f"{folder} has no checksum (weights_sha256 in {CONFIG_NAME}); re-save "
+                           "it (impasto.models.save_model) to record one")
+    if expected != digest:
         raise WeightsError(f"{weights} does not match its checksum in {CONFIG_NAME} "
                            f"(sha256 {digest[:12]}..., expected {str(expected)[:12]}...)")
     arch = architecture(str(config.get("arch")))
@@ -134,6 +155,14 @@ def load_encoder(source: str | os.PathLike[str] | StyleModel,
     if model.kind != "encoder":
         raise InvalidOption(f"{model.name} is not an encoder (it is a {model.kind} model)")
     return model
+
+
+def load_shipped(name: str, device: torch.device | str = "cpu") -> StyleModel:
+    """A model the package ships, by name (never a local folder of that name)."""
+    path = shipped_models().get(name)
+    if path is None:
+        raise InvalidOption(f"{name} does not ship with this install")
+    return load_model(path, device)
 
 
 def shipped_configs() -> dict[str, dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""Training decoders for arbitrary-style transfer, on the per-style trainer's infrastructure
-(seeded crops, checkpoints with exact resume, previews of held-out photos).
+"""Training decoders for arbitrary-style transfer, on the loop every trainer shares
+(:mod:`impasto.training.loop`: seeded crops, checkpoints with exact resume, previews of
+held-out photos).
 
 Three objectives, by what is given:
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,26 +37,21 @@ from impasto.events import CancelToken
 from impasto.features.vgg import VGG19
 from impasto.image.io import to_tensor
 from impasto.losses import functional as LF
-from impasto.models.registry import architecture
-from impasto.models.store import StyleModel, load_encoder, load_model, save_model
-from impasto.runtime.precision import autocast, resolve_precision
+from impasto.models.store import StyleModel, load_encoder, load_model
+from impasto.runtime.precision import autocast
 from impasto.training.data import CropBatches, list_images, load_rgb
-from impasto.training.trainer import (
+from impasto.training.loop import (
+    RunStats,
+    TrainingRun,
     TrainProgress,
     TrainResult,
-    _load_checkpoint,
-    _write_preview,
-    model_info,
     on_device,
-    prepare_run,
-    start_from,
-    training_loop,
+    write_preview,
 )
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 #: Where distillation compares the student's pictures with the teacher's.
 DISTIL_LAYERS = ("relu1_1", "relu2_1")
-RESUME_KEYS = ("layer", "width", "size", "batch", "seed", "encoder", "teacher")
 
 
 def _relative(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -70,8 +67,11 @@ def mean_std_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return _relative(out, ref)
 
 
-class DecoderTrainer:
+class DecoderTrainer(TrainingRun):
     """A decoder training run, checked and prepared; :meth:`run` trains."""
+
+    RESUME_KEYS = ("layer", "width", "size", "batch", "seed", "encoder", "teacher")
+    HISTORY_KEYS = ("style_weight", "pixel_weight", "feature_weight", "learning_rate")
 
     def __init__(self, data: str | os.PathLike[str], output: str | os.PathLike[str],
                  config: DecoderConfig | None = None, *,
@@ -79,34 +79,24 @@ class DecoderTrainer:
                  device: torch.device | str = "cpu", resume: bool = False,
                  name: str | None = None) -> None:
         cfg = config or DecoderConfig()
-        self.cfg, self.dev, self.out, self.name = cfg, torch.device(device), Path(output), name
-        self.data = Path(data)
-        self.files, self.held_out = prepare_run(data, cfg.holdout, self.out, resume)
+        self._prepare(cfg, data, output, device, resume, name)
         self.style_dir = Path(styles) if styles is not None else None
         self.style_files = list_images(styles) if styles is not None else []
-        self.precision = resolve_precision(cfg.precision, self.dev)
         self.encoder = (load_encoder(cfg.encoder, self.dev) if cfg.encoder != "vgg19" else None)
         self.teacher = _load_teacher(cfg.teacher, self.dev) if cfg.teacher else None
         for loaded in (self.encoder, self.teacher):
             if loaded is not None:
-                on_device(loaded.net, self.dev)
+                on_device(loaded.net, self.runtime)
         if self.teacher is not None and not self.style_files:
             raise InvalidOption("--teacher distils an AdaIN decoder: give --styles too")
-        torch.manual_seed(cfg.seed)
-        self.arch = architecture("decoder")
-        self.params = {"layer": cfg.layer, "width": cfg.width}
-        self.net = on_device(self.arch.build(**self.params), self.dev).train()
-        self.init = start_from(self, self.arch.name, self.params, resume)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
-        self.start = (_load_checkpoint(self.out, self.net, self.opt, cfg, self.dev, RESUME_KEYS)
-                      if resume else 0)
+        self._build("decoder", {"layer": cfg.layer, "width": cfg.width}, resume)
         block = int(cfg.layer[4])
         self.loss_layers = (DISTIL_LAYERS if self.teacher is not None
                             else STYLE_LAYERS if self.style_files
                             else tuple(f"relu{k}_1" for k in range(1, block + 1)))
-        self.loss_vgg = on_device(VGG19(sorted({*self.loss_layers, cfg.layer})), self.dev)
+        self.loss_vgg = on_device(VGG19(sorted({*self.loss_layers, cfg.layer})), self.runtime)
         # Distillation compares pictures at shallow layers only: no pass to relu4_1 to train.
-        self.picture_vgg = (on_device(VGG19(DISTIL_LAYERS), self.dev)
+        self.picture_vgg = (on_device(VGG19(DISTIL_LAYERS), self.runtime)
                             if self.teacher is not None
                             else self.loss_vgg)
         self.batches = CropBatches(self.files, size=cfg.size, batch=cfg.batch, seed=cfg.seed)
@@ -161,17 +151,17 @@ class DecoderTrainer:
 
     def _loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
-        x = on_device(self.batches.batch_at(step), self.dev)
+        x = on_device(self.batches.batch_at(step), self.runtime)
         with torch.no_grad(), autocast(self.precision, self.dev):
             fx = self.loss_vgg(x)  # the photo's features at every loss layer, once
         if self.teacher is not None:
             assert self.style_batches is not None
             return self._distil_loss(step, x, fx,
-                                     on_device(self.style_batches.batch_at(step), self.dev))
+                                     on_device(self.style_batches.batch_at(step), self.runtime))
         f = self._encode(x) if self.encoder is not None else fx[cfg.layer].float()
         if self.style_batches is not None:
             # The style's features at every loss layer, once: relu4_1 gives the AdaIN target.
-            s = on_device(self.style_batches.batch_at(step), self.dev)
+            s = on_device(self.style_batches.batch_at(step), self.runtime)
             with torch.no_grad(), autocast(self.precision, self.dev):
                 fs = self.loss_vgg(s)
             style_in = self._encode(s) if self.encoder is not None else fs[cfg.layer].float()
@@ -191,22 +181,17 @@ class DecoderTrainer:
         loss = cfg.pixel_weight * pixel + cfg.feature_weight * feature
         return loss, {"pixel": float(pixel.detach()), "feature": float(feature.detach())}
 
-    def run(self, callback: Callable[[TrainProgress], None] | None = None,
-            cancel: CancelToken | None = None, time_limit: float | None = None) -> TrainResult:
-        run = training_loop(self, callback, cancel, time_limit)
-        step, losses, seconds, _ = run
+    def model_record(self, stats: RunStats) -> dict[str, Any]:
         method = {"adain": "AdaIN decoder (Huang and Belongie 2017)",
                   "distillation": "AdaIN decoder distilled from a larger one (Wang et al. "
                                   "2020)",
                   "inversion": "WCT decoder: inverts the encoder (Li et al. 2017)"}[self.mode]
-        info = model_info(
-            self, method, run, mode=self.mode,
+        return self.model_info(
+            method, stats, mode=self.mode,
             styles=self.style_dir.name if self.style_dir else None,
             style_pictures=len(self.style_files),
             encoder_sha256=self.encoder.sha256 if self.encoder else None,
-            teacher_sha256=self.teacher.sha256 if self.teacher else None, init=self.init)
-        save_model(self.out, self.net.eval(), self.arch.name, self.params, info)
-        return TrainResult(folder=self.out, steps=step, seconds=seconds, losses=losses)
+            teacher_sha256=self.teacher.sha256 if self.teacher else None)
 
     @torch.no_grad()
     def _preview(self, step: int) -> Path:
@@ -218,7 +203,7 @@ class DecoderTrainer:
             target = self._encode(p.to(self.dev))
             return self.net(target if style is None else T.adain(target, style))
 
-        return _write_preview(self.out, self.previews, step, render)
+        return write_preview(self.out, self.previews, step, render)
 
 
 def _load_teacher(source: str, device: torch.device) -> StyleModel:

@@ -1,0 +1,213 @@
+"""``impasto stylize`` and ``impasto texture``: the command line mapped onto one
+:class:`~impasto.pipeline.Request` per picture, for every method; a file, a folder or
+stdin/stdout."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from rich.console import Console
+
+from impasto._version import __version__
+from impasto.cli.options import parse_cli_values
+from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
+from impasto.errors import InvalidImage, InvalidOption
+from impasto.image.io import check_output_path, open_image
+from impasto.image.masks import parse_mask_spec, parse_protect_spec
+from impasto.pipeline import Pipeline, Request, check_method, options_for
+from impasto.result import Result
+from impasto.runtime.device import describe
+
+#: Content-weight multiplier of --protect and --protect-faces when none is given.
+DEFAULT_PROTECT_WEIGHT = 10.0
+PICTURES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+err = Console(stderr=True)
+
+
+@dataclass
+class Job:
+    """What one stylize/texture command asks for: the request's parts as typed, and where the
+    picture goes."""
+
+    content: Any  # a path, - (stdin), a folder; a picture (the demo); None (a texture)
+    styles: list[Any]
+    output: Path
+    method: str = "optimize"
+    values: dict[str, Any] = field(default_factory=dict)  # options the user typed
+    device: str = "auto"
+    json_out: bool = False
+    preview_dir: Path | None = None
+    bit_depth: int = 8
+    max_pixels: int | None = None
+    masks: list[str] = field(default_factory=list)
+    protect: list[str] = field(default_factory=list)
+    protect_faces: float | None = None
+
+
+def build_request(job: Job) -> Request:
+    """The request (content filled in per picture) that ``job`` maps onto."""
+    method = check_method(job.method)
+    values = dict(job.values)
+    if job.preview_dir is not None:
+        if method != "optimize":
+            raise InvalidOption(f"--preview-dir goes with --method optimize, not {method}")
+        values.setdefault("preview_every", 50)
+    if values.get("preview_every") and job.preview_dir is None:
+        raise InvalidOption("--preview-every needs --preview-dir DIR")
+    options = options_for(method, values)
+    fields: dict[str, Any] = {}
+    if job.max_pixels is not None:
+        fields["max_pixels"] = job.max_pixels
+    return Request(
+        _PLACEHOLDER,
+        job.styles, method=method, options=options,
+        masks=[parse_mask_spec(text, len(job.styles)) for text in job.masks],
+        protect=[parse_protect_spec(text, DEFAULT_PROTECT_WEIGHT) for text in job.protect],
+        protect_faces=job.protect_faces, **fields)
+
+
+#: Stands in for the content while the request is checked; each picture replaces it.
+_PLACEHOLDER = Image.new("RGB", (1, 1))
+
+
+def run_job(job: Job) -> None:
+    """Check everything, then render a file, every picture of a folder, or stdin to stdout."""
+    request = build_request(job)
+    if job.content is None:
+        request = request.replace(content=None)
+    for path, _ in request.masks:
+        if isinstance(path, str) and not Path(path).is_file():
+            raise InvalidImage(f"mask not found: {path}")
+    folder = _check_io(job)
+    if folder and (request.masks or request.protect):
+        raise InvalidOption("masks need one CONTENT picture, not a folder")
+    pipeline = Pipeline(job.device)
+    where = describe(pipeline.device)
+    header = f"impasto {__version__} on {where}"
+    if not isinstance(job.content, str):
+        _write_one(job, _render(pipeline, request.replace(content=job.content), job, header),
+                   where)
+    elif job.content == "-":
+        result = _render(pipeline, request.replace(content=_read_stdin(request.max_pixels)),
+                         job, header)
+        if str(job.output) == "-":
+            buffer = io.BytesIO()
+            result.image.save(buffer, format="PNG")
+            sys.stdout.buffer.write(buffer.getvalue())
+            sys.stdout.buffer.flush()
+        else:
+            _write_one(job, result, where)
+    elif not folder:
+        _write_one(job, _render(pipeline, request.replace(content=job.content), job, header),
+                   where)
+    else:
+        _render_folder(job, lambda path: _render(pipeline, request.replace(content=path), job,
+                                                 header), where)
+
+
+def _render(pipeline: Pipeline, request: Request, job: Job, header: str) -> Result:
+    if request.method != "optimize":
+        return pipeline.render(request)
+    callbacks = Fanout(PreviewWriter(job.preview_dir) if job.preview_dir is not None else None)
+    with ProgressBar(err, header=header) as bar:
+        callbacks.callbacks.append(bar)
+        return pipeline.render(request, callback=callbacks)
+
+
+def summary(result: Result, written: Path | str) -> dict[str, Any]:
+    return {"output": str(written), "size": list(result.image.size),
+            "seconds": round(result.seconds, 4), "method": result.method,
+            "device": result.device, "precision": result.precision,
+            "options": result.options.to_dict()}
+
+
+def _write_one(job: Job, result: Result, where: str) -> None:
+    written = result.save(job.output, bit_depth=job.bit_depth)
+    if job.json_out:
+        print(json.dumps(summary(result, written)))
+        return
+    seed = getattr(result.options, "seed", None)
+    err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) in "
+              + (f"{result.seconds:.1f} s" if result.seconds >= 1
+                 else f"{result.seconds * 1000:.0f} ms")
+              + (f", seed {seed}" if result.method == "optimize" and seed is not None else ""),
+              highlight=False)
+
+
+def _check_io(job: Job) -> bool:
+    """Check CONTENT and -o before any work; return whether CONTENT is a folder."""
+    if not isinstance(job.content, str):  # a texture, or the demo's built-in picture
+        check_output_path(job.output, bit_depth=job.bit_depth)
+        return False
+    source = Path(job.content)
+    if job.content != "-" and not source.exists():
+        raise InvalidImage(f"content image not found: {job.content}")
+    folder = job.content != "-" and source.is_dir()
+    if folder:
+        if job.output.suffix.lower() in PICTURES or (job.output.exists()
+                                                     and not job.output.is_dir()):
+            raise InvalidOption(f"CONTENT is a folder, so -o must be a folder, not {job.output}")
+        job.output.mkdir(parents=True, exist_ok=True)
+        check_output_path(job.output / "x.png", bit_depth=job.bit_depth)
+    elif str(job.output) != "-":
+        check_output_path(job.output, bit_depth=job.bit_depth)
+    return folder
+
+
+def output_names(files: list[Path]) -> dict[Path, str]:
+    """A PNG name per input that never collides: the stem, or stem and extension where two
+    inputs share a stem (``a.jpg`` and ``a.png`` -> ``a_jpg.png`` and ``a_png.png``)."""
+    stems = Counter(p.stem for p in files)
+    return {p: (f"{p.stem}_{p.suffix.lstrip('.').lower()}.png" if stems[p.stem] > 1
+                else f"{p.stem}.png") for p in files}
+
+
+def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> None:
+    source = Path(str(job.content))
+    files = sorted(p for p in source.iterdir() if p.suffix.lower() in PICTURES and p.is_file())
+    if not files:
+        raise InvalidImage(f"no pictures in {source}")
+    names = output_names(files)
+    rows, failed = [], 0
+    for path in files:
+        try:
+            result = render(path)
+            written = result.save(job.output / names[path], bit_depth=job.bit_depth)
+        except InvalidImage as exc:
+            failed += 1
+            print(f"impasto: skipped {path.name}: {exc}", file=sys.stderr)
+            continue
+        rows.append({"input": str(path), **summary(result, written)})
+        if not job.json_out:
+            err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) in "
+                      f"{result.seconds * 1000:.0f} ms", highlight=False)
+    if job.json_out:
+        print(json.dumps({"outputs": rows, "failed": failed, "device": where}))
+    if failed:
+        raise InvalidImage(f"{failed} of {len(files)} pictures could not be read; the others "
+                           f"are in {job.output}")
+
+
+def _read_stdin(max_pixels: int) -> Image.Image:
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise InvalidImage("no picture on standard input")
+    try:
+        picture = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidImage(f"standard input is not a picture ({exc})") from None
+    return open_image(picture, name="content", max_pixels=max_pixels)
+
+
+def typed_values(values: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """The options the user typed, parsed (comma lists to tuples)."""
+    return parse_cli_values({k: v for k, v in values.items() if k in given})

@@ -1,0 +1,129 @@
+"""The one way in: a :class:`Request` goes to :meth:`Pipeline.render`, a
+:class:`~impasto.result.Result` comes out, for every method."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import torch
+
+from impasto.errors import InvalidOption
+from impasto.events import CallbackLike, CancelToken, Progress
+from impasto.image.io import to_pil, with_alpha
+from impasto.metrics.scores import Scorer
+from impasto.pipeline.engines import ArbitraryEngine, NetworkEngine, OptimizeEngine
+from impasto.pipeline.inputs import read_picture
+from impasto.pipeline.request import Request
+from impasto.provenance import build_record
+from impasto.result import Result
+from impasto.runtime.policy import Runtime, choose_runtime
+
+#: The runtime policy's name for the work each method does.
+WORKLOADS = {"optimize": "optimize", "network": "network", "adain": "arbitrary",
+             "wct": "arbitrary"}
+
+
+class Pipeline:
+    """Renders requests of every method on one device, keeping networks, decoders and style
+    statistics loaded between calls.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``, or
+            ``"auto"`` (front ends resolve it and say what they chose).
+    """
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = choose_runtime("optimize", device).device
+        self.optimize = OptimizeEngine()
+        self.network = NetworkEngine()
+        self.arbitrary = ArbitraryEngine()
+        self._scorer: Scorer | None = None
+
+    def runtime(self, method: str, opts: Any) -> Runtime:
+        """Where and how a method runs with these options (the one runtime policy
+        decides)."""
+        return choose_runtime(WORKLOADS[method], self.device,
+                              precision=opts.precision,
+                              backend=getattr(opts, "backend", "torch"),
+                              channels_last=getattr(opts, "channels_last", None) or None)
+
+    def render(self, request: Request | None = None, *, callback: CallbackLike | None = None,
+               cancel: CancelToken | None = None, **fields: Any) -> Result:
+        """Make the picture ``request`` asks for (or a request built from ``fields``).
+
+        ``callback`` receives :class:`~impasto.events.Progress` events: ``start``, the
+        optimiser's ``step`` events, ``done``. ``cancel`` stops the run at the next step
+        (:class:`~impasto.errors.Cancelled`)."""
+        if request is None:
+            request = Request(**fields)
+        elif fields:
+            request = request.replace(**fields)
+        started = time.perf_counter()
+        runtime = self.runtime(request.method, request.options)
+        content = (None if request.content is None
+                   else read_picture(request.content, "content", request.max_pixels))
+        styles = [read_picture(s, f"style {i}" if len(request.styles) > 1 else "style",
+                               request.max_pixels)
+                  for i, s in enumerate(request.styles, start=1)]
+        if request.scores and not styles:
+            raise InvalidOption("scores compare with a style picture: method network has none "
+                                "(use impasto score CONTENT STYLE OUTPUT)")
+        loaded = time.perf_counter()
+        engine = {"optimize": self.optimize, "network": self.network,
+                  "adain": self.arbitrary, "wct": self.arbitrary}[request.method]
+        height, width = content.size if content is not None else (0, 0)
+        _emit(callback, Progress("start", height=height, width=width, method=request.method))
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        made = engine.run(request, content, styles, runtime, callback, cancel)
+        rendered = time.perf_counter()
+        picture, alpha = with_alpha(to_pil(made.tensor),
+                                    None if content is None else content.alpha)
+        scores = None
+        if request.scores:
+            scores = self.scorer().score(styles[0].tensor if content is None
+                                         else content.tensor, styles[0].tensor, made.tensor)
+        done = time.perf_counter()
+        timings = {"load": loaded - started, "render": rendered - loaded,
+                   "total": done - started}
+        if scores is not None:
+            timings["scores"] = done - rendered
+        record = build_record(
+            method=made.method, options=made.options.to_dict(), runtime=runtime.to_dict(),
+            seconds=rendered - started,
+            content=None if content is None else content.record,
+            styles=[s.record for s in styles],
+            scores=None if scores is None else scores.to_dict(), **made.parts)
+        h, w = made.tensor.shape[-2:]
+        _emit(callback, Progress("done", height=int(h), width=int(w), method=request.method,
+                                 elapsed=done - started, work_done=1.0))
+        return Result(image=picture, tensor=made.tensor, alpha=alpha, method=request.method,
+                      options=made.options, runtime=runtime, record=record, timings=timings,
+                      scores=scores)
+
+    def scorer(self) -> Scorer:
+        if self._scorer is None:
+            self._scorer = Scorer(self.device)
+        return self._scorer
+
+
+def _emit(callback: CallbackLike | None, event: Progress) -> None:
+    if callback is not None:
+        callback(event)
+
+
+@functools.lru_cache(maxsize=4)
+def pipeline_for(device: str) -> Pipeline:
+    """One pipeline per device and process, for :func:`render`."""
+    return Pipeline(device)
+
+
+def render(request: Request | None = None, *, device: str | torch.device = "cpu",
+           callback: CallbackLike | None = None, cancel: CancelToken | None = None,
+           **fields: Any) -> Result:
+    """Make one picture: ``impasto.render(impasto.Request(content, styles, method=...))`` or
+    ``impasto.render(content=..., styles=..., method=..., options={...})``."""
+    return pipeline_for(str(device)).render(request, callback=callback, cancel=cancel,
+                                            **fields)

@@ -1,0 +1,227 @@
+"""The methods behind :class:`~impasto.pipeline.Pipeline`: each takes the pictures a request
+read and its options, keeps what is costly to load (networks, style statistics) across calls,
+and returns the picture as a tensor and what the provenance record says of the method."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from impasto.arbitrary.core import (
+    ArbitraryStylizer,
+    StyleStats,
+    describe_decoders,
+    describe_encoder,
+)
+from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
+from impasto.events import CallbackLike, CancelToken, Progress
+from impasto.features.vgg import VGG19
+from impasto.image.color import finish
+from impasto.image.faces import detect_faces, face_mask
+from impasto.image.masks import load_mask
+from impasto.image.resize import fit_long_side, resize
+from impasto.models.inference import OnnxBackend, TorchBackend, backend_for
+from impasto.models.store import StyleModel, load_model
+from impasto.optim.transfer import TransferInputs, run_transfer
+from impasto.pipeline.inputs import Picture, fit_size, mask_name, read_masks, read_picture
+from impasto.pipeline.request import Request
+from impasto.runtime.memory import memory_budget
+from impasto.runtime.policy import Runtime
+
+#: VGG-19 padding for each ``wrap`` of the optimiser (circular padding wraps the features).
+PADDING_FOR_WRAP = {"none": "zeros", "both": "circular", "x": "circular_x"}
+#: Long side the style pictures of AdaIN / WCT are read at (Huang and Belongie 2017 train at
+#: 512).
+STYLE_SIZE = 512
+#: Style statistics kept per arbitrary-style stylizer (a folder of contents reuses them).
+STATS_CACHE = 16
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What an engine made: the picture, the options as they ran (the seed filled in), and
+    the method's parts of the provenance record."""
+
+    tensor: torch.Tensor  # (1, 3, H, W) in [0, 1] on the CPU
+    options: Any
+    parts: dict[str, Any]
+    method: str
+
+
+class OptimizeEngine:
+    """Optimisation-based transfer (Gatys et al. 2016): VGG-19 kept per layer set."""
+
+    def __init__(self) -> None:
+        self._vgg: dict[tuple[Any, ...], VGG19] = {}
+
+    def network(self, layers: list[str], pooling: str, padding: str,
+                device: torch.device) -> VGG19:
+        key = (tuple(sorted(set(layers))), pooling, padding, str(device))
+        if key not in self._vgg:
+            self._vgg[key] = VGG19(list(key[0]), pooling=pooling,  # type: ignore[arg-type]
+                                   padding_mode=padding).to(device)  # type: ignore[arg-type]
+        return self._vgg[key]
+
+    def run(self, request: Request, content: Picture | None, styles: list[Picture],
+            runtime: Runtime, callback: CallbackLike | None,
+            cancel: CancelToken | None) -> Rendered:
+        cfg: TransferConfig = request.options
+        dev = runtime.device
+        init = None
+        if cfg.init not in ("content", "noise"):
+            init = read_picture(cfg.init, "init", request.max_pixels).tensor.to(dev)
+        regions: list[tuple[torch.Tensor, int]] = []
+        protections: list[tuple[torch.Tensor, float]] = []
+        records: list[dict[str, Any]] = []
+        if content is not None:
+            regions, records = read_masks(request.masks, content.size, request.max_pixels)
+            regions = [(m.to(dev), k) for m, k in regions]
+            for source, weight in request.protect:
+                mask = load_mask(source, size=content.size, name="protect mask",
+                                 max_pixels=request.max_pixels)
+                protections.append((mask.to(dev), float(weight)))
+                records.append({"name": mask_name(source), "protect": float(weight)})
+            if request.protect_faces is not None:
+                boxes = detect_faces(content.tensor)
+                protections.append((face_mask(content.tensor, boxes=boxes).to(dev),
+                                    float(request.protect_faces)))
+                records.append({"name": "<faces>", "protect": float(request.protect_faces),
+                                "faces": [list(b) for b in boxes]})
+        if cfg.seed is None:
+            cfg = cfg.replace(seed=secrets.randbelow(2**31))
+        vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling,
+                           PADDING_FOR_WRAP[cfg.wrap], dev)
+        out = run_transfer(
+            vgg,
+            TransferInputs(content=None if content is None else content.tensor.to(dev),
+                           styles=[s.tensor.to(dev) for s in styles], init=init,
+                           regions=regions, protect=protections),
+            cfg, seed=int(cfg.seed), precision=runtime.precision,  # type: ignore[arg-type]
+            callback=_tagged(callback, "optimize"), cancel=cancel,
+            memory_budget=memory_budget(cfg.max_memory, dev),
+        ).cpu()
+        return Rendered(out, cfg, {"masks": records or None},
+                        "optimize" if content is not None else "texture")
+
+
+class NetworkEngine:
+    """Trained per-style networks (Johnson et al. 2016), loaded once per model and
+    runtime."""
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[Any, ...], TorchBackend | OnnxBackend] = {}
+        self._models: dict[tuple[Any, ...], StyleModel] = {}
+
+    def model(self, opts: NetworkOptions, runtime: Runtime) -> StyleModel:
+        """The network ``opts`` names, as its backend runs it."""
+        self.backend(opts, runtime)
+        return self._models[self._key(opts, runtime)]
+
+    @staticmethod
+    def _key(opts: NetworkOptions, runtime: Runtime) -> tuple[Any, ...]:
+        model = opts.model
+        return (id(model) if isinstance(model, StyleModel) else str(model),
+                *runtime.to_dict().values(), opts.compile)
+
+    def backend(self, opts: NetworkOptions, runtime: Runtime) -> TorchBackend | OnnxBackend:
+        model = opts.model
+        key = self._key(opts, runtime)
+        if key not in self._backends:
+            loaded = model if isinstance(model, StyleModel) else load_model(model,
+                                                                             runtime.device)
+            self._models[key] = loaded
+            self._backends[key] = backend_for(
+                loaded, runtime.backend, device=runtime.device, precision=runtime.precision,
+                channels_last=runtime.channels_last, compile=opts.compile)
+        return self._backends[key]
+
+    def tensor(self, x: torch.Tensor, opts: NetworkOptions, runtime: Runtime) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> stylised, colour-finished, on the CPU (frames, webcam)."""
+        styled = self.backend(opts, runtime)(x).cpu()
+        return finish(styled, x.cpu(), strength=opts.strength,
+                      preserve_color=opts.preserve_color)
+
+    def run(self, request: Request, content: Picture | None, styles: list[Picture],
+            runtime: Runtime, callback: CallbackLike | None,
+            cancel: CancelToken | None) -> Rendered:
+        opts: NetworkOptions = request.options
+        assert content is not None
+        x = fit_size(content.tensor, opts.size, request.max_pixels)
+        out = self.tensor(x, opts, runtime)
+        model = self.model(opts, runtime)
+        parts = {"model": {"name": model.name, "arch": model.arch, "sha256": model.sha256,
+                           "style": model.config.get("style")}}
+        return Rendered(out, opts, parts, "network")
+
+
+class ArbitraryEngine:
+    """AdaIN and WCT: encoders and decoders loaded once per method, decoders, encoder and
+    runtime; each style's statistics computed once per picture (by its SHA-256)."""
+
+    def __init__(self) -> None:
+        self._cores: dict[tuple[Any, ...], ArbitraryStylizer] = {}
+        self._stats: OrderedDict[tuple[Any, ...], StyleStats] = OrderedDict()
+
+    def core(self, method: str, opts: ArbitraryOptions, runtime: Runtime) -> ArbitraryStylizer:
+        key = (method, tuple(_key(d) for d in opts.decoders), _key(opts.encoder), opts.patch,
+               *runtime.to_dict().values())
+        if key not in self._cores:
+            self._cores[key] = ArbitraryStylizer(
+                method, device=runtime.device, decoders=opts.decoders,
+                precision=runtime.precision, patch=opts.patch,
+                channels_last=runtime.channels_last, encoder=opts.encoder)
+        return self._cores[key]
+
+    def style_stats(self, core: ArbitraryStylizer, style: Picture) -> StyleStats:
+        key = (id(core), style.record["sha256"], style.size)
+        if key not in self._stats:
+            x = style.tensor
+            x = resize(x, fit_long_side(x.shape[-2], x.shape[-1],
+                                        min(STYLE_SIZE, max(x.shape[-2:]))))
+            self._stats[key] = core.style_stats(x)
+            while len(self._stats) > STATS_CACHE:
+                self._stats.popitem(last=False)
+        self._stats.move_to_end(key)
+        return self._stats[key]
+
+    def run(self, request: Request, content: Picture | None, styles: list[Picture],
+            runtime: Runtime, callback: CallbackLike | None,
+            cancel: CancelToken | None) -> Rendered:
+        opts: ArbitraryOptions = request.options
+        assert content is not None
+        core = self.core(request.method, opts, runtime)
+        stats = [self.style_stats(core, s) for s in styles]
+        x = fit_size(content.tensor, opts.size, request.max_pixels)
+        regions, records = read_masks(request.masks, (int(x.shape[-2]), int(x.shape[-1])),
+                                      request.max_pixels)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        out = core.stylize_tensor(x, stats, weights=opts.style_blend, regions=regions,
+                                  strength=opts.strength)
+        out = finish(out, x, strength=1.0, preserve_color=opts.preserve_color)
+        parts = {"encoder": describe_encoder(core), "decoders": describe_decoders(core),
+                 "masks": records or None,
+                 "patches": bool(core.patch and max(x.shape[-2:]) > core.patch)}
+        return Rendered(out, opts, parts, request.method)
+
+
+def _key(source: Any) -> Any:
+    return id(source) if isinstance(source, StyleModel) else str(source)
+
+
+def _tagged(callback: CallbackLike | None, method: str
+            ) -> Callable[[Progress], None] | None:
+    """``callback`` with each event marked with the run's method."""
+    if callback is None:
+        return None
+
+    def forward(event: Progress) -> None:
+        callback(dataclasses.replace(event, method=method))
+
+    return forward

@@ -1,0 +1,65 @@
+"""Reading a request's pictures once, for every method: tensors, alpha and provenance."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from impasto.errors import InvalidOption
+from impasto.image.io import ImageSource, open_image, split_alpha, to_tensor
+from impasto.image.masks import load_mask
+from impasto.image.resize import fit_long_side, resize
+from impasto.provenance import source_record
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture read for a run: (1, 3, H, W) float in [0, 1] on the CPU, its alpha channel
+    (or None) and its provenance record (name, SHA-256)."""
+
+    tensor: torch.Tensor
+    alpha: Image.Image | None
+    record: dict[str, Any]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
+
+
+def read_picture(source: ImageSource, name: str, max_pixels: int) -> Picture:
+    image = open_image(source, max_pixels=max_pixels, name=name)
+    rgb, alpha = split_alpha(image)
+    return Picture(to_tensor(rgb), alpha, source_record(source, rgb))
+
+
+def fit_size(x: torch.Tensor, size: int | None, max_pixels: int) -> torch.Tensor:
+    """``x`` at long side ``size`` (None: as it is), refused before any pixel is made when the
+    result would be over ``max_pixels``."""
+    if size is None:
+        return x
+    h, w = fit_long_side(x.shape[-2], x.shape[-1], size)
+    if h * w > max_pixels:
+        raise InvalidOption(f"size {size} makes {w}x{h}, over the limit of {max_pixels} pixels "
+                            "(max-pixels)")
+    return resize(x, (h, w))
+
+
+def read_masks(masks: tuple[tuple[Any, int], ...], size: tuple[int, int], max_pixels: int
+               ) -> tuple[list[tuple[torch.Tensor, int]], list[dict[str, Any]]]:
+    """Region masks at ``size``: (mask (1, 1, H, W), 0-based style index) and their records."""
+    regions, records = [], []
+    for source, number in masks:
+        regions.append((load_mask(source, size=size, name=f"mask for style {number}",
+                                  max_pixels=max_pixels), number - 1))
+        records.append({"name": mask_name(source), "style": number})
+    return regions, records
+
+
+def mask_name(source: Any) -> str:
+    return (Path(source).name if isinstance(source, str | os.PathLike)
+            else f"<{type(source).__name__}>")

@@ -1,0 +1,65 @@
+"""The one result type every method returns: the picture and how it was made."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from impasto.image.io import save_image
+from impasto.metrics.scores import Scores
+from impasto.provenance import METADATA_KEY
+from impasto.runtime.policy import Runtime
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished picture: what :func:`impasto.render` returns for every method.
+
+    ``image`` is RGB, or RGBA when the content had an alpha channel; ``tensor`` is the same
+    picture as (1, 3, H, W) float in [0, 1] on the CPU (for 16-bit output); ``record`` is the
+    provenance record written into the file's metadata; ``timings`` are seconds by phase
+    (``load``, ``render``, ``total``); ``scores`` are there when the request asked for them.
+    """
+
+    image: Image.Image
+    tensor: torch.Tensor
+    alpha: Image.Image | None
+    method: str
+    options: Any  # the resolved options object (the seed filled in, for optimisation)
+    runtime: Runtime
+    record: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    scores: Scores | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.timings.get("total", 0.0)
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The provenance record as the file metadata it is saved with."""
+        return {METADATA_KEY: json.dumps(self.record, sort_keys=True, default=str)}
+
+    @property
+    def device(self) -> str:
+        return str(self.runtime.device)
+
+    @property
+    def precision(self) -> str:
+        return self.runtime.precision
+
+    @property
+    def config(self) -> Any:
+        """The options object (its older name, for optimisation's ``TransferConfig``)."""
+        return self.options
+
+    def save(self, path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
+        """Write the picture (format by extension) with its provenance metadata, atomically."""
+        return save_image(self.tensor, path, metadata=self.metadata, alpha=self.alpha,
+                          bit_depth=bit_depth)
