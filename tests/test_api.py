@@ -15,7 +15,7 @@ import impasto
 from impasto.config import TransferConfig, strength_to_weights
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.color import rgb_to_yuv
-from impasto.image.io import read_metadata
+from impasto.image.save import read_metadata
 from tests.conftest import to_tensor
 
 FAST = {"size": 48, "iterations": 8, "scales": 1, "seed": 0}

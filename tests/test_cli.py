@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from impasto.cli.main import main
-from impasto.image.io import read_metadata
+from impasto.image.save import read_metadata
 
 FAST = ["--size", "64", "--iterations", "6", "--seed", "1"]
 
@@ -45,7 +45,7 @@ def test_stylize_end_to_end(tmp_path: Path, content_png: Path, style_png: Path,
     assert summary["options"]["preserve_color"] == "luminance"
     assert Image.open(out).size == (64, 48)
     record = json.loads(read_metadata(out)["impasto"])
-    assert record["config"]["iterations"] == 6 and record["config"]["seed"] == 1
+    assert record["options"]["iterations"] == 6 and record["options"]["seed"] == 1
     assert record["styles"][0]["name"] == "style.png"
     assert not [p for p in out.parent.iterdir() if p.name.endswith(".part")]
 
@@ -57,7 +57,7 @@ def test_output_formats_carry_metadata(tmp_path: Path, content_png: Path, style_
     code, _, err = run(capsys, "stylize", content_png, style_png, "-o", out, "--size", "32",
                        "--iterations", "2", "--device", "cpu")
     assert code == 0, err
-    assert json.loads(read_metadata(out)["impasto"])["config"]["size"] == 32
+    assert json.loads(read_metadata(out)["impasto"])["options"]["size"] == 32
 
 
 def test_sixteen_bit_png(tmp_path: Path, content_png: Path, style_png: Path,
@@ -180,13 +180,48 @@ def test_unsupported_output_extension(tmp_path: Path, content_png: Path, style_p
     assert_one_line_error(code, err, ".gifx")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_output_folder(tmp_path: Path, content_png: Path, style_png: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                  capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import errno
+
+    import impasto.image.save as image_io
+
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # root writes anywhere: the folder refuses files as it would
+        def refuse(file: object, *args: object, **kwargs: object) -> object:
+            if Path(os.fspath(file)).parent == locked:  # type: ignore[arg-type]
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+            return builtins.open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+        monkeypatch.setattr(image_io, "open", refuse, raising=False)
     code, _, err = run(capsys, "stylize", content_png, style_png, "-o", locked / "o.png", *FAST)
-    assert_one_line_error(code, err)
+    assert_one_line_error(code, err, "cannot write to output folder", "ermission denied")
+    assert not list(locked.iterdir())
+
+
+def test_a_full_disk_leaves_nothing_behind(tmp_path: Path, content_png: Path, style_png: Path,
+                                           capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder passed the check before the run, but the picture does not fit on the disk:
+    an error line, and neither the picture nor its temporary file is left."""
+    import errno
+
+    import impasto.image.save as image_io
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(image_io.os, "fsync", full)
+    code, _, err = run(capsys, "stylize", content_png, style_png, "-o", tmp_path / "o.png", *FAST)
+    lines = [line for line in err.splitlines() if line.strip()]  # after the run's progress
+    assert code == 2 and "Traceback" not in err, err
+    assert lines[-1].startswith("impasto: error: cannot write")
+    assert os.strerror(errno.ENOSPC) in lines[-1]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".o.png")]
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_output_under_a_file_is_refused(tmp_path: Path, content_png: Path, style_png: Path,

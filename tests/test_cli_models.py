@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from impasto.image.io import read_metadata
+from impasto.image.save import read_metadata
 from impasto.models import architecture, save_model
 from tests.conftest import synthetic_rgb
 from tests.test_cli import assert_one_line_error, run

@@ -85,7 +85,7 @@ def test_coarse_fine_mix_assigns_layers() -> None:
     mix = style_mix(cfg, 2)
     assert mix["relu1_1"] == [1.0, 0.0] and mix["relu2_1"] == [1.0, 0.0]
     assert mix["relu3_1"] == [0.0, 1.0] and mix["relu5_1"] == [0.0, 1.0]
-    with pytest.raises(InvalidOption, match="only 2 style images"):
+    with pytest.raises(InvalidOption, match="--coarse-style names style 3; there are 2"):
         style_mix(impasto.TransferConfig(coarse_style=3, fine_style=1), 2)
     with pytest.raises(InvalidOption, match="go together"):
         impasto.TransferConfig(coarse_style=1)
@@ -154,11 +154,12 @@ def test_cli_mask_and_protect(tmp_path: Path, content_png: Path, style_png: Path
     code, _, err = run(capsys, "stylize", content_png, style_png, "-o", out, *FAST,
                        "--mask", f"{mask}=1", "--protect", f"{mask}=3", "--protect-faces")
     assert code == 0, err
-    record = json.loads(impasto.image.io.read_metadata(out)["impasto"])
+    record = json.loads(impasto.image.save.read_metadata(out)["impasto"])
     assert record["masks"][0]["style"] == 1 and record["masks"][1]["protect"] == 3.0
 
 
-@pytest.mark.parametrize("spec,needle", [("{mask}=3", "only 1 style"), ("{mask}", "=N"),
+@pytest.mark.parametrize("spec,needle", [("{mask}=3", "names style 3; there is 1 style"),
+                                         ("{mask}", "=N"),
                                          ("{missing}=1", "not found"),
                                          ("{colour}=1", "not greyscale"),
                                          ("{small}=1", "but the content is")])

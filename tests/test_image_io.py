@@ -1,4 +1,4 @@
-"""Tests for impasto.image.io."""
+"""Tests for impasto.image.io (reading) and impasto.image.save (writing)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,9 @@ import torch
 from PIL import Image, ImageCms
 
 from impasto.errors import InvalidImage, InvalidOption, OutputError
-from impasto.image import io as iio
-from impasto.image.io import (
-    open_image,
-    read_metadata,
-    save_image,
-    split_alpha,
-    to_pil,
-    to_tensor,
-)
+from impasto.image import save as image_save
+from impasto.image.io import open_image, split_alpha, to_pil, to_tensor
+from impasto.image.save import read_metadata, save_image
 
 
 def _s15(value: float) -> bytes:
@@ -391,7 +385,7 @@ def test_failed_write_leaves_old_file(tmp_path: Path, monkeypatch: pytest.Monkey
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(iio.tifffile, "imwrite", boom)
+    monkeypatch.setattr(image_save.tifffile, "imwrite", boom)
     with pytest.raises(OutputError, match="No space left"):
         save_image(torch.zeros(1, 3, 2, 2), target)
     assert target.read_bytes() == b"old"

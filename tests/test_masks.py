@@ -105,26 +105,37 @@ def test_same_aspect_resized() -> None:
 
 
 def test_parse_mask_spec() -> None:
-    assert parse_mask_spec("sky.png=2", 2) == ("sky.png", 2)
-    assert parse_mask_spec("a=b.png=1", 1) == ("a=b.png", 1)
+    assert parse_mask_spec("sky.png=2") == ("sky.png", 2)
+    assert parse_mask_spec("a=b.png=1") == ("a=b.png", 1)
 
 
 @pytest.mark.parametrize(
-    ("text", "n", "message"),
+    ("text", "message"),
     [
-        ("x.png=3", 2, "--mask x.png=3: there are only 2 style images"),
-        ("x.png=2", 1, "--mask x.png=2: there is only 1 style image"),
-        ("x.png=0", 2, "--mask x.png=0: style images are numbered from 1"),
-        ("x.png", 2, "--mask x.png: expected MASK=N"),
-        ("x.png=two", 2, "--mask x.png=two: 'two' is not a style image number"),
-        ("x.png=1.5", 2, "--mask x.png=1.5: '1.5' is not a style image number"),
-        ("=1", 2, "--mask =1: expected MASK=N"),
+        ("x.png", "--mask x.png: expected MASK=N"),
+        ("x.png=two", "--mask x.png=two: 'two' is not a style image number"),
+        ("x.png=1.5", "--mask x.png=1.5: '1.5' is not a style image number"),
+        ("=1", "--mask =1: expected MASK=N"),
     ],
 )
-def test_parse_mask_spec_errors(text: str, n: int, message: str) -> None:
+def test_parse_mask_spec_errors(text: str, message: str) -> None:
     with pytest.raises(InvalidOption) as exc:
-        parse_mask_spec(text, n)
+        parse_mask_spec(text)
     assert _one_line(exc).startswith(message)
+
+
+@pytest.mark.parametrize(("number", "n", "message"), [
+    (3, 2, "a mask names style 3; there are 2 style pictures"),
+    (2, 1, "a mask names style 2; there is 1 style picture"),
+    (0, 2, "a mask names style 0; there are 2 style pictures"),
+])
+def test_the_mask_style_number_rule(number: int, n: int, message: str) -> None:
+    """One rule for the style a mask names, whatever the front end or method."""
+    from impasto.config.checks import check_style_number
+
+    with pytest.raises(InvalidOption) as exc:
+        check_style_number(number, n)
+    assert _one_line(exc) == message
 
 
 def test_parse_protect_spec(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -12,14 +13,8 @@ from impasto.errors import InvalidOption
 from impasto.features import VGG19
 from impasto.losses.functional import gram
 from impasto.optim.objective import TransferObjective
-from impasto.optim.tiled import (
-    TiledTransfer,
-    TilePlan,
-    plan_tiles,
-    tiled_bytes,
-    tiled_grams,
-    tiles,
-)
+from impasto.optim.tiled import TiledTransfer, tiled_grams
+from impasto.optim.tiles import TilePlan, cut_positions, plan_tiles, tiled_bytes, tiles
 from impasto.optim.transfer import TransferInputs, run_transfer, scale_objective, style_mix
 from impasto.runtime.memory import parse_memory
 from tests.conftest import stripes, synthetic_rgb, to_tensor
@@ -40,14 +35,35 @@ def test_tile_cores_partition_the_picture() -> None:
         assert t.in_y0 == max(0, t.y0 - 32) and t.in_x1 == min(224, t.x1 + 32)
         assert all(v % 16 == 0 for v in (t.y0, t.y1, t.x0, t.x1, t.in_y0, t.in_x0))
     assert bool((seen == 1).all())
-    # Pieces are never larger than the core, whatever the phase, and as large as it allows:
-    # the largest piece is the core or within one grid step of it.
+    # Pieces are never larger than the core nor slivers, whatever the phase, and as large as
+    # the core allows: as many as the core needs, and one more where the grid is shifted.
     for core in (256, 336, 512):
+        n = math.ceil(1024 / core)
         for phase in (0.0, 0.1, 0.49, 0.5, 0.9, 0.99):
             sides = [t.x1 - t.x0 for t in tiles(1024, 1024, TilePlan(core=core),
                                                  phase=(phase, phase))]
-            assert max(sides) <= core and min(sides) >= 16
-            assert max(sides) >= 1024 / math.ceil(1024 / core) - 16
+            assert max(sides) <= core and min(sides) >= core / 3, (core, phase, sides)
+            assert len(sides) <= (n + 1) ** 2, (core, phase)
+        assert [t.x1 - t.x0 for t in tiles(1024, 1024, TilePlan(core=core))] == [1024 // n] * n * n
+
+
+def test_no_tile_core_is_a_sliver() -> None:
+    """Whatever the picture's side (a multiple of 16 or not, like a style picture's), the core
+    and the grid's phase: pieces fit in the core, and none is shorter than a third of it (its
+    margins would cost more than its core); the phase moves the cuts."""
+    for core in (128, 256, 336, 512):
+        for length in range(core + 1, 4 * core, 13):
+            moved = set()
+            for phase in (0.0, 0.05, 0.1, 0.3, 0.49, 0.5, 0.7, 0.9, 0.99):
+                cuts = cut_positions(length, core, phase)
+                sides = [b - a for a, b in itertools.pairwise(cuts)]
+                assert cuts[0] == 0 and cuts[-1] == length
+                assert all(c % 16 == 0 for c in cuts[:-1]), (length, core, phase, cuts)
+                assert max(sides) <= core, (length, core, phase, cuts)
+                assert min(sides) >= core / 3, (length, core, phase, cuts)
+                assert len(sides) <= math.ceil(length / core) + 1
+                moved.add(cuts[1])
+            assert len(moved) >= 3, (length, core, moved)
 
 
 def test_tiled_grams_match_whole_picture(vgg: VGG19) -> None:
@@ -103,17 +119,29 @@ def test_tile_gradients_match_untiled(vgg: VGG19) -> None:
     assert float(cosine) > 0.9
 
 
-def test_tiled_and_untiled_runs_agree(vgg: VGG19) -> None:
+def test_tiled_and_untiled_runs_agree(vgg: VGG19, monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = TransferInputs(content=to_tensor(synthetic_rgb(128, 192, 1)),
                             styles=[to_tensor(stripes(96, 96))])
     cfg = TransferConfig(size=192, iterations=8, scales=1)
     plain = run_transfer(vgg, inputs, cfg, seed=0, precision="fp32")
     before = inputs.content.clone()
-    # 96 px cores with 32 px margins: 2 x 2 to 3 x 3 tiles as the grid moves.
+    # One tile over the whole picture is the untiled run: the same loss, the same L-BFGS steps
+    # (measured: 0.0015 mean difference, the rest is float rounding).
+    with monkeypatch.context() as m:
+        m.setattr(TilePlan, "needed", lambda self, h, w: True)
+        whole = run_transfer(vgg, inputs, cfg, seed=0, precision="fp32",
+                             tile_plan=TilePlan(core=192, margin=32))
+    assert float((whole - plain).abs().mean()) < 0.005
+    # 96 px cores with 32 px margins: 2 x 2 to 3 x 3 tiles as the grid moves. Block-coordinate
+    # descent takes another path than 8 whole-picture steps (8 steps on each tile in turn: it
+    # moves the picture about twice as far from the content, 0.072 against 0.034, to a lower
+    # loss), so the pictures differ by more than the 0.03 of the old exact-gradient tiling:
+    # measured 0.055-0.059 over seeds 0-2. A tiled run without its content term differs by
+    # 0.10, one whose whole-picture Gram matrices go stale by 0.16.
     tiled = run_transfer(vgg, inputs, cfg, seed=0, precision="fp32",
                          tile_plan=TilePlan(core=96, margin=32))
     assert tiled.shape == plain.shape
-    assert float((tiled - plain).abs().mean()) < 0.1
+    assert float((tiled - plain).abs().mean()) < 0.07
     assert torch.equal(inputs.content, before)  # the input picture is left alone
     # Both lower the same (global) loss about as far.
     cw, sw = cfg.weights()

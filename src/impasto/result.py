@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from impasto.image.io import save_image
+from impasto.image.save import save_image
 from impasto.metrics.scores import Scores
 from impasto.provenance import METADATA_KEY
 from impasto.runtime.policy import Runtime

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from impasto.arbitrary import transforms as T
+from impasto.config.checks import check_blend, check_strength
 from impasto.config.render import DEFAULT_PATCH
 from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
@@ -272,10 +273,8 @@ class ArbitraryStylizer:
         if not styles:
             raise InvalidOption("give at least one style picture")
         weights = list(weights) if weights is not None else [1.0] * len(styles)
-        if len(weights) != len(styles) or any(not math.isfinite(w) or w < 0 for w in weights):
-            raise InvalidOption(f"style weights must be {len(styles)} numbers >= 0")
-        if not 0.0 <= strength <= 1.0:
-            raise InvalidOption(f"strength must be in [0, 1], not {strength}")
+        check_blend(tuple(weights), len(styles))
+        check_strength(strength)
         x = content.to(self.device).float()
         regions = [(m.to(self.device).float(), k) for m, k in regions]
         styles = list(styles)

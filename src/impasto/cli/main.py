@@ -24,7 +24,8 @@ from impasto.cli.options import config_from_cli, parse_sweep, with_config_option
 from impasto.cli.progress import ProgressBar
 from impasto.cli.render import DEFAULT_PROTECT_WEIGHT, Job, run_job, typed_values
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
-from impasto.image.io import DEFAULT_MAX_PIXELS, check_output_path, save_image
+from impasto.image.io import DEFAULT_MAX_PIXELS
+from impasto.image.save import check_output_path, save_image
 from impasto.provenance import METADATA_KEY
 from impasto.runtime.device import DeviceName, resolve_device
 from impasto.runtime.policy import Backend

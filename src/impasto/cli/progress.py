@@ -1,4 +1,4 @@
-"""Rich progress bar and preview writer: two callbacks on the engine's progress events."""
+"""Rich progress bar and preview writer: two callbacks on the pipeline's progress events."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.progress import (
 )
 
 from impasto.events import Progress as ProgressEvent
-from impasto.image.io import save_image
+from impasto.image.save import save_image
 
 
 class ProgressBar:
@@ -46,7 +46,9 @@ class ProgressBar:
             self.progress.stop()
 
     def __call__(self, event: ProgressEvent) -> None:
-        # Started on the first event, so that bad input fails before anything is drawn.
+        if event.stage != "step":  # start and done carry no step to show
+            return
+        # Started on the first step, so that bad input fails before anything is drawn.
         if not self.started:
             if self.header:
                 self.console.print(self.header)

@@ -20,8 +20,9 @@ from impasto._version import __version__
 from impasto.cli.options import parse_cli_values
 from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
 from impasto.errors import InvalidImage, InvalidOption
-from impasto.image.io import check_output_path, open_image
+from impasto.image.io import open_image
 from impasto.image.masks import parse_mask_spec, parse_protect_spec
+from impasto.image.save import check_output_path
 from impasto.pipeline import Pipeline, Request, check_method, options_for
 from impasto.result import Result
 from impasto.runtime.device import describe
@@ -70,7 +71,7 @@ def build_request(job: Job) -> Request:
     return Request(
         _PLACEHOLDER,
         job.styles, method=method, options=options,
-        masks=[parse_mask_spec(text, len(job.styles)) for text in job.masks],
+        masks=[parse_mask_spec(text) for text in job.masks],
         protect=[parse_protect_spec(text, DEFAULT_PROTECT_WEIGHT) for text in job.protect],
         protect_faces=job.protect_faces, **fields)
 

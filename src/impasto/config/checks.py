@@ -57,6 +57,13 @@ def check_choices(cfg: Any, choices: tuple[tuple[str, Any], ...]) -> None:
                                 f"not {value!r}")
 
 
+def check_positive(name: str, value: Any) -> None:
+    """A finite number above 0 (learning rates)."""
+    finite(name, value)
+    if value <= 0:
+        raise InvalidOption(f"{name} must be > 0, not {value}")
+
+
 def check_seed(seed: Any) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise InvalidOption(f"seed must be an integer from 0 to 2**63-1, not {seed!r}")

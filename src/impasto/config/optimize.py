@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args, get_type_hints
 from impasto.config.checks import (
     check_blend,
     check_layers,
+    check_positive,
     check_seed,
     check_size,
     check_strength,
@@ -205,9 +206,7 @@ def validate(cfg: TransferConfig) -> None:
             finite(flag(name), value)
     finite("style-scale", cfg.style_scale, low=0.05, high=8.0)
     finite("tv-weight", cfg.tv_weight)
-    finite("learning-rate", cfg.learning_rate)
-    if cfg.learning_rate <= 0:
-        raise InvalidOption("learning-rate must be > 0")
+    check_positive("learning-rate", cfg.learning_rate)
     check_blend(cfg.style_blend)
     check_layers(cfg)
     if cfg.style_layer_weights is not None:

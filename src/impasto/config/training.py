@@ -12,6 +12,7 @@ from impasto.config.checks import (
     check_choices,
     check_ints,
     check_layers,
+    check_positive,
     check_seed,
     finite,
     flag,
@@ -61,10 +62,9 @@ class RunOptions:
         rate, the seed."""
         check_ints(self, _RUN_INTS)
         check_choices(self, (("precision", Precision),))
-        for name in (*weights, "learning_rate"):
+        for name in weights:
             finite(flag(name), getattr(self, name))
-        if getattr(self, "learning_rate", 1.0) <= 0:
-            raise InvalidOption("learning-rate must be > 0")
+        check_positive("learning-rate", getattr(self, "learning_rate", 1.0))
         check_seed(self.seed)
 
 

@@ -1,4 +1,4 @@
-"""Reading and writing pictures.
+"""Reading pictures, and pictures as tensors (writing: :mod:`impasto.image.save`).
 
 Inputs (paths, PIL images or numpy arrays) become fully loaded RGB or RGBA PIL images: the EXIF
 orientation is applied, an embedded ICC profile is converted to sRGB (ignored if that fails),
@@ -7,46 +7,31 @@ and greyscale, palette, CMYK, 1-bit and 16/32-bit greyscale pictures are convert
 Alpha policy: a picture with an alpha channel is composited over white to give the RGB that is
 stylised (:func:`split_alpha`), and its alpha channel is carried through to the output when the
 output format supports it (PNG, WebP, TIFF). JPEG output gets no alpha.
-
-Outputs are written atomically: to a hidden ``.part`` file in the target folder, then renamed.
-Metadata (a ``dict[str, str]``) is stored as PNG text chunks, as the JSON of the whole dict in
-the EXIF ImageDescription of JPEG and WebP files, and in the TIFF ImageDescription tag;
-:func:`read_metadata` reads it back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
-import json
 import os
 import re
-import secrets
 import threading
 import warnings
-import zlib
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeAlias
+from typing import TypeAlias
 
 import numpy as np
-import png
-import tifffile
 import torch
-from PIL import Image, ImageCms, ImageOps, PngImagePlugin
+from PIL import Image, ImageCms, ImageOps
 
-from impasto.errors import InvalidImage, InvalidOption, OutputError
+from impasto.errors import InvalidImage
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
-    "SUPPORTED_OUTPUTS",
     "ImageSource",
-    "check_output_path",
     "open_image",
-    "read_metadata",
-    "save_image",
     "split_alpha",
+    "tensor_to_array",
     "to_pil",
     "to_tensor",
 ]
@@ -56,22 +41,8 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 ImageSource: TypeAlias = str | os.PathLike[str] | Image.Image | np.ndarray
 
-SUPPORTED_OUTPUTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"}
-
-_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-}
-_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}
-_EXIF_DESCRIPTION = 0x010E
-_JPEG_EXIF_LIMIT = 65_000
-_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TIFF_SIGNATURES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+#: Modes that carry an alpha channel.
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 # Pillow's own decompression-bomb limit is a module global; it is lifted (under this lock) only
 # when the caller's max_pixels is above it.
@@ -91,7 +62,7 @@ def open_image(
         try:
             source.load()
         except Exception as exc:
-            raise InvalidImage(f"{label} cannot be decoded: {_reason(exc)}") from None
+            raise InvalidImage(f"{label} cannot be decoded: {error_reason(exc)}") from None
         return _normalise(source)
     if isinstance(source, np.ndarray):
         return _from_array(source, label, max_pixels)
@@ -100,7 +71,7 @@ def open_image(
     raise InvalidImage(f"{label}: unsupported source of type {type(source).__name__}")
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
     """One-line description of an exception."""
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return " ".join(text.split()) or type(exc).__name__
@@ -157,9 +128,10 @@ def _decode_file(path: Path, label: str, max_pixels: int) -> Image.Image:
     except FileNotFoundError:
         raise InvalidImage(f"{label} not found: {path}") from None
     except OSError as exc:
-        raise InvalidImage(f"{label} cannot be read: {path} ({_reason(exc)})") from None
+        raise InvalidImage(f"{label} cannot be read: {path} ({error_reason(exc)})") from None
     except Exception as exc:
-        raise InvalidImage(f"{label} is not a valid image file: {path} ({_reason(exc)})") from None
+        raise InvalidImage(f"{label} is not a valid image file: {path} "
+                           f"({error_reason(exc)})") from None
     with img:
         _check_size(img.size, max_pixels, label, str(path))
         try:
@@ -168,7 +140,7 @@ def _decode_file(path: Path, label: str, max_pixels: int) -> Image.Image:
             raise
         except Exception as exc:
             raise InvalidImage(
-                f"{label} is truncated or corrupt: {path} ({_reason(exc)})"
+                f"{label} is truncated or corrupt: {path} ({error_reason(exc)})"
             ) from None
         return _normalise(img)
 
@@ -238,7 +210,7 @@ def _normalise(img: Image.Image) -> Image.Image:
     alpha: Image.Image | None = None
     if mode.startswith("I") or mode == "F":
         base = _high_bit_to_l(img)
-    elif mode in _ALPHA_MODES or "transparency" in img.info:
+    elif mode in ALPHA_MODES or "transparency" in img.info:
         rgba = img.convert("RGBA")
         alpha = rgba.getchannel("A")
         base = rgba.convert("L") if mode in ("LA", "La") else rgba.convert("RGB")
@@ -257,7 +229,7 @@ def _normalise(img: Image.Image) -> Image.Image:
 
 def split_alpha(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Return (RGB composited over white, alpha as an 'L' image or None)."""
-    if img.mode not in _ALPHA_MODES and "transparency" not in img.info:
+    if img.mode not in ALPHA_MODES and "transparency" not in img.info:
         return (img if img.mode == "RGB" else img.convert("RGB")), None
     rgba = img.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -285,7 +257,7 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
 
 
-def _tensor_to_array(t: torch.Tensor, bit_depth: int) -> np.ndarray:
+def tensor_to_array(t: torch.Tensor, bit_depth: int) -> np.ndarray:
     """(1,3,H,W) or (3,H,W) float tensor in [0, 1] -> HxWx3 uint8 or uint16 array.
 
     Converted in bands of rows, so a print-size picture needs no whole-picture temporaries
@@ -308,253 +280,4 @@ def _tensor_to_array(t: torch.Tensor, bit_depth: int) -> np.ndarray:
 
 def to_pil(t: torch.Tensor) -> Image.Image:
     """RGB image from a (1, 3, H, W) or (3, H, W) float tensor in [0, 1] (clamped, rounded)."""
-    return Image.fromarray(np.ascontiguousarray(_tensor_to_array(t, 8)))
-
-
-# --------------------------------------------------------------------------------------- writing
-
-
-def _output_format(path: Path) -> str:
-    ext = path.suffix.lower()
-    if ext not in _FORMATS:
-        wanted = ", ".join(sorted(SUPPORTED_OUTPUTS))
-        got = f"'{ext}'" if ext else "no extension"
-        raise InvalidOption(f"unsupported output format ({got}) for {path}; use one of {wanted}")
-    return _FORMATS[ext]
-
-
-def _check_metadata(metadata: dict[str, str] | None, fmt: str) -> dict[str, str]:
-    items = dict(metadata or {})
-    for key, value in items.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise InvalidOption(f"metadata keys and values must be strings, got {key!r}")
-        if fmt == "PNG":
-            try:
-                raw = key.encode("latin-1")
-            except UnicodeEncodeError:
-                raw = b""
-            if not 1 <= len(raw) <= 79 or b"\0" in raw:
-                raise InvalidOption(f"metadata key {key!r} is not a valid PNG text keyword")
-    if fmt == "JPEG" and len(_metadata_json(items)) > _JPEG_EXIF_LIMIT:
-        raise InvalidOption("metadata is too large for the EXIF block of a JPEG file")
-    return items
-
-
-def _metadata_json(metadata: dict[str, str]) -> str:
-    return json.dumps(metadata, ensure_ascii=True, separators=(",", ":"))
-
-
-def _pixels(
-    image: torch.Tensor | Image.Image, alpha: Image.Image | None, fmt: str, bit_depth: int
-) -> np.ndarray:
-    """HxWx3 or HxWx4 array of the output's dtype (alpha attached when the format allows)."""
-    if isinstance(image, torch.Tensor):
-        rgb = _tensor_to_array(image, bit_depth)
-    else:
-        if fmt in _ALPHA_FORMATS:
-            if alpha is None and (image.mode in _ALPHA_MODES or "transparency" in image.info):
-                alpha = image.convert("RGBA").getchannel("A")
-            base = image if image.mode == "RGB" else image.convert("RGBA").convert("RGB")
-        else:
-            base, _ = split_alpha(image)
-        rgb = np.array(base, dtype=np.uint8)
-        if bit_depth == 16:
-            rgb = rgb.astype(np.uint16) * 257
-    if alpha is None or fmt not in _ALPHA_FORMATS:
-        return np.ascontiguousarray(rgb)
-    height, width = rgb.shape[:2]
-    mask = alpha.convert("L")
-    if mask.size != (width, height):
-        mask = mask.resize((width, height), Image.Resampling.BICUBIC)
-    a = np.array(mask, dtype=np.uint8)
-    if bit_depth == 16:
-        a = a.astype(np.uint16) * 257
-    return np.ascontiguousarray(np.dstack([rgb, a]))
-
-
-def _itxt(key: str, value: str) -> bytes:
-    return key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")
-
-
-def _write_png16(fh: IO[bytes], arr: np.ndarray, metadata: dict[str, str]) -> None:
-    height, width, channels = arr.shape
-    writer = png.Writer(width, height, greyscale=False, alpha=channels == 4, bitdepth=16)
-    rows = arr.astype(">u2").reshape(height, width * channels)
-    buffer = io.BytesIO()
-    writer.write_packed(buffer, (row.tobytes() for row in rows))
-    chunks = list(png.Reader(bytes=buffer.getvalue()).chunks())
-    text = [(b"iTXt", _itxt(k, v)) for k, v in metadata.items()]
-    png.write_chunks(fh, chunks[:1] + text + chunks[1:])
-
-
-def _writer(
-    fmt: str, arr: np.ndarray, metadata: dict[str, str], bit_depth: int, quality: int
-) -> Callable[[IO[bytes]], None]:
-    description = _metadata_json(metadata) if metadata else None
-
-    def write(fh: IO[bytes]) -> None:
-        if fmt == "TIFF":
-            tifffile.imwrite(
-                fh,
-                arr,
-                photometric="rgb",
-                extrasamples=("unassalpha",) if arr.shape[2] == 4 else None,
-                description=description,
-                metadata=None,
-                software="impasto",
-                compression="zlib",
-            )
-        elif fmt == "PNG" and bit_depth == 16:
-            _write_png16(fh, arr, metadata)
-        elif fmt == "PNG":
-            info = PngImagePlugin.PngInfo()
-            for key, value in metadata.items():
-                info.add_itxt(key, value)
-            Image.fromarray(arr).save(fh, format="PNG", pnginfo=info)
-        else:
-            options: dict[str, object] = {"quality": quality}
-            if description is not None:
-                exif = Image.Exif()
-                exif[_EXIF_DESCRIPTION] = description
-                options["exif"] = exif.tobytes()
-            if fmt == "JPEG" and quality >= 90:
-                options["subsampling"] = 0
-            Image.fromarray(arr).save(fh, format=fmt, **options)
-
-    return write
-
-
-def _open_temp(target: Path) -> tuple[Path, IO[bytes]]:
-    """Create the target's folder and an exclusive hidden temporary file beside the target."""
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {folder}: {_reason(exc)}") from None
-    if target.is_dir():
-        raise OutputError(f"output path is a directory: {target}")
-    temp = folder / f".{target.name}.{secrets.token_hex(4)}.part"
-    try:
-        fh = open(temp, "xb")  # noqa: SIM115 - the caller closes it
-    except OSError as exc:
-        raise OutputError(f"cannot write to output folder {folder}: {_reason(exc)}") from None
-    return temp, fh
-
-
-def check_output_path(path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
-    """Check, before a long run, that ``path`` can be written: format, bit depth, folder.
-
-    Creates the folder if missing and proves it writable with a temporary file (removed again).
-    """
-    target = Path(os.fspath(path)).expanduser()
-    fmt = _output_format(target)
-    if bit_depth not in (8, 16):
-        raise InvalidOption(f"bit-depth must be 8 or 16, not {bit_depth}")
-    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
-        raise InvalidOption(f"16-bit output needs .png or .tif, not {target.suffix}")
-    temp, fh = _open_temp(target)
-    fh.close()
-    with contextlib.suppress(OSError):
-        temp.unlink()
-    return target
-
-
-def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
-    temp, fh = _open_temp(target)
-    done = False
-    try:
-        with fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, target)
-        done = True
-    except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_reason(exc)}") from None
-    finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-
-
-def save_image(
-    image: torch.Tensor | Image.Image,
-    path: str | os.PathLike[str],
-    *,
-    metadata: dict[str, str] | None = None,
-    alpha: Image.Image | None = None,
-    bit_depth: int = 8,
-    quality: int = 95,
-) -> Path:
-    """Write ``image`` atomically in the format given by the extension; return the path."""
-    target = Path(os.fspath(path)).expanduser()
-    fmt = _output_format(target)
-    if bit_depth not in (8, 16):
-        raise InvalidOption(f"bit depth must be 8 or 16, got {bit_depth}")
-    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
-        raise InvalidOption(f"16-bit output needs a .png or .tif/.tiff file, not {target.name}")
-    if not 1 <= quality <= 100:
-        raise InvalidOption(f"quality must be between 1 and 100, got {quality}")
-    items = _check_metadata(metadata, fmt)
-    arr = _pixels(image, alpha, fmt, bit_depth)
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InvalidOption(f"cannot save an empty image to {target}")
-    _atomic_write(target, _writer(fmt, arr, items, bit_depth, quality))
-    return target
-
-
-# ------------------------------------------------------------------------------------ metadata
-
-
-def _from_description(description: str | None) -> dict[str, str]:
-    if not description:
-        return {}
-    try:
-        data = json.loads(description)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
-        return {str(k): v for k, v in data.items()}
-    return {"ImageDescription": description}
-
-
-def _read_png_text(fh: IO[bytes]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for kind, data in png.Reader(file=fh).chunks():
-        if kind not in (b"tEXt", b"zTXt", b"iTXt"):
-            continue
-        raw_key, _, rest = data.partition(b"\0")
-        key = raw_key.decode("latin-1")
-        if kind == b"tEXt":
-            out[key] = rest.decode("latin-1")
-        elif kind == b"zTXt":
-            out[key] = zlib.decompress(rest[1:]).decode("latin-1")
-        else:
-            compressed, rest = rest[0], rest[2:]
-            _lang, _, rest = rest.partition(b"\0")
-            _tkey, _, text = rest.partition(b"\0")
-            out[key] = (zlib.decompress(text) if compressed else text).decode("utf-8")
-    return out
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Read back the metadata that :func:`save_image` stores, for every output format."""
-    source = Path(os.fspath(path)).expanduser()
-    if not source.is_file():
-        raise InvalidImage(f"image not found: {source}")
-    try:
-        with source.open("rb") as fh:
-            head = fh.read(8)
-            fh.seek(0)
-            if head == _PNG_SIGNATURE:
-                return _read_png_text(fh)
-            if head[:4] in _TIFF_SIGNATURES:
-                with tifffile.TiffFile(fh) as tif:
-                    return _from_description(tif.pages[0].description)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(fh) as img:
-                    value = img.getexif().get(_EXIF_DESCRIPTION)
-    except Exception as exc:
-        raise InvalidImage(f"cannot read metadata of {source}: {_reason(exc)}") from None
-    return _from_description(value if isinstance(value, str) else None)
+    return Image.fromarray(np.ascontiguousarray(tensor_to_array(t, 8)))

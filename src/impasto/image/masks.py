@@ -85,8 +85,9 @@ def load_mask(
 # ----------------------------------------------------------------------------- command line
 
 
-def parse_mask_spec(text: str, n_styles: int) -> tuple[str, int]:
-    """Parse ``MASK.png=N`` (``--mask``): return (path, N) with N the 1-based style number.
+def parse_mask_spec(text: str) -> tuple[str, int]:
+    """Parse ``MASK.png=N`` (``--mask``): return (path, N) with N the 1-based style number
+    (whether that style exists is the request's check).
 
     The last ``=`` separates the number, so paths containing ``=`` work. Raises InvalidOption.
     """
@@ -101,13 +102,6 @@ def parse_mask_spec(text: str, n_styles: int) -> tuple[str, int]:
         raise InvalidOption(
             f"--mask {text}: {number!r} is not a style image number (an integer from 1)"
         ) from None
-    if n_styles < 1:
-        raise InvalidOption(f"--mask {text}: there are no style images")
-    if index < 1:
-        raise InvalidOption(f"--mask {text}: style images are numbered from 1")
-    if index > n_styles:
-        count = "is only 1 style image" if n_styles == 1 else f"are only {n_styles} style images"
-        raise InvalidOption(f"--mask {text}: there {count}")
     return path, index
 
 

@@ -1,12 +1,9 @@
-"""Losses (layer 2): pure functions in :mod:`functional`, thin modules over them."""
+"""Losses (layer 2): pure functions in :mod:`functional` (and the style-loss families over
+them in :mod:`families`, :mod:`style`, :mod:`guided`)."""
 
 from impasto.losses.functional import content_loss, gram, gram_style_loss, tv_loss
-from impasto.losses.modules import ContentLoss, GramStyleLoss, TVLoss
 
 __all__ = [
-    "ContentLoss",
-    "GramStyleLoss",
-    "TVLoss",
     "content_loss",
     "gram",
     "gram_style_loss",

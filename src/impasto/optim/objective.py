@@ -12,11 +12,16 @@ from torch import nn
 from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image.masks import downsample_mask
+from impasto.image.resize import resize
 from impasto.losses import families as FAM
 from impasto.losses import functional as LF
 from impasto.losses.guided import weighted_content_loss
 from impasto.losses.style import family
 from impasto.runtime.precision import autocast
+
+#: Width of the band along each wrapped edge, as a fraction of that side, over which the
+#: content weight ramps from 1 (inside) down to 0 (at the edge) in seamless outputs.
+WRAP_BAND = 0.125
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,17 @@ class TransferObjective(nn.Module):
             self.content_targets: dict[str, torch.Tensor] = {}
             self.content_maps: dict[str, torch.Tensor | None] = {}
             if content is not None and self.content_weight > 0:
-                feats = self._features(content)
+                # Departure from Gatys et al. (2016) for seamless outputs: near a wrapped edge the
+                # content target fades into a blur of the photo and its weight ramps to 0, so that
+                # the style, not the photo's cut, shapes the picture there.
+                ramp = wrap_ramp(tuple(content.shape[-2:]), wrap, content.device)
+                feats = self._features(wrap_blend(content, wrap))
                 for n in self.content_layers:
+                    size = feats[n].shape[-2:]
                     self.content_targets[n] = feats[n].detach().float()
-                    self.content_maps[n] = protect_map(protect, feats[n].shape[-2:])
+                    self.content_maps[n] = _combine(
+                        protect_map(protect, size),
+                        None if ramp is None else downsample_mask(ramp, tuple(size)))
             self.detail_target = None
             if content is not None and self.detail_weight > 0:
                 self.detail_target = FAM.laplacian(content)
@@ -168,3 +180,49 @@ def protect_map(protect: Sequence[tuple[torch.Tensor, float]],
         out = term if out is None else out + term
     assert out is not None
     return (1.0 + out).clamp_min(0.0)
+
+
+def wrap_ramp(size: tuple[int, int], wrap: str, device: torch.device | str = "cpu",
+              band: float | None = None) -> torch.Tensor | None:
+    """Content weights (1, 1, h, w) of a seamless output: 1 inside, falling smoothly to 0 over
+    ``band`` (default :data:`WRAP_BAND`) of the side towards each wrapped edge (left/right for
+    ``wrap="x"``, all four for ``"both"``); None for ``wrap="none"``.
+
+    The photo's own shapes are cut where its opposite edges meet; this lets the style alone
+    shape the picture there, and the circular padding of VGG makes that continuous.
+    """
+    if wrap == "none":
+        return None
+    band = WRAP_BAND if band is None else float(band)
+    h, w = int(size[0]), int(size[1])
+
+    def axis(n: int) -> torch.Tensor:
+        centre = torch.arange(n, dtype=torch.float32, device=device) + 0.5
+        t = (torch.minimum(centre, n - centre) / max(band * n, 1e-6)).clamp(0.0, 1.0)
+        return t * t * (3.0 - 2.0 * t)  # smoothstep: no kink where the band starts
+
+    ones_y = torch.ones(h, dtype=torch.float32, device=device)
+    ramp_y = axis(h) if wrap == "both" else ones_y
+    return (ramp_y[:, None] * axis(w)[None, :])[None, None]
+
+
+def wrap_blend(image: torch.Tensor, wrap: str, band: float | None = None) -> torch.Tensor:
+    """``image`` cross-faded, over the :func:`wrap_ramp` band, into a periodic blur of itself
+    (the picture shrunk to about one cell per band along each wrapped axis and enlarged back,
+    both as a repeating picture): at the wrapped edges only smooth colour is left, continuous
+    across the wrap. Unchanged for ``wrap="none"``."""
+    ramp = wrap_ramp(tuple(image.shape[-2:]), wrap, image.device, band)
+    if ramp is None:
+        return image
+    h, w = (int(n) for n in image.shape[-2:])
+    cells = max(1, round(1.0 / (WRAP_BAND if band is None else band)))
+    small = (min(h, cells) if wrap == "both" else h, min(w, cells))
+    blurred = resize(resize(image, small, wrap=wrap), (h, w), wrap=wrap)
+    ramp = ramp.to(image.dtype)
+    return ramp * image + (1.0 - ramp) * blurred
+
+
+def _combine(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    if a is None or b is None:
+        return b if a is None else a
+    return a * b

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from impasto.config import TransferConfig
+from impasto.config.checks import check_style_number
 from impasto.errors import InvalidOption
 from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
@@ -21,17 +22,10 @@ from impasto.image import color
 from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
-from impasto.optim.objective import Region, TransferObjective
+from impasto.optim.objective import Region, TransferObjective, wrap_blend
 from impasto.optim.pyramid import scale_sides, split_steps
-from impasto.optim.tiled import (
-    TiledTransfer,
-    TilePlan,
-    history_size,
-    plan_tiles,
-    quantise,
-    tiled_bytes,
-    tiled_grams,
-)
+from impasto.optim.tiled import TiledTransfer, tiled_grams
+from impasto.optim.tiles import TilePlan, history_size, plan_tiles, quantise, tiled_bytes
 from impasto.runtime.memory import format_bytes, resident_bytes
 
 #: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
@@ -93,9 +87,8 @@ def style_mix(cfg: TransferConfig, n_styles: int) -> dict[str, list[float]]:
     blend = list(cfg.style_blend) if cfg.style_blend else [1.0] * n_styles
     if cfg.coarse_style is None or cfg.fine_style is None:
         return {layer: blend for layer in cfg.style_layers}
-    for name, index in (("coarse-style", cfg.coarse_style), ("fine-style", cfg.fine_style)):
-        if index > n_styles:
-            raise InvalidOption(f"--{name} {index}: there are only {n_styles} style images")
+    for name, index in (("--coarse-style", cfg.coarse_style), ("--fine-style", cfg.fine_style)):
+        check_style_number(index, n_styles, name)
     mix = {}
     for layer in cfg.style_layers:
         chosen = cfg.fine_style if int(layer[4]) in FINE_BLOCKS else cfg.coarse_style
@@ -147,8 +140,7 @@ def run_transfer(
         content = _grey3(content)
     mix = style_mix(cfg, len(styles))
     for _, index in inputs.regions:
-        if not 0 <= index < len(styles):
-            raise InvalidOption(f"a mask names style {index + 1}; there are {len(styles)}")
+        check_style_number(index + 1, len(styles))
     content_weight, style_weight = cfg.weights()
     if content is None:
         content_weight = 0.0
@@ -376,6 +368,8 @@ class _Reporter:
 def _finish(x: torch.Tensor, content: torch.Tensor | None, cfg: TransferConfig) -> torch.Tensor:
     x = x.clamp(0.0, 1.0)
     if cfg.preserve_color == "luminance" and content is not None:
+        if cfg.wrap != "none":  # the chroma too must meet across the wrap
+            content = wrap_blend(resize(content, (x.shape[-2], x.shape[-1])), cfg.wrap)
         return color.transfer_luminance(x, content)
     return x
 
@@ -392,7 +386,8 @@ def _initial_image(
     wrap: str,
 ) -> torch.Tensor:
     if init == "content" and content is not None:
-        return resize(content, size)
+        # Seamless outputs start from a picture whose wrapped edges already meet.
+        return wrap_blend(resize(content, size), wrap)
     if init == "noise":
         # Gatys et al. (2016) start from white noise; we draw it on the CPU so that a seed gives
         # the same picture on every device.

@@ -1,0 +1,237 @@
+"""The one way in: a Request for every method, one Result type, one event type, one provenance
+record, and the rules each checked in one place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import impasto
+from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
+from impasto.errors import Cancelled, InvalidOption
+from impasto.events import CancelToken, Progress
+from impasto.image.save import read_metadata
+from impasto.models import architecture, save_model
+from impasto.pipeline import Pipeline, Request, options_for
+from impasto.runtime import choose_runtime
+from tests.conftest import synthetic_rgb
+from tests.test_cli import assert_one_line_error, run
+
+FAST = {"size": 32, "iterations": 3, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny untrained network and an untrained AdaIN decoder (the plumbing needs no trained
+    weights)."""
+    root = tmp_path_factory.mktemp("parts")
+    torch.manual_seed(0)
+    return {
+        "model": save_model(root / "net", architecture("fast").build(width=8).eval(), "fast",
+                            {"width": 8}, {"name": "tiny"}),
+        "decoder": save_model(root / "dec", architecture("decoder").build(layer="relu4_1",
+                                                                          width=8),
+                              "decoder", {"layer": "relu4_1", "width": 8}, {"name": "t-dec"}),
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline("cpu")
+
+
+def requests(parts: dict[str, Path], content: np.ndarray, style: np.ndarray
+             ) -> dict[str, Request]:
+    return {
+        "optimize": Request(content, style, method="optimize", options=FAST),
+        "network": Request(content, method="network",
+                           options={"model": str(parts["model"]), "size": 40}),
+        "adain": Request(content, style, method="adain",
+                         options={"decoders": [str(parts["decoder"])], "size": 40}),
+        "wct": Request(content, style, method="wct",
+                       options={"decoders": [str(parts["decoder"])], "size": 40}),
+    }
+
+
+def test_every_method_returns_one_result_type_with_events_and_a_record(
+        parts: dict[str, Path], pipeline: Pipeline, content_array: np.ndarray,
+        style_array: np.ndarray, tmp_path: Path) -> None:
+    for method, request in requests(parts, content_array, style_array).items():
+        events: list[Progress] = []
+        result = pipeline.render(request, callback=events.append)
+        assert isinstance(result, impasto.Result) and result.method == method
+        # One event type for every method: at least start and end.
+        assert events[0].stage == "start" and events[-1].stage == "done"
+        assert {e.method for e in events} == {method}
+        if method == "optimize":
+            assert sum(e.stage == "step" for e in events) == FAST["iterations"]
+        # The picture is the content's shape at the asked size, and is not the content.
+        w, h = result.image.size
+        assert max(w, h) == (32 if method == "optimize" else 40) and abs(w / h - 64 / 48) < 0.1
+        content = np.asarray(Image.fromarray(content_array).resize((w, h)), np.float32)
+        assert np.abs(np.asarray(result.image, np.float32) - content).mean() > 1.0
+        # One record, built in one place: the same keys for every method.
+        record = result.record
+        assert record["method"] == method and record["software"].startswith("impasto")
+        assert record["content"]["sha256"] and record["options"] == result.options.to_dict()
+        assert len(record["styles"]) == (0 if method == "network" else 1)
+        assert set(result.timings) >= {"load", "render", "total"}
+        saved = json.loads(read_metadata(result.save(tmp_path / f"{method}.png"))["impasto"])
+        assert saved == json.loads(json.dumps(record, default=str))
+    assert "model" in pipeline.render(requests(parts, content_array, style_array)["network"]
+                                      ).record
+
+
+def test_the_optimiser_fills_in_and_records_its_seed(pipeline: Pipeline,
+                                                     content_array: np.ndarray,
+                                                     style_array: np.ndarray) -> None:
+    result = pipeline.render(content=content_array, styles=style_array,
+                             options={"size": 32, "iterations": 2})
+    assert isinstance(result.options.seed, int)
+    again = pipeline.render(content=content_array, styles=style_array,
+                            options={"size": 32, "iterations": 2, "seed": result.options.seed})
+    assert torch.equal(result.tensor, again.tensor)
+
+
+def test_cancel_works_for_every_method(parts: dict[str, Path], pipeline: Pipeline,
+                                       content_array: np.ndarray,
+                                       style_array: np.ndarray) -> None:
+    for request in requests(parts, content_array, style_array).values():
+        token = CancelToken()
+        token.cancel()
+        with pytest.raises(Cancelled):
+            pipeline.render(request, cancel=token)
+    # Mid-run: the optimiser stops at the next step.
+    token, seen = CancelToken(), []
+
+    def stop_after_two(event: Progress) -> None:
+        seen.append(event.step)
+        if event.stage == "step" and event.step == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        pipeline.render(Request(content_array, style_array,
+                                options={**FAST, "iterations": 20}),
+                        callback=stop_after_two, cancel=token)
+    assert max(seen) <= 3
+
+
+def test_options_are_checked_once_with_one_message(content_array: np.ndarray,
+                                                   style_array: np.ndarray) -> None:
+    with pytest.raises(InvalidOption, match="iterations does not apply to method adain"):
+        Request(content_array, style_array, method="adain", options={"iterations": 3})
+    with pytest.raises(InvalidOption, match="method must be one of optimize, network"):
+        Request(content_array, style_array, method="magic")
+    with pytest.raises(InvalidOption, match="style-blend has 1 weights for 2 style pictures"):
+        Request(content_array, [style_array, style_array], method="adain",
+                options={"style_blend": [1.0]})
+    for method in ("optimize", "adain", "wct"):
+        with pytest.raises(InvalidOption, match="names style 3; there are 2"):
+            Request(content_array, [style_array, style_array], method=method,
+                    masks=[(np.zeros((48, 64), np.uint8), 3)])
+    with pytest.raises(InvalidOption, match="give no style pictures"):
+        Request(content_array, style_array, method="network", options={"model": "x"})
+    with pytest.raises(InvalidOption, match="needs a model"):
+        NetworkOptions()
+    with pytest.raises(InvalidOption, match="protect"):
+        Request(content_array, style_array, method="adain",
+                protect=[(np.zeros((48, 64), np.uint8), 2.0)])
+    # The same rule for every method: strength in [0, 1], size from 16.
+    for cls in (TransferConfig, ArbitraryOptions):
+        with pytest.raises(InvalidOption, match="strength"):
+            cls(strength=1.5)
+        with pytest.raises(InvalidOption, match="size"):
+            cls(size=8)
+    with pytest.raises(InvalidOption, match="size"):
+        NetworkOptions(model="x", size=True)
+    # "gatys" is still accepted for the optimiser.
+    assert Request(content_array, style_array, method="gatys").method == "optimize"
+    assert options_for("adain", {"style_blend": [1, 2]}).style_blend == (1, 2)
+
+
+def test_sizes_are_refused_before_any_pixel_is_made(parts: dict[str, Path], pipeline: Pipeline,
+                                                    content_array: np.ndarray,
+                                                    style_array: np.ndarray,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import impasto.pipeline.inputs as inputs
+
+    def no_resize(*args: object, **kwargs: object) -> None:
+        raise AssertionError("resized before the size was checked")
+
+    monkeypatch.setattr(inputs, "resize", no_resize)
+    for method in ("network", "adain"):
+        request = requests(parts, content_array, style_array)[method]
+        big = request.replace(options=request.options.replace(size=20000),
+                              max_pixels=100_000)
+        with pytest.raises(InvalidOption, match="over the limit of 100000 pixels"):
+            pipeline.render(big)
+
+
+def test_the_runtime_policy_is_one_table() -> None:
+    cpu = torch.device("cpu")
+    assert choose_runtime("network", "cpu").precision == "fp32"  # auto: small nets stay fp32
+    assert choose_runtime("network", "cpu", backend="onnx").backend == "onnx"
+    assert choose_runtime("arbitrary", "cpu").channels_last is True
+    assert choose_runtime("training", "cpu").channels_last is False
+    assert choose_runtime("optimize", "cpu", precision="fp32").device == cpu
+    bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
+        torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    assert choose_runtime("optimize", "cpu").precision == ("bf16" if bf16 else "fp32")
+    with pytest.raises(InvalidOption, match="onnx"):
+        choose_runtime("optimize", "cpu", backend="onnx")
+
+
+def test_conveniences_are_the_pipeline(parts: dict[str, Path], content_array: np.ndarray,
+                                       style_array: np.ndarray) -> None:
+    """stylize(), Stylizer, NetworkStylizer and ArbitraryPictures make the picture the pipeline
+    makes from the same request."""
+    direct = impasto.render(Request(content_array, style_array, options=FAST))
+    via_stylize = impasto.stylize(content_array, style_array, **FAST)
+    via_stylizer = impasto.Stylizer("cpu").stylize(content_array, style_array, **FAST)
+    assert np.array_equal(np.asarray(direct.image), np.asarray(via_stylize))
+    assert torch.equal(direct.tensor, via_stylizer.tensor)
+    network = impasto.NetworkStylizer(str(parts["model"]))
+    by_render = impasto.render(Request(content_array, method="network",
+                                       options={"model": str(parts["model"])}))
+    assert torch.equal(network(content_array).tensor, by_render.tensor)
+    x = torch.from_numpy(content_array).permute(2, 0, 1)[None].float() / 255
+    assert torch.allclose(network.tensor(x), by_render.tensor, atol=1 / 255)
+    pictures = impasto.ArbitraryPictures("adain", decoders=[str(parts["decoder"])])
+    by_render = impasto.render(Request(content_array, style_array, method="adain",
+                                       options={"decoders": [str(parts["decoder"])]}))
+    assert torch.equal(pictures(content_array, style_array).tensor, by_render.tensor)
+
+
+def test_folder_outputs_never_collide(tmp_path: Path, parts: dict[str, Path],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(synthetic_rgb(32, 40, seed=1)).save(src / "a.png")
+    Image.fromarray(synthetic_rgb(32, 40, seed=2)).save(src / "a.jpg")
+    Image.fromarray(synthetic_rgb(32, 40, seed=3)).save(src / "b.png")
+    code, _, err = run(capsys, "stylize", src, "-o", tmp_path / "out", "--model",
+                       parts["model"])
+    assert code == 0, err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["a_jpg.png", "a_png.png", "b.png"]
+    first = json.loads(read_metadata(tmp_path / "out" / "a_jpg.png")["impasto"])
+    assert first["content"]["name"] == "a.jpg"
+
+
+def test_cli_refuses_mixed_method_options(tmp_path: Path, content_png: Path, style_png: Path,
+                                          parts: dict[str, Path],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o.png"
+    for args, needle in (
+        (["--method", "adain", "--tileable"], "--tileable goes with --method optimize"),
+        (["--method", "adain", "--preview-dir", str(tmp_path)], "--preview-dir goes with"),
+        (["--method", "wct", "--protect", str(content_png)], "protect"),
+    ):
+        code, _, err = run(capsys, "stylize", content_png, style_png, "-o", out, *args)
+        assert_one_line_error(code, err, needle)
+    assert not out.exists()
