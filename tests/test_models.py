@@ -164,8 +164,7 @@ def test_strength_blends_with_the_content() -> None:
     assert torch.allclose(finish(styled, content, strength=1.0), styled)
     half = finish(styled, content, strength=0.5)
     assert torch.allclose(half, 0.5 * (styled + content))
-    with pytest.raises(InvalidOption):
-        finish(styled, content, strength=2.0)
+    # (A strength outside [0, 1] is refused where the options are built: test_pipeline.py.)
 
 
 @pytest.mark.parametrize("name", STYLE_ARCHS)

@@ -130,6 +130,9 @@ def stylize(
     given = {name for name in config
              if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
     values = typed_values(config, given)
+    if method == "gatys":
+        err.print("impasto: note: --method gatys is now --method optimize (the old name still "
+                  "works)", highlight=False)
     chosen = method or ("network" if model is not None else "optimize")
     if tileable or tileable_x:
         if tileable and tileable_x:
