@@ -3,7 +3,6 @@ masks, strength, patches), decoder training, the CLI and the ONNX export of the 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import itertools
 import json
@@ -634,11 +633,18 @@ def test_shipped_distilled_pair_is_close_to_vgg_and_reconstructs(tmp_path: Path)
         y = s.stylize_tensor(x, [s.style_stats(torch.rand(1, 3, 64, 64))], strength=0.0)
         flat = float((x - x.mean(dim=(2, 3), keepdim=True)).abs().mean())
         assert float((y - x).abs().mean()) < 0.75 * flat  # measured 0.63 (VGG's pair: 0.51)
-        # The export finds the shipped encoder by the decoder's record.
-        if importlib.util.find_spec("onnx") is not None:
-            from impasto.export import export_model as export_onnx
 
-            assert export_onnx(dec, tmp_path / f"{decoder}.onnx").stat().st_size > 0
+
+def test_export_finds_the_shipped_encoder_a_decoder_pairs_with(tmp_path: Path) -> None:
+    """An AdaIN decoder distilled on a shipped encoder exports with it, found by the pairing
+    its config.json names (and checked against the SHA-256 its record holds)."""
+    pytest.importorskip("onnx")
+    from impasto.export import export_model
+    from impasto.models.store import paired_model
+
+    written = export_model(load_model("adain-student-relu4_1"), tmp_path / "pair.onnx")
+    assert written.stat().st_size > 0
+    assert paired_model("adain-student-relu4_1", "encoder") == "student-relu4_1"
 
 
 def test_decoder_fine_tuning_from_a_model(tmp_path: Path, pictures: Path,

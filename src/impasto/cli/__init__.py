@@ -1,1 +1,2 @@
-"""Command-line front end (thin: it imports only the API, the config and the errors)."""
+"""The command line (Typer + Rich), the top layer: it maps flags onto pipeline requests and the
+trainers' options, and turns every ImpastoError into one line and exit code 2."""

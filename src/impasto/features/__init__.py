@@ -1,4 +1,5 @@
-"""Frozen feature encoders (layer 1)."""
+"""Frozen feature encoders: VGG-19 with named layers, its weights (checked by SHA-256) and the
+facts of its layers. It imports nothing of impasto but the errors."""
 
 from impasto.features.vgg import LAYER_NAMES, VGG19
 from impasto.features.weights import WEIGHTS_SHA256, load_vgg19_state

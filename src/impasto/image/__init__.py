@@ -1,1 +1,2 @@
-"""Image input/output and colour handling for impasto."""
+"""Pixels only, no networks (the bottom layer): reading (io), writing with metadata (save),
+colour, resizing, masks, faces, contact sheets."""

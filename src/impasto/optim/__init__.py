@@ -1,1 +1,2 @@
-"""The image optimisation engine (layer 3): one loop, the pyramid, tiling, events."""
+"""The image optimisation engine (Gatys et al.): the objective, one loop, the pyramid, the
+tile plan (tiles) and the tiled solver (tiled), driven by :func:`transfer.run_transfer`."""

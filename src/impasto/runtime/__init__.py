@@ -1,6 +1,6 @@
-"""Layer 0: where and how work runs. Device names, arithmetic precision, memory budgets and
-the one policy (:func:`choose_runtime`) that turns the user's choices into a
-:class:`Runtime`."""
+"""Where and how work runs (the bottom layer, with image and events): device names,
+arithmetic precision, memory budgets, and the one policy (:func:`choose_runtime`) that turns
+the user's choices into a :class:`Runtime`."""
 
 from impasto.runtime.device import DEVICE_CHOICES, DeviceName, describe, resolve_device
 from impasto.runtime.policy import BACKENDS, Backend, Runtime, choose_runtime
