@@ -13,7 +13,7 @@ networks keep the same shape (encode, residual blocks, upsample-then-convolve) b
 residual blocks see a quarter of the resolution, as in Johnson's network. ``fast-tiny``
 (stride 8, about 0.45 GMAC) downsamples once more; it is twice as fast, but its bottleneck
 keeps 64 values for every 192 input values and its pictures lose the content's detail
-(docs/benchmarks.md, real-time networks). benchmarks/realtime.py measures the frames per
+(docs/benchmarks.md, real-time networks). benchmarks/network.py measures the frames per
 second of all of them.
 """
 

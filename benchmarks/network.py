@@ -18,12 +18,12 @@ name in its config.json under ``--data``/styles) and the first ``--photos`` phot
 choosing networks and recipes; none of either in the training set), the network's picture and
 the optimisation engine's default preset at ``--size``; ``impasto score`` style and content
 distances of both, and a contact sheet (content | optimisation | network):
-``docs/images/realtime_contact_sheet.jpg`` for the benchmark split,
+``docs/images/network_contact_sheet.jpg`` for the benchmark split,
 ``OUT/quality/contact_sheet_validation.jpg`` for the validation split.
 
-    python benchmarks/realtime.py --mode fps --json bench-out/realtime_fps.json
-    python benchmarks/realtime.py --mode quality --model bench-out/models/starry \\
-        --model bench-out/models/wave --json bench-out/realtime_quality.json
+    python benchmarks/network.py --mode fps --json bench-out/network_fps.json
+    python benchmarks/network.py --mode quality --model bench-out/models/starry \\
+        --model bench-out/models/wave --json bench-out/network_quality.json
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
             print(f"optimisation, {Path(style_file).stem}, strength {strength}: mean style "
                   f"distance {point['style']:.3f}, content distance {point['content']:.3f}")
     sheet = contact_sheet(cells, labels, columns=3, cell_height=240)
-    dest = (REPO_ROOT / "docs" / "images" / "realtime_contact_sheet.jpg"
+    dest = (REPO_ROOT / "docs" / "images" / "network_contact_sheet.jpg"
             if args.split == "benchmark" else out / "contact_sheet_validation.jpg")
     sheet.convert("RGB").save(dest, quality=88)
     print(f"contact sheet: {dest}")
@@ -243,7 +243,7 @@ def main() -> int:
     add_split_argument(parser)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--data", default=None)
-    parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "realtime"))
+    parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "network"))
     parser.add_argument("--json", default=None)
     parser.add_argument("--opt-strength", type=float, nargs="*", default=[],
                         help="quality: also run the optimiser at these strengths (its own "
