@@ -235,3 +235,16 @@ def test_cli_refuses_mixed_method_options(tmp_path: Path, content_png: Path, sty
         code, _, err = run(capsys, "stylize", content_png, style_png, "-o", out, *args)
         assert_one_line_error(code, err, needle)
     assert not out.exists()
+
+
+def test_texture_writes_previews_with_preview_dir(tmp_path: Path, style_png: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    previews = tmp_path / "previews"
+    code, _, err = run(capsys, "texture", style_png, "-o", tmp_path / "t.png", "--size", "32",
+                       "--iterations", "4", "--preview-every", "2", "--preview-dir", previews)
+    assert code == 0, err
+    assert sorted(p.name for p in previews.iterdir()) == ["step_00002.png", "step_00004.png"]
+    code, _, err = run(capsys, "texture", style_png, "-o", tmp_path / "u.png", "--size", "32",
+                       "--iterations", "2", "--preview-dir", tmp_path / "default")
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "default").iterdir()] == ["step_00002.png"]

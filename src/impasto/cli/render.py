@@ -61,7 +61,8 @@ def build_request(job: Job) -> Request:
     if job.preview_dir is not None:
         if method != "optimize":
             raise InvalidOption(f"--preview-dir goes with --method optimize, not {method}")
-        values.setdefault("preview_every", 50)
+        if not values.get("preview_every"):
+            values["preview_every"] = 50
     if values.get("preview_every") and job.preview_dir is None:
         raise InvalidOption("--preview-every needs --preview-dir DIR")
     options = options_for(method, values)
