@@ -248,3 +248,23 @@ def test_texture_writes_previews_with_preview_dir(tmp_path: Path, style_png: Pat
                        "--iterations", "2", "--preview-dir", tmp_path / "default")
     assert code == 0, err
     assert [p.name for p in (tmp_path / "default").iterdir()] == ["step_00002.png"]
+
+
+def test_progressive_start_from_the_adain_picture(content_array: np.ndarray,
+                                                  style_array: np.ndarray) -> None:
+    """init="adain" starts the optimiser from the AdaIN picture (shipped decoder): with no
+    steps the result is that picture, and the record says how the run started."""
+    pipeline = Pipeline("cpu")
+    adain = pipeline.render(Request(content_array, style_array, method="adain",
+                                    options={"size": 48, "precision": "fp32"}))
+    start = pipeline.render(Request(content_array, style_array, options={
+        "size": 48, "iterations": 0, "init": "adain", "precision": "fp32", "seed": 0}))
+    assert start.image.size == adain.image.size
+    assert float((start.tensor - adain.tensor).abs().mean()) < 0.02
+    plain = pipeline.render(Request(content_array, style_array, options={
+        "size": 48, "iterations": 0, "precision": "fp32", "seed": 0}))
+    assert float((plain.tensor - adain.tensor).abs().mean()) > 0.05
+    assert start.record["init"]["method"] == "adain"
+    assert start.record["init"]["decoders"]["relu4_1"]["name"] == "adain-relu4_1"
+    with pytest.raises(InvalidOption, match="needs a content picture"):
+        Request(None, style_array, options={"init": "adain"})

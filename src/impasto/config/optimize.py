@@ -82,7 +82,9 @@ class TransferConfig:
         default="none", metadata=_opt("Keep the content's colours.")
     )
     init: str = field(
-        default="content", metadata=_opt("Start image: content, noise, or an image path.")
+        default="content",
+        metadata=_opt("Start image: content, noise, adain (the AdaIN picture of the content: "
+                      "a progressive start), or an image path."),
     )
     seed: int | None = field(
         default=None, metadata=_opt("Random seed (chosen and recorded when not given).")
@@ -232,4 +234,4 @@ def validate(cfg: TransferConfig) -> None:
     if (cfg.coarse_style is None) != (cfg.fine_style is None):
         raise InvalidOption("--coarse-style and --fine-style go together")
     if not isinstance(cfg.init, str) or not cfg.init:
-        raise InvalidOption("init must be 'content', 'noise' or an image path")
+        raise InvalidOption("init must be 'content', 'noise', 'adain' or an image path")

@@ -36,9 +36,9 @@ class Pipeline:
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
         self.device = choose_runtime("optimize", device).device
-        self.optimize = OptimizeEngine()
         self.network = NetworkEngine()
         self.arbitrary = ArbitraryEngine()
+        self.optimize = OptimizeEngine(self.arbitrary)
         self._scorer: Scorer | None = None
 
     def runtime(self, method: str, opts: Any) -> Runtime:

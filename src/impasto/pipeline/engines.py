@@ -25,14 +25,14 @@ from impasto.features.vgg import VGG19
 from impasto.image.color import finish
 from impasto.image.faces import detect_faces, face_mask
 from impasto.image.masks import load_mask
-from impasto.image.resize import fit_long_side, resize
+from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.models.inference import OnnxBackend, TorchBackend, backend_for
 from impasto.models.store import StyleModel, load_model
 from impasto.optim.transfer import TransferInputs, run_transfer
 from impasto.pipeline.inputs import Picture, fit_size, mask_name, read_masks, read_picture
 from impasto.pipeline.request import Request
 from impasto.runtime.memory import memory_budget
-from impasto.runtime.policy import Runtime
+from impasto.runtime.policy import Runtime, choose_runtime
 
 #: VGG-19 padding for each ``wrap`` of the optimiser (circular padding wraps the features).
 PADDING_FOR_WRAP = {"none": "zeros", "both": "circular", "x": "circular_x"}
@@ -55,10 +55,12 @@ class Rendered:
 
 
 class OptimizeEngine:
-    """Optimisation-based transfer (Gatys et al. 2016): VGG-19 kept per layer set."""
+    """Optimisation-based transfer (Gatys et al. 2016): VGG-19 kept per layer set; with
+    ``init="adain"`` it starts from the AdaIN picture that ``arbitrary`` paints."""
 
-    def __init__(self) -> None:
+    def __init__(self, arbitrary: ArbitraryEngine) -> None:
         self._vgg: dict[tuple[Any, ...], VGG19] = {}
+        self.arbitrary = arbitrary
 
     def network(self, layers: list[str], pooling: str, padding: str,
                 device: torch.device) -> VGG19:
@@ -74,7 +76,7 @@ class OptimizeEngine:
         cfg: TransferConfig = request.options
         dev = runtime.device
         init = None
-        if cfg.init not in ("content", "noise"):
+        if cfg.init not in ("content", "noise", "adain"):
             init = read_picture(cfg.init, "init", request.max_pixels).tensor.to(dev)
         regions: list[tuple[torch.Tensor, int]] = []
         protections: list[tuple[torch.Tensor, float]] = []
@@ -93,6 +95,10 @@ class OptimizeEngine:
                                     float(request.protect_faces)))
                 records.append({"name": "<faces>", "protect": float(request.protect_faces),
                                 "faces": [list(b) for b in boxes]})
+        parts: dict[str, Any] = {"masks": records or None}
+        if cfg.init == "adain":
+            assert content is not None  # the request checks it
+            init, parts["init"] = self.adain_start(cfg, content, styles, regions, runtime)
         if cfg.seed is None:
             cfg = cfg.replace(seed=secrets.randbelow(2**31))
         vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling,
@@ -106,8 +112,24 @@ class OptimizeEngine:
             callback=_tagged(callback, "optimize"), cancel=cancel,
             memory_budget=memory_budget(cfg.max_memory, dev),
         ).cpu()
-        return Rendered(out, cfg, {"masks": records or None},
-                        "optimize" if content is not None else "texture")
+        return Rendered(out, cfg, parts, "optimize" if content is not None else "texture")
+
+    def adain_start(self, cfg: TransferConfig, content: Picture, styles: list[Picture],
+                    regions: list[tuple[torch.Tensor, int]], runtime: Runtime
+                    ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The AdaIN picture of the content (at most the output's size) in the styles, with
+        the same blend and masks: the start of a progressive run, and what the record says of
+        it."""
+        h, w = content.size
+        x = resize(content.tensor, fit_long_side(h, w, min(cfg.size, max(h, w))))
+        size = (int(x.shape[-2]), int(x.shape[-1]))
+        opts = ArbitraryOptions(style_blend=cfg.style_blend, precision=cfg.precision)
+        painted, core = self.arbitrary.paint(
+            "adain", opts, choose_runtime("arbitrary", runtime.device, precision=cfg.precision),
+            x, styles, [(resize_mask(m.cpu(), size), k) for m, k in regions])
+        return painted.to(runtime.device), {"method": "adain",
+                                            "encoder": describe_encoder(core),
+                                            "decoders": describe_decoders(core)}
 
 
 class NetworkEngine:
@@ -190,21 +212,27 @@ class ArbitraryEngine:
         self._stats.move_to_end(key)
         return self._stats[key]
 
+    def paint(self, method: str, opts: ArbitraryOptions, runtime: Runtime, x: torch.Tensor,
+              styles: list[Picture], regions: list[tuple[torch.Tensor, int]]
+              ) -> tuple[torch.Tensor, ArbitraryStylizer]:
+        """(1, 3, H, W) content -> the stylised picture on the CPU, and the stylizer used."""
+        core = self.core(method, opts, runtime)
+        stats = [self.style_stats(core, s) for s in styles]
+        out = core.stylize_tensor(x, stats, weights=opts.style_blend, regions=regions,
+                                  strength=opts.strength)
+        return finish(out, x, strength=1.0, preserve_color=opts.preserve_color), core
+
     def run(self, request: Request, content: Picture | None, styles: list[Picture],
             runtime: Runtime, callback: CallbackLike | None,
             cancel: CancelToken | None) -> Rendered:
         opts: ArbitraryOptions = request.options
         assert content is not None
-        core = self.core(request.method, opts, runtime)
-        stats = [self.style_stats(core, s) for s in styles]
         x = fit_size(content.tensor, opts.size, request.max_pixels)
         regions, records = read_masks(request.masks, (int(x.shape[-2]), int(x.shape[-1])),
                                       request.max_pixels)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        out = core.stylize_tensor(x, stats, weights=opts.style_blend, regions=regions,
-                                  strength=opts.strength)
-        out = finish(out, x, strength=1.0, preserve_color=opts.preserve_color)
+        out, core = self.paint(request.method, opts, runtime, x, styles, regions)
         parts = {"encoder": describe_encoder(core), "decoders": describe_decoders(core),
                  "masks": records or None,
                  "patches": bool(core.patch and max(x.shape[-2:]) > core.patch)}

@@ -138,6 +138,9 @@ class Request:
                                 f"not {self.method}")
         if self.method == "network" and self.masks:
             raise InvalidOption("masks go with methods optimize, adain and wct")
+        if self.method == "optimize" and self.options.init == "adain" and self.content is None:
+            raise InvalidOption("init adain starts from the content's AdaIN picture: it needs a "
+                                "content picture")
         if (self.masks or self.protect or self.protect_faces is not None) and (
                 self.content is None):
             raise InvalidOption("masks and face protection need a content picture")
