@@ -1,0 +1,177 @@
+"""The cost of a finished picture in VGG steps, a unit that travels between machines, beside its
+quality.
+
+The unit: one **VGG step** is one forward and backward pass of plain fp32 VGG-19 up to relu5_1
+at 512 x 341 (the default picture's size), to the pixels, timed in the same run as the
+presets (median of ``--unit-repeats`` after a warm-up). A preset's cost is the seconds its
+pictures take to render (the pipeline's ``render`` timing: the optimisation, and the AdaIN
+picture for a progressive start; reading files and loading VGG-19 and the decoders are not
+counted: every preset first runs once on a small picture) divided by
+that unit, so the figure means the same on a fast and a slow CPU. ``--precision fp32`` stands
+in for a CPU without bf16 on one that has it; ``auto`` is what the runtime policy picks.
+
+Each preset runs on ``--pairs`` pairs of the ``--split`` (benchmark pairs by default; choose
+presets on ``--split validation``) and is scored with :func:`impasto.score` (style and content
+distance, SSIM), so a cheaper preset shows what it costs in quality. A preset is
+``NAME[:option=value,...]`` over the optimiser's options (``TransferConfig``), e.g.
+``progressive:init=adain,iterations=150``.
+
+Run from the repository root (with the venv active)::
+
+    python benchmarks/vgg_steps.py --precision fp32 --pairs 5 \\
+        --preset default --preset progressive:init=adain,iterations=150 \\
+        --json docs/results/vgg_steps_fp32.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from _common import (
+    add_split_argument,
+    data_dir,
+    machine_info,
+    package_versions,
+    pair_name,
+    split_pairs,
+    table,
+    write_json,
+)
+
+#: The unit's picture: the default output size of a 3:2 photo.
+UNIT_SIZE = (341, 512)
+
+
+def vgg_step_seconds(repeats: int) -> float:
+    """Median seconds of one fp32 forward + backward pass of VGG-19 to relu5_1 at 512 x 341."""
+    from impasto.features.vgg import VGG19
+
+    vgg = VGG19(["relu5_1"])
+    x = torch.rand(1, 3, *UNIT_SIZE)
+
+    def step() -> None:
+        image = x.clone().requires_grad_(True)
+        vgg(image)["relu5_1"].square().mean().backward()
+
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME[:option=value,...]`` -> (name, options); values typed as the options' fields."""
+    from impasto.config import TransferConfig
+
+    name, _, spec = text.partition(":")
+    options: dict[str, Any] = {}
+    defaults = TransferConfig()
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        current = getattr(defaults, key)
+        if isinstance(current, bool):
+            options[key] = value.lower() in ("1", "true", "yes")
+        elif isinstance(current, int) and not isinstance(current, bool):
+            options[key] = int(value)
+        elif isinstance(current, float):
+            options[key] = float(value)
+        else:
+            options[key] = value
+    TransferConfig(**options)  # checked before any work
+    return name or "default", options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=None, help="the shared data folder")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--preset", action="append", default=None,
+                        help="NAME[:option=value,...]; repeatable (default: default)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unit-repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
+    parser.add_argument("--out", default=None, help="folder for the pictures (optional)")
+    parser.add_argument("--json", default=None)
+    add_split_argument(parser)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import impasto
+
+    root = data_dir(args.data)
+    chosen = split_pairs(root, args.split, args.pairs)
+    presets = [parse_preset(p) for p in (args.preset or ["default"])]
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    pipeline = impasto.Pipeline("cpu")
+    # Warm-up: every preset once on a small picture, so that loading VGG-19 and the decoders
+    # is not counted in the first pair's time.
+    for _, options in presets:
+        pipeline.render(impasto.Request(chosen[0][0], chosen[0][1], options={
+            **options, "size": 64, "iterations": 1, "precision": args.precision}))
+    unit_before = vgg_step_seconds(args.unit_repeats)
+    rows: list[dict[str, Any]] = []
+    for content, style in chosen:
+        for name, options in presets:
+            opts = {"size": args.size, "seed": args.seed, "precision": args.precision,
+                    **options}
+            result = pipeline.render(impasto.Request(content, style, options=opts))
+            scores = impasto.score(content, style, result.image)
+            rows.append({"pair": pair_name(content, style), "preset": name,
+                         "options": options, "render_seconds": result.timings["render"],
+                         "precision": result.precision, **scores.to_dict()})
+            if out is not None:
+                result.save(out / f"{pair_name(content, style)}_{name}.png")
+            print(f"{pair_name(content, style)} {name}: {result.timings['render']:.1f} s, "
+                  f"style {scores.style_distance:.3f}, content {scores.content_distance:.3f}",
+                  flush=True)
+    unit_after = vgg_step_seconds(args.unit_repeats)
+    unit = statistics.median([unit_before, unit_after])
+    summary = []
+    for name, options in presets:
+        mine = [r for r in rows if r["preset"] == name]
+        summary.append({
+            "preset": name, "options": options,
+            "vgg_steps": statistics.mean(r["render_seconds"] for r in mine) / unit,
+            "style_distance": statistics.mean(r["style_distance"] for r in mine),
+            "content_distance": statistics.mean(r["content_distance"] for r in mine),
+            "ssim": statistics.mean(r["ssim"] for r in mine),
+        })
+    base = summary[0]
+    for s in summary:
+        s["style_vs_first"] = s["style_distance"] / base["style_distance"]
+        s["content_vs_first"] = s["content_distance"] / base["content_distance"]
+    print(f"unit: one fp32 VGG-19 step at 512 x 341 = {unit:.3f} s "
+          f"(before {unit_before:.3f}, after {unit_after:.3f})")
+    print(table(["preset", "VGG steps", "style", "content", "SSIM", "style/first",
+                 "content/first"],
+                [[s["preset"], f"{s['vgg_steps']:.1f}", f"{s['style_distance']:.4f}",
+                  f"{s['content_distance']:.4f}", f"{s['ssim']:.3f}",
+                  f"{s['style_vs_first']:.3f}", f"{s['content_vs_first']:.3f}"]
+                 for s in summary]))
+    for r in rows:
+        r["vgg_steps"] = r["render_seconds"] / unit
+    write_json(args.json, {
+        "benchmark": Path(__file__).stem, "split": args.split, "precision": args.precision,
+        "size": args.size, "unit_seconds": unit, "unit_seconds_before": unit_before,
+        "unit_seconds_after": unit_after, "summary": summary, "rows": rows,
+        "machine": machine_info(), "versions": package_versions(),
+    })
+
+
+if __name__ == "__main__":
+    main()
