@@ -81,8 +81,8 @@ TileableXOpt = Annotated[bool, typer.Option(
 def stylize(
     ctx: typer.Context,
     content: Annotated[str, typer.Argument(
-        help="Content picture; with --model also a folder (then -o is a folder) or - (stdin "
-             "to stdout).")],
+        help="Content picture, a folder of pictures (then -o is a folder), or - (stdin to "
+             "stdout).")],
     styles: Annotated[list[str] | None, typer.Argument(
         help="One or more style pictures (none with --model).")] = None,
     *,
