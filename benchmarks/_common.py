@@ -262,6 +262,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def run_header(name: str) -> dict[str, Any]:
+    """What every result JSON starts with: the benchmark, the command that wrote it, the
+    machine and the versions."""
+    return {"benchmark": name,
+            "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "machine": machine_info(), "versions": package_versions()}
+
+
 def write_json(path: str | os.PathLike[str] | None, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON when ``--json PATH`` was given."""
     if not path:

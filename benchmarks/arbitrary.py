@@ -46,10 +46,9 @@ from _common import (
     REPO_ROOT,
     add_split_argument,
     data_dir,
-    machine_info,
     median_seconds,
-    package_versions,
     pair_name,
+    run_header,
     split_pairs,
     table,
     write_json,
@@ -307,10 +306,8 @@ def main() -> int:
     args = parser.parse_args()
     report = {"latency": latency_mode, "quality": quality_mode,
               "patches": patches_mode}[args.mode](args)
-    write_json(args.json, {"benchmark": Path(__file__).stem, "mode": args.mode,
-                           "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-                           "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
-                           "versions": package_versions(), **report})
+    write_json(args.json, {**run_header(Path(__file__).stem), "mode": args.mode,
+                           "date": time.strftime("%Y-%m-%d"), **report})
     return 0
 
 

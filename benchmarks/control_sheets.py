@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 import impasto
-from _common import machine_info, package_versions, write_json
+from _common import run_header, write_json
 from impasto.image.sheet import contact_sheet
 
 
@@ -113,10 +113,7 @@ def main() -> int:
     report["tileable"] = {"style": "water_lilies_1919.jpg", "size": 256, "wrap": "both",
                           "seam_ratio_y": ry, "seam_ratio_x": rx}
     write_json(args.json, {
-        "benchmark": "control_sheets",
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **run_header("control_sheets"),
         "settings": {"size": args.size, "content": "kodim23_parrots.jpg",
                      "style": "starry_night.jpg"},
         **report,

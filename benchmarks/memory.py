@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import data_dir, picture, table, write_json
+from _common import data_dir, picture, run_header, table, write_json
 
 MARKER = "@@impasto-memory@@"
 TOOLS = ("pastiche", "impasto")
@@ -185,13 +185,9 @@ def main(argv: list[str] | None = None) -> int:
           "'after import' = peak before any picture is loaded")
     print(table(["size", "tool", "peak RSS MiB", "pastiche/impasto", "after import MiB",
                  "wait4 maxrss MiB", "wall s"], rows))
-    from _common import machine_info, package_versions  # imports torch: after the children
 
     write_json(args.json, {
-        "benchmark": "memory",
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **run_header("memory"),
         "settings": {"content": content.name, "style": style.name, "sizes": args.sizes,
                      "iterations": args.iterations, "scales": args.scales,
                      "precision": args.precision, "threads": args.threads},

@@ -41,9 +41,8 @@ from _common import (
     REPO_ROOT,
     add_split_argument,
     data_dir,
-    machine_info,
     median_seconds,
-    package_versions,
+    run_header,
     table,
     validation_photos,
     write_json,
@@ -256,10 +255,8 @@ def main() -> int:
     if args.mode == "quality" and not args.model:
         parser.error("--mode quality needs --model DIR (trained with impasto train)")
     report = fps_mode(args) if args.mode == "fps" else quality_mode(args)
-    write_json(args.json, {"benchmark": Path(__file__).stem, "mode": args.mode,
-                           "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-                           "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
-                           "versions": package_versions(), **report})
+    write_json(args.json, {**run_header(Path(__file__).stem), "mode": args.mode,
+                           "date": time.strftime("%Y-%m-%d"), **report})
     return 0
 
 

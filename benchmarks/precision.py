@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import impasto
-from _common import machine_info, package_versions, write_json
+from _common import run_header, write_json
 
 PAIRS = [
     ("kodim23_parrots.jpg", "starry_night.jpg"),
@@ -67,10 +67,7 @@ def main() -> int:
         print(f"mean {precision}: " + ", ".join(f"{k} {v:.4f}"
                                                for k, v in means[precision].items()))
     write_json(args.json, {
-        "benchmark": "precision",
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **run_header("precision"),
         "settings": {"pairs": args.pairs, "size": args.size},
         "rows": rows,
         "means": means,

@@ -61,10 +61,9 @@ from _common import (
     REPO_ROOT,
     add_split_argument,
     data_dir,
-    machine_info,
-    package_versions,
     pair_name,
     pastiche_artist,
+    run_header,
     split_pairs,
     table,
     write_json,
@@ -323,10 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: the contact sheet is over {SHEET_LIMIT_BYTES / 1e6:.1f} MB")
 
     write_json(args.json, {
-        "benchmark": "quality",
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **run_header("quality"),
         "settings": {
             "pairs": args.pairs, "split": args.split, "size": args.size,
             "pastiche_budget": args.pastiche_budget,

@@ -61,10 +61,9 @@ from PIL import Image
 
 from _common import (
     data_dir,
-    machine_info,
-    package_versions,
     pastiche_artist,
     picture,
+    run_header,
     table,
     write_json,
 )
@@ -365,10 +364,7 @@ def run(args: argparse.Namespace, content_path: Path, style_path: Path,
           "evaluation + backward to the pixels; floor = 2 x forward conv FLOPs / peak")
     print(table(headers, rows))
     return {
-        "benchmark": "step_time",
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": machine_info(),
-        "versions": package_versions(),
+        **run_header("step_time"),
         "settings": {
             "content": content_path.name, "style": style_path.name, "square": args.square,
             "sizes": args.sizes, "steps": args.steps, "warmup": args.warmup,

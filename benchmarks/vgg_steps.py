@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,9 @@ import torch
 from _common import (
     add_split_argument,
     data_dir,
-    machine_info,
-    package_versions,
+    median_seconds,
     pair_name,
+    run_header,
     split_pairs,
     table,
     write_json,
@@ -59,13 +58,7 @@ def vgg_step_seconds(repeats: int) -> float:
         image = x.clone().requires_grad_(True)
         vgg(image)["relu5_1"].square().mean().backward()
 
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return median_seconds(step, repeats)
 
 
 def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
@@ -166,10 +159,9 @@ def main() -> None:
     for r in rows:
         r["vgg_steps"] = r["render_seconds"] / unit
     write_json(args.json, {
-        "benchmark": Path(__file__).stem, "split": args.split, "precision": args.precision,
+        **run_header(Path(__file__).stem), "split": args.split, "precision": args.precision,
         "size": args.size, "unit_seconds": unit, "unit_seconds_before": unit_before,
         "unit_seconds_after": unit_after, "summary": summary, "rows": rows,
-        "machine": machine_info(), "versions": package_versions(),
     })
 
 

@@ -9,7 +9,6 @@ that keep a method's networks loaded across calls. Each maps its arguments onto 
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from PIL import Image
 from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.events import CallbackLike, CancelToken
 from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource, open_image, split_alpha, to_tensor
-from impasto.metrics.scores import Scorer, Scores
+from impasto.metrics.scores import Scores
 from impasto.models.store import StyleModel
 from impasto.pipeline import Pipeline, Request, check_method, options_for
 from impasto.pipeline.core import pipeline_for
@@ -182,10 +181,5 @@ def score(
         to_tensor(split_alpha(open_image(src, max_pixels=max_pixels, name=name))[0])
         for src, name in ((content, "content"), (style, "style"), (output, "output"))
     ]
-    return _scorer(str(dev)).score(*tensors)
-
-
-@functools.lru_cache(maxsize=2)
-def _scorer(device: str) -> Scorer:
-    """One scoring network per device and process (score() is called once per output)."""
-    return Scorer(torch.device(device))
+    # The pipeline of that device keeps its scoring network (score() is called per output).
+    return pipeline_for(str(dev)).scorer().score(*tensors)

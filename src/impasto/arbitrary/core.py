@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from impasto.arbitrary import transforms as T
 from impasto.config.checks import check_blend, check_strength
-from impasto.config.render import DEFAULT_PATCH
+from impasto.config.render import DEFAULT_PATCH, MIN_PATCH, check_patch
 from impasto.errors import InvalidOption
 from impasto.features.vgg import VGG19
 from impasto.image.masks import downsample_mask, normalise_region_masks
@@ -51,8 +51,9 @@ LAYERS = {"adain": ("relu4_1",), "wct": WCT_LAYERS}
 # to invert (docs/benchmarks.md). Li et al. (2017) train inverting decoders; at relu4_1 the
 # AdaIN decoder, trained to decode re-styled features, gives better pictures than our
 # short-trained inverting one, so WCT uses it there.
-#: Overlap of neighbouring patches: decoded pixels near a patch's edge are blended away.
-OVERLAP = 128
+#: Overlap of neighbouring patches: decoded pixels near a patch's edge are blended away (a
+#: patch holds two of them).
+OVERLAP = MIN_PATCH // 2
 #: Decoders need whole pooling cells at every level down to relu5_1.
 PAD_MULTIPLE = 16
 #: Reflected border added around every picture (and patch) before encoding, cropped after
@@ -149,9 +150,7 @@ class ArbitraryStylizer:
         self.method = check_method(method)
         self.device = torch.device(device)
         self.precision = precision
-        if not isinstance(patch, int) or (patch != 0 and patch < 2 * OVERLAP):
-            raise InvalidOption(f"patch must be 0 (none) or at least {2 * OVERLAP} px, "
-                                f"not {patch!r}")
+        check_patch(patch)
         self.patch = patch
         self.encoder = (None if isinstance(encoder, str) and encoder == "vgg19"
                         else load_encoder(encoder, self.device))

@@ -13,7 +13,6 @@ from impasto.config.checks import (
     check_choices,
     check_size,
     check_strength,
-    integer,
 )
 from impasto.config.checks import opt as _opt
 from impasto.config.optimize import Precision, PreserveColor
@@ -107,5 +106,13 @@ class ArbitraryOptions(_OnePass):
                 [self.decoders] if isinstance(self.decoders, str | os.PathLike)
                 else self.decoders))
         check_blend(self.style_blend)
-        if self.patch != 0:
-            integer("patch", self.patch, MIN_PATCH, 1 << 20)
+        check_patch(self.patch)
+
+
+def check_patch(patch: Any) -> None:
+    """The largest side stylised in one piece: 0 (never in patches) or at least
+    :data:`MIN_PATCH`."""
+    if isinstance(patch, bool) or not isinstance(patch, int) or (
+            patch != 0 and not MIN_PATCH <= patch <= 1 << 20):
+        raise InvalidOption(f"patch must be 0 (none) or an integer from {MIN_PATCH} to "
+                            f"{1 << 20} px, not {patch!r}")
