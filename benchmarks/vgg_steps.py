@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ def vgg_step_seconds(repeats: int) -> float:
 def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:option=value,...]`` -> (name, options); values typed as the options' fields."""
     from impasto.config import TransferConfig
+    from impasto.errors import InvalidOption
 
     name, _, spec = text.partition(":")
     options: dict[str, Any] = {}
@@ -71,16 +73,24 @@ def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
         key = key.strip().replace("-", "_")
+        if not hasattr(defaults, key):
+            sys.exit(f"error: --preset {text!r}: the optimiser has no option {key!r}")
         current = getattr(defaults, key)
-        if isinstance(current, bool):
-            options[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(current, int) and not isinstance(current, bool):
-            options[key] = int(value)
-        elif isinstance(current, float):
-            options[key] = float(value)
-        else:
-            options[key] = value
-    TransferConfig(**options)  # checked before any work
+        try:
+            if isinstance(current, bool):
+                options[key] = value.lower() in ("1", "true", "yes")
+            elif isinstance(current, int):
+                options[key] = int(value)
+            elif isinstance(current, float):
+                options[key] = float(value)
+            else:
+                options[key] = value
+        except ValueError:
+            sys.exit(f"error: --preset {text!r}: {value!r} is not a value of {key}")
+    try:
+        TransferConfig(**options)  # checked before any work
+    except InvalidOption as exc:
+        sys.exit(f"error: --preset {text!r}: {exc}")
     return name or "default", options
 
 
