@@ -13,6 +13,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The tests' own cache folder (impasto.runtime.cache), never the user's; subprocesses
+    inherit it."""
+    import os
+
+    os.environ["IMPASTO_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def synthetic_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A smooth, colourful, deterministic HxWx3 uint8 picture."""
     rng = np.random.default_rng(seed)

@@ -265,6 +265,39 @@ def test_a_stale_onnx_file_beside_the_weights_is_not_used(tmp_path: Path) -> Non
     assert float((OnnxBackend(path)(x) - ours).abs().max()) > 1e-3
 
 
+def test_the_onnx_export_is_cached_by_the_weights_checksum(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first process exports into the user's cache; the next uses that file without
+    exporting; a damaged file is exported again; with the cache off nothing is written."""
+    pytest.importorskip("onnxruntime")
+    from impasto.models import export, inference
+
+    monkeypatch.setenv("IMPASTO_CACHE", str(tmp_path / "cache"))
+    cpu = torch.device("cpu")
+    torch.manual_seed(5)
+    model = load_model(save_model(tmp_path / "m", architecture("fast").build().eval(), "fast",
+                                  {}, {}))
+    x = torch.rand(1, 3, 24, 32)
+    want = inference.backend_for(model, "onnx", device=cpu)(x)
+    (cached,) = (tmp_path / "cache" / "onnx").glob("*.onnx")
+    assert model.sha256 in cached.name
+    assert not list(cached.parent.glob(".*"))  # no temporary file or folder left
+
+    def no_export(*args: object, **kwargs: object) -> None:
+        raise AssertionError("exported again")
+
+    with monkeypatch.context() as m:
+        m.setattr(export, "export_onnx", no_export)
+        assert torch.equal(inference.backend_for(model, "onnx", device=cpu)(x), want)
+    cached.write_bytes(b"not an onnx file")
+    assert torch.equal(inference.backend_for(model, "onnx", device=cpu)(x), want)
+    assert cached.stat().st_size > 1000
+    monkeypatch.setenv("IMPASTO_CACHE", "off")
+    cached.unlink()
+    assert torch.equal(inference.backend_for(model, "onnx", device=cpu)(x), want)
+    assert not cached.exists()
+
+
 def test_a_failed_export_leaves_no_part_file(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from impasto.arbitrary.graph import export_adain

@@ -106,13 +106,14 @@ class NetworkStylizer:
 
     Args:
         model: a model folder, a shipped model's name, or a loaded :class:`StyleModel`.
-        backend: ``"torch"`` or ``"onnx"`` (onnxruntime, CPU).
+        backend: ``"auto"`` (the runtime policy's fastest for this device), ``"torch"`` or
+            ``"onnx"`` (onnxruntime, CPU).
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (torch backend).
         channels_last, compile: torch backend options.
     """
 
     def __init__(self, model: str | os.PathLike[str] | StyleModel, *,
-                 device: str | torch.device = "cpu", backend: str = "torch",
+                 device: str | torch.device = "cpu", backend: str = "auto",
                  precision: str = "auto", channels_last: bool = False, compile: bool = False,
                  max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.pipeline = Pipeline(device)

@@ -31,7 +31,7 @@ def has_display() -> bool:
 
 
 def run_webcam(models: Sequence[str], *, camera: int = 0, size: int = 640,
-               device: str = "cpu", backend: str = "torch") -> None:
+               device: str = "cpu", backend: str = "auto") -> None:
     """Stylise camera frames until ``q``; fails with one line without a camera or display."""
     from impasto.api import NetworkStylizer
 

@@ -71,7 +71,7 @@ def webcam(
     size: Annotated[int, typer.Option("--size", help="Long side of the frames processed.")
                     ] = 640,
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
-    backend: Annotated[Backend, typer.Option("--backend")] = "torch",
+    backend: Annotated[Backend, typer.Option("--backend")] = "auto",
 ) -> None:
     """Show the camera live, stylised. Keys: 1-9 model, +/- strength, c colour, q quit."""
     from impasto.webcam import run_webcam

@@ -70,8 +70,9 @@ class NetworkOptions(_OnePass):
 
     model: str | os.PathLike[str] | Any = field(default=None, metadata=_opt(
         "The trained network: a model folder or a shipped model's name."))
-    backend: Backend = field(default="torch", metadata=_opt(
-        "PyTorch, or onnxruntime on the CPU."))
+    backend: Backend = field(default="auto", metadata=_opt(
+        "auto (the fastest here: onnxruntime on CPUs where installed), torch, or onnx "
+        "(onnxruntime, CPU)."))
     channels_last: bool = field(default=False, metadata=_opt("Channels-last memory layout."))
     compile: bool = field(default=False, metadata=_opt("torch.compile the network."))
 

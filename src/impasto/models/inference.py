@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -10,9 +11,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from impasto._version import __version__
 from impasto.errors import InvalidOption
 from impasto.image.resize import pad_to
 from impasto.models.store import StyleModel
+from impasto.runtime.cache import cache_dir
 from impasto.runtime.precision import autocast
 
 
@@ -115,7 +118,37 @@ def backend_for(model: StyleModel, backend: str, *, device: torch.device,
             warnings.warn(f"{beside} was not exported from these weights; exporting them "
                           f"afresh (impasto export {model.path} -o {beside} refreshes it)",
                           StaleExportWarning, stacklevel=2)
+        cached = _cached_backend(model)
+        if cached is not None:
+            return cached
         with tempfile.TemporaryDirectory(prefix="impasto-onnx-") as tmp:
             return OnnxBackend(export_onnx(model, Path(tmp) / "model.onnx"),
                                stride=model.stride)
     raise InvalidOption(f"backend must be torch or onnx, not {backend!r}")
+
+
+def _cached_backend(model: StyleModel) -> OnnxBackend | None:
+    """The model's export from the user's cache (:mod:`impasto.runtime.cache`), exported there
+    first when missing: a later process skips the export (about a second). The file is named
+    by the weights' SHA-256 and impasto's version and used only when the SHA-256 it records
+    matches; None when the cache is off or cannot be written."""
+    from impasto.models.export import export_onnx, onnx_weights_sha256
+
+    folder = cache_dir("onnx") if model.sha256 else None
+    if folder is None:
+        return None
+    path = folder / f"{model.arch}-{model.sha256}-{__version__}.onnx"
+    if path.is_file():
+        try:
+            found = OnnxBackend(path, stride=model.stride)
+            if onnx_weights_sha256(found.session) == model.sha256:
+                return found
+        except InvalidOption:  # a damaged file: export it again
+            pass
+        path.unlink(missing_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
+            os.replace(export_onnx(model, Path(tmp) / "model.onnx"), path)
+    except OSError:
+        return None
+    return OnnxBackend(path, stride=model.stride)

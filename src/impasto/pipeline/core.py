@@ -47,7 +47,8 @@ class Pipeline:
         return choose_runtime(WORKLOADS[method], self.device,
                               precision=opts.precision,
                               backend=getattr(opts, "backend", "torch"),
-                              channels_last=getattr(opts, "channels_last", None) or None)
+                              channels_last=getattr(opts, "channels_last", None) or None,
+                              compile=getattr(opts, "compile", False))
 
     def render(self, request: Request | None = None, *, callback: CallbackLike | None = None,
                cancel: CancelToken | None = None, **fields: Any) -> Result:

@@ -8,9 +8,12 @@ What is chosen for each kind of work (``Workload``), and why:
 
 - ``optimize`` (VGG-19 forward and backward, many steps): bf16 autocast where the hardware
   does bf16 natively (it halves VGG's time at equal quality, docs/benchmarks.md); NCHW.
-- ``network`` (small per-style networks): float32 on CPUs when ``auto`` (their time goes to
-  norms and padding, not to matmuls); NCHW unless asked; torch or onnxruntime as asked
-  (onnxruntime runs the float32 export on the CPU).
+- ``network`` (small per-style networks): on CPUs, ``backend="auto"`` runs the float32 ONNX
+  export in onnxruntime where it is installed: the fastest of torch (fp32, bf16, each NCHW and
+  channels-last) and onnxruntime, on a CPU with bf16 and on one without (benchmarks/backends.py,
+  docs/benchmarks.md "Backends"). torch where onnxruntime is missing, on GPUs, and where the
+  user asks for a torch feature (bf16/fp16, channels-last, compile); float32 on CPUs when
+  ``auto`` (their time goes to norms and padding, not to matmuls).
 - ``arbitrary`` (VGG-19 encoder + decoder, one pass): bf16 autocast where native;
   channels-last on CPUs, where oneDNN's convolutions measured faster for it
   (docs/benchmarks.md, AdaIN latency).
@@ -24,7 +27,9 @@ table here, and only here, when they say so.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 import torch
@@ -35,7 +40,7 @@ from impasto.runtime.precision import resolve_precision
 
 Workload = Literal["optimize", "network", "arbitrary", "training"]
 WORKLOADS: tuple[str, ...] = get_args(Workload)
-Backend = Literal["torch", "onnx"]
+Backend = Literal["auto", "torch", "onnx"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
@@ -58,16 +63,27 @@ class Runtime:
                 "channels_last": self.channels_last, "backend": self.backend}
 
 
+@lru_cache(maxsize=1)
+def onnxruntime_available() -> bool:
+    """Whether onnxruntime is installed (``pip install 'impasto[onnx]'``); not imported here."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def choose_runtime(workload: str, device: str | torch.device = "cpu", *,
-                   precision: str = "auto", backend: str = "torch",
-                   channels_last: bool | None = None) -> Runtime:
+                   precision: str = "auto", backend: str = "auto",
+                   channels_last: bool | None = None, compile: bool = False) -> Runtime:
     """The :class:`Runtime` for ``workload`` on ``device`` with the user's choices (``auto``
-    and ``None`` resolved here; see the module's table)."""
+    and ``None`` resolved here; see the module's table). ``compile`` says the user asked for
+    torch.compile (a torch feature)."""
     if workload not in WORKLOADS:
         raise InvalidOption(f"workload must be one of {', '.join(WORKLOADS)}, not {workload!r}")
     if backend not in BACKENDS:
         raise InvalidOption(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     dev = resolve_device(device)
+    if backend == "auto":
+        torch_asked = compile or bool(channels_last) or precision not in ("auto", "fp32")
+        backend = ("onnx" if workload == "network" and dev.type == "cpu" and not torch_asked
+                   and onnxruntime_available() else "torch")
     if backend == "onnx":
         if workload != "network":
             raise InvalidOption("--backend onnx runs trained networks only")
