@@ -154,8 +154,14 @@ def test_real_pair_from_shared_data(shared_data: Path, stylizer: impasto.Stylize
     """A real photo and painting (skipped on a fresh clone without ../shared/data)."""
     content = shared_data / "content" / "kodim23_parrots.jpg"
     style = shared_data / "styles" / "starry_night.jpg"
-    result = stylizer.stylize(content, style, size=96, iterations=40, seed=0)
+    result = stylizer.stylize(content, style, size=96, seed=0)  # the progressive default
     before = impasto.score(content, style, Image.open(content).resize(result.image.size))
     after = impasto.score(content, style, result.image)
     assert after.style_distance < 0.7 * before.style_distance
     assert after.ssim > 0.2
+    # From the photo the structure stays closer still (the AdaIN start trades some SSIM for
+    # its speed: docs/benchmarks.md).
+    classic = stylizer.stylize(content, style, size=96, iterations=40, init="content", seed=0)
+    scores = impasto.score(content, style, classic.image)
+    assert scores.style_distance < 0.7 * before.style_distance
+    assert scores.ssim > 0.4

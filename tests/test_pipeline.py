@@ -186,6 +186,27 @@ def test_the_runtime_policy_is_one_table() -> None:
         choose_runtime("optimize", "cpu", backend="onnx")
 
 
+def test_auto_backend_picks_onnxruntime_for_networks_on_cpus(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``backend="auto"``: onnxruntime for a network on the CPU (measured fastest there), torch
+    when the user asks for a torch feature, for the other workloads, or without onnxruntime."""
+    from impasto.runtime import policy
+
+    monkeypatch.setattr(policy, "onnxruntime_available", lambda: True)
+    auto = choose_runtime("network", "cpu")
+    assert (auto.backend, auto.precision, auto.channels_last) == ("onnx", "fp32", False)
+    assert choose_runtime("network", "cpu", precision="fp32").backend == "onnx"
+    assert choose_runtime("network", "cpu", precision="bf16").backend == "torch"
+    assert choose_runtime("network", "cpu", channels_last=True).backend == "torch"
+    assert choose_runtime("network", "cpu", compile=True).backend == "torch"
+    for workload in ("optimize", "arbitrary", "training"):
+        assert choose_runtime(workload, "cpu").backend == "torch"
+    monkeypatch.setattr(policy, "onnxruntime_available", lambda: False)
+    assert choose_runtime("network", "cpu").backend == "torch"
+    with pytest.raises(InvalidOption, match="backend must be one of auto, torch, onnx"):
+        choose_runtime("network", "cpu", backend="tensorrt")
+
+
 def test_conveniences_are_the_pipeline(parts: dict[str, Path], content_array: np.ndarray,
                                        style_array: np.ndarray) -> None:
     """stylize(), Stylizer, NetworkStylizer and ArbitraryPictures make the picture the pipeline
@@ -262,8 +283,13 @@ def test_progressive_start_from_the_adain_picture(content_array: np.ndarray,
     assert start.image.size == adain.image.size
     assert float((start.tensor - adain.tensor).abs().mean()) < 0.02
     plain = pipeline.render(Request(content_array, style_array, options={
-        "size": 48, "iterations": 0, "precision": "fp32", "seed": 0}))
+        "size": 48, "iterations": 0, "init": "content", "precision": "fp32", "seed": 0}))
     assert float((plain.tensor - adain.tensor).abs().mean()) > 0.05
+    # The default start (auto) is the AdaIN picture, and the options as they ran say so.
+    default = pipeline.render(Request(content_array, style_array, options={
+        "size": 48, "iterations": 0, "precision": "fp32", "seed": 0}))
+    assert torch.equal(default.tensor, start.tensor)
+    assert default.options.init == "adain" and plain.options.init == "content"
     assert start.record["init"]["method"] == "adain"
     assert start.record["init"]["decoders"]["relu4_1"]["name"] == "adain-relu4_1"
     with pytest.raises(InvalidOption, match="needs a content picture"):

@@ -107,7 +107,8 @@ def stylize(
         "--model", help="A trained network (folder, or a shipped model's name): render in "
                         "milliseconds instead of optimising (--method network).")] = None,
     backend: Annotated[Backend, typer.Option(
-        "--backend", help="With --model: PyTorch, or onnxruntime on the CPU.")] = "torch",
+        "--backend", help="With --model: auto (the fastest here: onnxruntime on CPUs where "
+                          "installed), torch, or onnx (onnxruntime, CPU).")] = "auto",
     channels_last: Annotated[bool, typer.Option(
         "--channels-last", help="With --model: channels-last memory layout.")] = False,
     compile_net: Annotated[bool, typer.Option(
@@ -145,7 +146,7 @@ def stylize(
             raise InvalidOption(f"--model and --method {chosen} do not go together")
         values["model"] = model
     # Options of one method only: each options object says whether it takes them.
-    for name, value, unset in (("backend", backend, "torch"),
+    for name, value, unset in (("backend", backend, "auto"),
                                ("channels_last", channels_last, False),
                                ("compile", compile_net, False),
                                ("decoders", tuple(decoder or ()), ()),
@@ -189,7 +190,8 @@ def sweep(
         "--param", help="NAME=V1,V2,...: the option to sweep, e.g. strength=0.2,0.5,0.8.")],
     output: OutputOpt,
     size: Annotated[int, typer.Option("--size", help="Long side of each cell.")] = 256,
-    iterations: Annotated[int, typer.Option("--iterations", help="Steps per cell.")] = 150,
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", help="Steps per cell (default: as a stylize run).")] = None,
     device: DeviceOpt = "auto",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     **config: Any,
@@ -253,7 +255,8 @@ def demo(
         "impasto-demo.png"),
     device: DeviceOpt = "auto",
     size: Annotated[int, typer.Option("--size", help="Long side of the output.")] = 384,
-    iterations: Annotated[int, typer.Option("--iterations", help="Steps in total.")] = 200,
+    iterations: Annotated[int | None, typer.Option(
+        "--iterations", help="Steps in total (default: as a stylize run).")] = None,
 ) -> None:
     """Stylise a built-in photo with a built-in painting (no files, no network)."""
     from impasto.image.samples import demo_content, demo_style

@@ -6,10 +6,19 @@ import math
 
 from impasto.image.resize import fit_long_side
 
-__all__ = ["auto_scales", "fit_long_side", "scale_sides", "split_steps"]
+__all__ = ["auto_scales", "fit_long_side", "progressive_steps", "scale_sides", "schedule",
+           "split_steps"]
 
 #: The coarsest scale's long side in automatic mode: big enough for relu5_1 to see structure.
 MIN_AUTO_SIDE = 192
+#: Steps of a run from the AdaIN start (the default) at the coarsest scale, at each middle
+#: scale and at the finest: the style is already there, so the middle scales only carry the
+#: picture up, and the steps go where they are cheap (the layout) and where they buy the
+#: content's detail (the finest). Chosen on the validation split against the photo start's
+#: 300 steps (experiments/NOTES.md; docs/benchmarks.md "The cost of a picture in VGG steps").
+PROGRESSIVE_STEPS = (60, 20, 33)
+#: Steps in total of a run from the photo or from noise (split by :func:`split_steps`).
+CLASSIC_STEPS = 300
 
 
 def auto_scales(long_side: int) -> int:
@@ -54,3 +63,27 @@ def split_steps(sides: list[int], total: int) -> list[int]:
     for i in order[: total - sum(steps)]:
         steps[i] += 1
     return steps
+
+
+def progressive_steps(n_scales: int, total: int | None = None) -> list[int]:
+    """Steps per scale, coarse to fine, of a run from the AdaIN start: the shares of
+    :data:`PROGRESSIVE_STEPS` (coarsest, each middle, finest), scaled to ``total`` when it is
+    given. One scale takes the coarsest and the finest shares together."""
+    coarse, middle, fine = PROGRESSIVE_STEPS
+    shares = [coarse + fine] if n_scales == 1 else [coarse, *[middle] * (n_scales - 2), fine]
+    if total is None:
+        return shares
+    raw = [total * s / sum(shares) for s in shares]
+    steps = [math.floor(r) for r in raw]
+    order = sorted(range(n_scales), key=lambda i: (raw[i] - steps[i], i), reverse=True)
+    for i in order[: total - sum(steps)]:
+        steps[i] += 1
+    return steps
+
+
+def schedule(sides: list[int], total: int | None, start: str) -> list[int]:
+    """Steps per scale for a run of ``total`` steps (None: the default) from ``start``: the
+    progressive shares from the AdaIN start, :func:`split_steps` otherwise."""
+    if start == "adain":
+        return progressive_steps(len(sides), total)
+    return split_steps(sides, CLASSIC_STEPS if total is None else total)

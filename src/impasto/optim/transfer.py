@@ -23,7 +23,7 @@ from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.objective import Region, TransferObjective, wrap_blend
-from impasto.optim.pyramid import scale_sides, split_steps
+from impasto.optim.pyramid import scale_sides, schedule
 from impasto.optim.tiled import TiledTransfer, tiled_grams
 from impasto.optim.tiles import TilePlan, history_size, plan_tiles, quantise, tiled_bytes
 from impasto.runtime.memory import format_bytes, resident_bytes
@@ -165,14 +165,18 @@ def run_transfer(
                     f"{final[1]}x{final[0]} output: it needs about "
                     f"{format_bytes(needed + memory_budget - room)}")
     sides = scale_sides(max(final), cfg.scales)
-    steps = split_steps(sides, cfg.iterations)
+    # The pipeline resolves ``auto`` (TransferConfig.start) and paints the AdaIN start; here,
+    # without it, ``auto`` starts from the photo.
+    init = "content" if cfg.init == "auto" else cfg.init
+    if content is None and init == "content":
+        init = "noise"
+    steps = schedule(sides, cfg.iterations, init)
     sizes = [scale_size(final, side, cfg) for side in sides]
     if tiled:
         sizes = [(_align(h), _align(w)) for h, w in sizes]
     total_steps = sum(steps)
 
     generator = torch.Generator().manual_seed(seed)
-    init = "noise" if content is None and cfg.init == "content" else cfg.init
     x = _initial_image(init, inputs, content, sizes[0], generator, device,
                        luminance_only=cfg.preserve_color == "luminance", wrap=cfg.wrap)
     reporter = _Reporter(callback, cfg, inputs.content, started, len(sizes), total_steps,
@@ -396,6 +400,7 @@ def _initial_image(
             noise = noise[:, :1].expand(-1, 3, -1, -1)
         return noise.to(device)
     if inputs.init is None:
-        raise InvalidOption(f"init must be content, noise or an image path, not {init!r}")
-    image = resize(inputs.init, size, wrap=wrap)
+        raise InvalidOption(f"init {init!r} needs its start picture (TransferInputs.init)")
+    # A start picture (the AdaIN picture, a file) is joined across the wrap like the photo.
+    image = wrap_blend(resize(inputs.init, size, wrap=wrap), wrap)
     return _grey3(image) if luminance_only else image

@@ -22,12 +22,14 @@ from impasto.arbitrary.core import (
 from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
+from impasto.image import color
 from impasto.image.color import finish
 from impasto.image.faces import detect_faces, face_mask
 from impasto.image.masks import load_mask
 from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.models.inference import OnnxBackend, TorchBackend, backend_for
 from impasto.models.store import StyleModel, load_model
+from impasto.optim.pyramid import scale_sides
 from impasto.optim.transfer import TransferInputs, run_transfer
 from impasto.pipeline.inputs import Picture, fit_size, mask_name, read_masks, read_picture
 from impasto.pipeline.request import Request
@@ -54,6 +56,10 @@ class Rendered:
     method: str
 
 
+#: The largest long side of the AdaIN start (the coarsest scale is far smaller).
+START_MAX_SIDE = 512
+
+
 class OptimizeEngine:
     """Optimisation-based transfer (Gatys et al. 2016): VGG-19 kept per layer set; with
     ``init="adain"`` it starts from the AdaIN picture that ``arbitrary`` paints."""
@@ -74,6 +80,8 @@ class OptimizeEngine:
             runtime: Runtime, callback: CallbackLike | None,
             cancel: CancelToken | None) -> Rendered:
         cfg: TransferConfig = request.options
+        # The options as they ran say which start ``auto`` was.
+        cfg = cfg.replace(init=cfg.start(content is not None))
         dev = runtime.device
         init = None
         if cfg.init not in ("content", "noise", "adain"):
@@ -121,12 +129,22 @@ class OptimizeEngine:
         the same blend and masks: the start of a progressive run, and what the record says of
         it."""
         h, w = content.size
-        x = resize(content.tensor, fit_long_side(h, w, min(cfg.size, max(h, w))))
+        # Only the coarsest scale starts from it, so a print-size run paints it no larger than
+        # that scale or the default output, whichever is larger.
+        side = min(cfg.size, max(h, w),
+                   max(START_MAX_SIDE, scale_sides(cfg.size, cfg.scales)[0]))
+        x = resize(content.tensor, fit_long_side(h, w, side))
         size = (int(x.shape[-2]), int(x.shape[-1]))
-        opts = ArbitraryOptions(style_blend=cfg.style_blend, precision=cfg.precision)
+        opts = ArbitraryOptions(style_blend=cfg.style_blend, precision=cfg.precision,
+                                preserve_color=cfg.preserve_color)
         painted, core = self.arbitrary.paint(
             "adain", opts, choose_runtime("arbitrary", runtime.device, precision=cfg.precision),
             x, styles, [(resize_mask(m.cpu(), size), k) for m, k in regions])
+        if cfg.preserve_color == "luminance":
+            # The optimiser's styles get the content's luminance mean and spread (run_transfer);
+            # so does its start.
+            painted = color.match_luminance_stats(color.luminance(painted),
+                                                  color.luminance(x)).expand(-1, 3, -1, -1)
         return painted.to(runtime.device), {"method": "adain",
                                             "encoder": describe_encoder(core),
                                             "decoders": describe_decoders(core)}
