@@ -9,6 +9,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,19 +180,34 @@ def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> No
     if not files:
         raise InvalidImage(f"no pictures in {source}")
     names = output_names(files)
-    rows, failed = [], 0
-    for path in files:
-        try:
-            result = render(path)
-            written = result.save(job.output / names[path], bit_depth=job.bit_depth)
-        except InvalidImage as exc:
-            failed += 1
-            print(f"impasto: skipped {path.name}: {exc}", file=sys.stderr)
-            continue
+    rows: list[dict[str, Any]] = []
+    failed = 0
+
+    def report(path: Path, result: Result, saving: Future[Path]) -> None:
+        written = saving.result()  # a write that failed (disk full ...) stops the run here
         rows.append({"input": str(path), **summary(result, written)})
         if not job.json_out:
             err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) in "
                       f"{result.seconds * 1000:.0f} ms", highlight=False)
+
+    # Each picture is written (PNG compression: single-threaded, as long as a network's pass)
+    # in a second thread while the next one renders; reports stay in the files' order.
+    pending: tuple[Path, Result, Future[Path]] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="impasto-save") as saver:
+        for path in files:
+            try:
+                result = render(path)
+            except InvalidImage as exc:
+                failed += 1
+                print(f"impasto: skipped {path.name}: {exc}", file=sys.stderr)
+                continue
+            saving = saver.submit(result.save, job.output / names[path],
+                                  bit_depth=job.bit_depth)
+            if pending is not None:
+                report(*pending)
+            pending = (path, result, saving)
+        if pending is not None:
+            report(*pending)
     if job.json_out:
         print(json.dumps({"outputs": rows, "failed": failed, "device": where}))
     if failed:

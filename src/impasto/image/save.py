@@ -117,6 +117,12 @@ def _write_png16(fh: IO[bytes], arr: np.ndarray, metadata: dict[str, str]) -> No
     png.write_chunks(fh, chunks[:1] + text + chunks[1:])
 
 
+#: zlib level of 8-bit PNGs: 1, as OpenCV's imwrite, writes a 512 px picture about three times
+#: faster than PIL's default 6 for files about a seventh larger (measured in
+#: docs/benchmarks.md "Backends"); PNG stays lossless at every level.
+PNG_COMPRESS_LEVEL = 1
+
+
 def _writer(
     fmt: str, arr: np.ndarray, metadata: dict[str, str], bit_depth: int, quality: int
 ) -> Callable[[IO[bytes]], None]:
@@ -140,7 +146,8 @@ def _writer(
             info = PngImagePlugin.PngInfo()
             for key, value in metadata.items():
                 info.add_itxt(key, value)
-            Image.fromarray(arr).save(fh, format="PNG", pnginfo=info)
+            Image.fromarray(arr).save(fh, format="PNG", pnginfo=info,
+                                      compress_level=PNG_COMPRESS_LEVEL)
         else:
             options: dict[str, object] = {"quality": quality}
             if description is not None:

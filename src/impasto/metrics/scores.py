@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 from impasto.config import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from impasto.features.vgg import VGG19
@@ -56,6 +55,9 @@ def hellinger(p: np.ndarray, q: np.ndarray) -> float:
 
 def structure_similarity(a: torch.Tensor, b: torch.Tensor) -> float:
     """SSIM of the luminance of two (1, 3, H, W) images of the same size."""
+    # Imported here: scikit-image pulls in SciPy, a third of a second at every start-up.
+    from skimage.metrics import structural_similarity
+
     ya = luminance(a)[0, 0].double().cpu().numpy()
     yb = luminance(b)[0, 0].double().cpu().numpy()
     win = min(7, *ya.shape)
