@@ -13,7 +13,7 @@ from impasto.errors import Cancelled, Diverged
 from impasto.events import CancelToken, Progress
 from impasto.features import VGG19
 from impasto.optim.engine import EngineOptions, optimise
-from impasto.optim.pyramid import auto_scales, scale_sides, split_steps
+from impasto.optim.pyramid import auto_scales, scale_sides, schedule, split_steps
 from impasto.optim.transfer import TransferInputs, run_transfer
 from tests.conftest import stripes, synthetic_rgb, to_tensor
 
@@ -121,6 +121,19 @@ def test_pyramid_sizes_and_step_split() -> None:
     steps = split_steps([128, 256, 512], 300)
     assert sum(steps) == 300 and steps[0] > steps[1] > steps[2] > 0
     assert split_steps([64], 0) == [0]
+
+
+def test_the_progressive_schedule() -> None:
+    """From the AdaIN start: 60 steps at the coarsest scale, 20 at each middle one, 33 at the
+    finest; a given total is shared in those proportions. From the photo: 300 by 1/side."""
+    assert schedule([192, 314, 512], None, "adain") == [60, 20, 33]
+    assert schedule([192, 300, 500, 1024], None, "adain") == [60, 20, 20, 33]
+    assert schedule([96], None, "adain") == [93]
+    assert schedule([192, 384], None, "adain") == [60, 33]
+    shared = schedule([192, 314, 512], 226, "adain")
+    assert sum(shared) == 226 and shared == [120, 40, 66]
+    assert schedule([192, 314, 512], None, "content") == split_steps([192, 314, 512], 300)
+    assert schedule([192, 314, 512], 30, "noise") == split_steps([192, 314, 512], 30)
 
 
 def test_large_output_keeps_aspect_ratio(vgg: VGG19) -> None:
