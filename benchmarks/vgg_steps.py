@@ -3,12 +3,14 @@ quality.
 
 The unit: one **VGG step** is one forward and backward pass of plain fp32 VGG-19 up to relu5_1
 at 512 x 341 (the default picture's size), to the pixels, timed in the same run as the
-presets (median of ``--unit-repeats`` after a warm-up). A preset's cost is the seconds its
-pictures take to render (the pipeline's ``render`` timing: the optimisation, and the AdaIN
-picture for a progressive start; reading files and loading VGG-19 and the decoders are not
-counted: every preset first runs once on a small picture) divided by
-that unit, so the figure means the same on a fast and a slow CPU. ``--precision fp32`` stands
-in for a CPU without bf16 on one that has it; ``auto`` is what the runtime policy picks.
+presets (median of ``--unit-repeats`` after a warm-up), before the first picture and again
+after every picture. A picture's cost is the seconds it takes to render (the pipeline's
+``render`` timing: the optimisation, and the AdaIN picture for a progressive start; reading
+files and loading VGG-19 and the decoders are not counted: every preset first runs once on a
+small picture) divided by the mean of the units timed just before and just after it, so the
+figure means the same on a fast and a slow CPU, and on a machine whose speed drifts.
+``--precision fp32`` stands in for a CPU without bf16 on one that has it; ``auto`` is what the
+runtime policy picks.
 
 Each preset runs on ``--pairs`` pairs of the ``--split`` (benchmark pairs by default; choose
 presets on ``--split validation``) and is scored with :func:`impasto.score` (style and content
@@ -19,7 +21,7 @@ distance, SSIM), so a cheaper preset shows what it costs in quality. A preset is
 Run from the repository root (with the venv active)::
 
     python benchmarks/vgg_steps.py --precision fp32 --pairs 5 \\
-        --preset default --preset progressive:init=adain,iterations=150 \\
+        --preset classic:init=content --preset default \\
         --json docs/results/vgg_steps_fp32.json
 """
 
@@ -83,6 +85,11 @@ def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
                 options[key] = int(value)
             elif isinstance(current, float):
                 options[key] = float(value)
+            elif current is None:  # an optional number (iterations, the weights) or a name
+                try:
+                    options[key] = int(value)
+                except ValueError:
+                    options[key] = float(value) if value.replace(".", "", 1).isdigit() else value
             else:
                 options[key] = value
         except ValueError:
@@ -92,6 +99,27 @@ def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
     except InvalidOption as exc:
         sys.exit(f"error: --preset {text!r}: {exc}")
     return name or "default", options
+
+
+def write_sheet(out: Path, chosen: list[tuple[Path, Path]], names: list[str],
+                dest: Path) -> Path:
+    """A contact sheet, one row a pair: the photo, the painting and each preset's picture (from
+    ``--out``), labelled."""
+    from PIL import Image
+
+    from impasto.image.sheet import contact_sheet
+
+    cells, labels = [], []
+    for content, style in chosen:
+        cells += [Image.open(content).convert("RGB"), Image.open(style).convert("RGB")]
+        labels += [content.stem, style.stem]
+        for name in names:
+            cells.append(Image.open(out / f"{pair_name(content, style)}_{name}.png"))
+            labels.append(name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    contact_sheet(cells, labels, columns=2 + len(names), cell_height=220).save(dest,
+                                                                              quality=88)
+    return dest
 
 
 def main() -> None:
@@ -107,6 +135,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
     parser.add_argument("--out", default=None, help="folder for the pictures (optional)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--sheet", default=None,
+                        help="a contact sheet of the pictures (needs --out), e.g. "
+                             "docs/images/progressive_contact_sheet.jpg")
     add_split_argument(parser)
     args = parser.parse_args()
     if args.threads:
@@ -117,6 +148,8 @@ def main() -> None:
     root = data_dir(args.data)
     chosen = split_pairs(root, args.split, args.pairs)
     presets = [parse_preset(p) for p in (args.preset or ["default"])]
+    if args.sheet and not args.out:
+        sys.exit("error: --sheet needs --out (the folder the pictures are kept in)")
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +159,9 @@ def main() -> None:
     for _, options in presets:
         pipeline.render(impasto.Request(chosen[0][0], chosen[0][1], options={
             **options, "size": 64, "iterations": 1, "precision": args.precision}))
-    unit_before = vgg_step_seconds(args.unit_repeats)
+    # The unit is timed again between renders, and each render is divided by the units timed
+    # just before and just after it: this machine's speed drifts by a fifth within a run.
+    units = [vgg_step_seconds(args.unit_repeats)]
     rows: list[dict[str, Any]] = []
     for content, style in chosen:
         for name, options in presets:
@@ -134,22 +169,25 @@ def main() -> None:
                     **options}
             result = pipeline.render(impasto.Request(content, style, options=opts))
             scores = impasto.score(content, style, result.image)
+            units.append(vgg_step_seconds(args.unit_repeats))
+            unit_here = statistics.mean(units[-2:])
             rows.append({"pair": pair_name(content, style), "preset": name,
                          "options": options, "render_seconds": result.timings["render"],
+                         "unit_seconds": unit_here,
+                         "vgg_steps": result.timings["render"] / unit_here,
                          "precision": result.precision, **scores.to_dict()})
             if out is not None:
                 result.save(out / f"{pair_name(content, style)}_{name}.png")
             print(f"{pair_name(content, style)} {name}: {result.timings['render']:.1f} s, "
                   f"style {scores.style_distance:.3f}, content {scores.content_distance:.3f}",
                   flush=True)
-    unit_after = vgg_step_seconds(args.unit_repeats)
-    unit = statistics.median([unit_before, unit_after])
+    unit = statistics.median(units)
     summary = []
     for name, options in presets:
         mine = [r for r in rows if r["preset"] == name]
         summary.append({
             "preset": name, "options": options,
-            "vgg_steps": statistics.mean(r["render_seconds"] for r in mine) / unit,
+            "vgg_steps": statistics.mean(r["vgg_steps"] for r in mine),
             "style_distance": statistics.mean(r["style_distance"] for r in mine),
             "content_distance": statistics.mean(r["content_distance"] for r in mine),
             "ssim": statistics.mean(r["ssim"] for r in mine),
@@ -158,20 +196,20 @@ def main() -> None:
     for s in summary:
         s["style_vs_first"] = s["style_distance"] / base["style_distance"]
         s["content_vs_first"] = s["content_distance"] / base["content_distance"]
-    print(f"unit: one fp32 VGG-19 step at 512 x 341 = {unit:.3f} s "
-          f"(before {unit_before:.3f}, after {unit_after:.3f})")
+    print(f"unit: one fp32 VGG-19 step at 512 x 341 = {unit:.3f} s (median; from "
+          f"{min(units):.3f} to {max(units):.3f} over the run)")
     print(table(["preset", "VGG steps", "style", "content", "SSIM", "style/first",
                  "content/first"],
                 [[s["preset"], f"{s['vgg_steps']:.1f}", f"{s['style_distance']:.4f}",
                   f"{s['content_distance']:.4f}", f"{s['ssim']:.3f}",
                   f"{s['style_vs_first']:.3f}", f"{s['content_vs_first']:.3f}"]
                  for s in summary]))
-    for r in rows:
-        r["vgg_steps"] = r["render_seconds"] / unit
+    if args.sheet and out is not None:
+        print(f"wrote {write_sheet(out, chosen, [n for n, _ in presets], Path(args.sheet))}")
     write_json(args.json, {
         **run_header(Path(__file__).stem), "split": args.split, "precision": args.precision,
-        "size": args.size, "unit_seconds": unit, "unit_seconds_before": unit_before,
-        "unit_seconds_after": unit_after, "summary": summary, "rows": rows,
+        "size": args.size, "unit_seconds": unit, "unit_seconds_all": units,
+        "summary": summary, "rows": rows,
     })
 
 
