@@ -87,8 +87,9 @@ class TransferConfig:
     init: str = field(
         default="auto",
         metadata=_opt("Start image: auto (adain with a content picture, noise for a texture), "
-                      "adain (the content's AdaIN picture: a progressive start, about half the "
-                      "work for the same picture), content, noise, or an image path."),
+                      "adain (the content's AdaIN picture: a progressive start, less than half "
+                      "the work of the photo start), content (the photo, 300 steps), noise, or "
+                      "an image path."),
     )
     seed: int | None = field(
         default=None, metadata=_opt("Random seed (chosen and recorded when not given).")
