@@ -23,7 +23,6 @@ from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
 from impasto.image import color
-from impasto.image.color import finish
 from impasto.image.faces import detect_faces, face_mask
 from impasto.image.masks import load_mask
 from impasto.image.resize import fit_long_side, resize, resize_mask
@@ -184,8 +183,8 @@ class NetworkEngine:
     def tensor(self, x: torch.Tensor, opts: NetworkOptions, runtime: Runtime) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> stylised, colour-finished, on the CPU (frames, webcam)."""
         styled = self.backend(opts, runtime)(x).cpu()
-        return finish(styled, x.cpu(), strength=opts.strength,
-                      preserve_color=opts.preserve_color)
+        return color.finish(styled, x.cpu(), strength=opts.strength,
+                            preserve_color=opts.preserve_color)
 
     def run(self, request: Request, content: Picture | None, styles: list[Picture],
             runtime: Runtime, callback: CallbackLike | None,
@@ -238,7 +237,7 @@ class ArbitraryEngine:
         stats = [self.style_stats(core, s) for s in styles]
         out = core.stylize_tensor(x, stats, weights=opts.style_blend, regions=regions,
                                   strength=opts.strength)
-        return finish(out, x, strength=1.0, preserve_color=opts.preserve_color), core
+        return color.finish(out, x, strength=1.0, preserve_color=opts.preserve_color), core
 
     def run(self, request: Request, content: Picture | None, styles: list[Picture],
             runtime: Runtime, callback: CallbackLike | None,
