@@ -178,17 +178,23 @@ def _open_temp(target: Path) -> tuple[Path, IO[bytes]]:
     return temp, fh
 
 
-def check_output_path(path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
-    """Check, before a long run, that ``path`` can be written: format, bit depth, folder.
-
-    Creates the folder if missing and proves it writable with a temporary file (removed again).
-    """
+def _target(path: str | os.PathLike[str], bit_depth: int) -> tuple[Path, str]:
+    """The output path and its format, with the bit depth checked against the format."""
     target = Path(os.fspath(path)).expanduser()
     fmt = _output_format(target)
     if bit_depth not in (8, 16):
         raise InvalidOption(f"bit-depth must be 8 or 16, not {bit_depth}")
     if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
-        raise InvalidOption(f"16-bit output needs .png or .tif, not {target.suffix}")
+        raise InvalidOption(f"16-bit output needs a .png or .tif/.tiff file, not {target.name}")
+    return target, fmt
+
+
+def check_output_path(path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
+    """Check, before a long run, that ``path`` can be written: format, bit depth, folder.
+
+    Creates the folder if missing and proves it writable with a temporary file (removed again).
+    """
+    target, _ = _target(path, bit_depth)
     temp, fh = _open_temp(target)
     fh.close()
     with contextlib.suppress(OSError):
@@ -224,12 +230,7 @@ def save_image(
     quality: int = 95,
 ) -> Path:
     """Write ``image`` atomically in the format given by the extension; return the path."""
-    target = Path(os.fspath(path)).expanduser()
-    fmt = _output_format(target)
-    if bit_depth not in (8, 16):
-        raise InvalidOption(f"bit depth must be 8 or 16, got {bit_depth}")
-    if bit_depth == 16 and fmt not in ("PNG", "TIFF"):
-        raise InvalidOption(f"16-bit output needs a .png or .tif/.tiff file, not {target.name}")
+    target, fmt = _target(path, bit_depth)
     if not 1 <= quality <= 100:
         raise InvalidOption(f"quality must be between 1 and 100, got {quality}")
     items = _check_metadata(metadata, fmt)
