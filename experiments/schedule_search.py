@@ -39,11 +39,6 @@ from _common import (
 from vgg_steps import vgg_step_seconds
 
 
-def to_uint8(image: Any) -> Any:
-    """A (1, 3, H, W) tensor in [0, 1] as the 8-bit array a saved picture would hold."""
-    return (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
-
-
 def parse_schedule(text: str) -> dict[str, Any]:
     name, _, spec = text.partition(":")
     out: dict[str, Any] = {"name": name, "options": {}, "checks": []}
@@ -81,6 +76,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import impasto
+    from impasto.image.io import to_pil
     from impasto.optim import transfer
 
     schedules = [parse_schedule(s) for s in args.schedule]
@@ -120,7 +116,7 @@ def main() -> None:
             last_elapsed = snaps[n_final][0]
             for k in sched["checks"]:
                 elapsed, image = snaps[k]
-                scores = impasto.score(content, style, to_uint8(image))
+                scores = impasto.score(content, style, to_pil(image))
                 rows.append({"pair": pair_name(content, style), "schedule": sched["name"],
                              "final_steps": k, "render_seconds": total - (last_elapsed - elapsed),
                              **scores.to_dict()})
