@@ -52,17 +52,7 @@ def split_steps(sides: list[int], total: int) -> list[int]:
     Steps go in proportion to 1/side (inverse square root of the pixel count): coarse scales
     settle the layout in many cheap steps, fine scales refine it in few costly ones.
     """
-    if total <= 0:
-        return [0] * len(sides)
-    weights = [1.0 / s for s in sides]
-    norm = sum(weights)
-    raw = [total * w / norm for w in weights]
-    steps = [math.floor(r) for r in raw]
-    # Hand out the remainder by largest fractional part, finest scale first on ties.
-    order = sorted(range(len(sides)), key=lambda i: (raw[i] - steps[i], i), reverse=True)
-    for i in order[: total - sum(steps)]:
-        steps[i] += 1
-    return steps
+    return _share(total, [1.0 / s for s in sides])
 
 
 def progressive_steps(n_scales: int, total: int | None = None) -> list[int]:
@@ -71,11 +61,18 @@ def progressive_steps(n_scales: int, total: int | None = None) -> list[int]:
     given. One scale takes the coarsest and the finest shares together."""
     coarse, middle, fine = PROGRESSIVE_STEPS
     shares = [coarse + fine] if n_scales == 1 else [coarse, *[middle] * (n_scales - 2), fine]
-    if total is None:
-        return shares
-    raw = [total * s / sum(shares) for s in shares]
+    return shares if total is None else _share(total, shares)
+
+
+def _share(total: int, weights: list[float] | list[int]) -> list[int]:
+    """``total`` whole steps in proportion to ``weights``, summing to ``total``."""
+    if total <= 0:
+        return [0] * len(weights)
+    norm = sum(weights)
+    raw = [total * w / norm for w in weights]
     steps = [math.floor(r) for r in raw]
-    order = sorted(range(n_scales), key=lambda i: (raw[i] - steps[i], i), reverse=True)
+    # Hand out the remainder by largest fractional part, finest scale first on ties.
+    order = sorted(range(len(weights)), key=lambda i: (raw[i] - steps[i], i), reverse=True)
     for i in order[: total - sum(steps)]:
         steps[i] += 1
     return steps
