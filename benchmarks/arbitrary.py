@@ -18,6 +18,9 @@ and content distances (means of all four scores in the summary); a contact sheet
 style | peer | AdaIN | WCT | optimisation): ``docs/images/arbitrary_contact_sheet.jpg`` for the
 benchmark split, ``OUT/quality/contact_sheet_validation.jpg`` for the validation split.
 
+``--unseen`` keeps only the pairs whose style is held out of the built-in styles (the
+library's ``held_out``): ``docs/images/arbitrary_contact_sheet_unseen.jpg``.
+
 ``--mode patches``: a ``--side`` px picture (4K by default) with AdaIN in patches (URST): time,
 peak memory (RSS), and the gradient energy on the patches' seams against elsewhere.
 
@@ -166,6 +169,11 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     stylizer = impasto.Stylizer("cpu") if args.optimise else None
     rows, records, cells, labels = [], [], [], []
     chosen = split_pairs(root, args.split, args.pairs)
+    if args.unseen:
+        from impasto.styles.library import library
+
+        held = {h["file"] for h in library()["held_out"]}
+        chosen = [(c, s) for c, s in chosen if s.name in held]
     for content, style in chosen:
         name = pair_name(content, style)
         pictures: dict[str, Path] = {}
@@ -226,10 +234,13 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         print(k, {a: round(b, 4) if isinstance(b, float) else b for a, b in v.items()})
     sheet = contact_sheet(cells, labels, columns=6, cell_height=200)
     dest = (REPO_ROOT / "docs" / "images" / "arbitrary_contact_sheet.jpg"
+            if args.split == "benchmark" and not args.unseen
+            else REPO_ROOT / "docs" / "images" / "arbitrary_contact_sheet_unseen.jpg"
             if args.split == "benchmark" else out / "contact_sheet_validation.jpg")
     sheet.convert("RGB").save(dest, quality=85)
     print(f"contact sheet: {dest}")
-    return {"split": args.split, "size": args.size, "threads": args.threads,
+    return {"split": args.split, "unseen_only": args.unseen, "size": args.size,
+            "threads": args.threads,
             "pairs": [pair_name(c, s) for c, s in chosen],
             "records": records, "summary": summary}
 
@@ -300,6 +311,9 @@ def main() -> int:
                         help="a distilled encoder (folder or shipped name) to time and score")
     parser.add_argument("--candidate", action="append", default=[],
                         help="quality: also score LABEL=DECODER_DIR[,ENCODER_DIR]")
+    parser.add_argument("--unseen", action="store_true",
+                        help="quality: only the pairs whose style is held out of the built-in "
+                             "styles (impasto/styles/library.json)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "arbitrary"))
     parser.add_argument("--json", default=None)

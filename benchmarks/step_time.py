@@ -174,7 +174,7 @@ def impasto_objective(vgg: VGG19, content: torch.Tensor, style: torch.Tensor, si
     """The objective ``run_transfer`` builds at a single scale of ``size`` px, default config."""
     cfg = TransferConfig(size=size, scales=1, precision=precision)  # type: ignore[arg-type]
     h, w = output_size(content, cfg)
-    style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
+    style_side = max(MIN_STYLE_SIDE, round((cfg.style_scale or 1.0) * max(h, w)))
     content_weight, style_weight = cfg.weights()
     objective = scale_objective(
         vgg, cfg, resize(content, (h, w)),

@@ -87,7 +87,7 @@ def main() -> None:
     pipeline = impasto.Pipeline("cpu")
     current: dict[str, Any] = {}
     transfer.scale_sides = lambda long_side, scales: list(current["sides"])
-    transfer.split_steps = lambda sides, total: list(current["steps"])
+    transfer.schedule = lambda sides, total, start: list(current["steps"])
     for sched in schedules:  # warm-up: loads VGG-19 and the decoders
         current.update(sides=[64], steps=[1])
         pipeline.render(impasto.Request(chosen[0][0], chosen[0][1], options={

@@ -14,7 +14,8 @@ SRC = ROOT / "src" / "impasto"
 #: package beside it or above it (imports inside functions count too).
 LAYERS = (
     {"errors", "_version"},
-    {"events", "runtime", "image"},  # progress events, device/precision policy, pixels
+    # progress events, device/precision policy and the cache, pixels, the built-in styles
+    {"events", "runtime", "image", "styles"},
     {"features", "provenance"},  # VGG-19 and its facts; where inputs came from
     {"config", "losses"},  # options objects (checked once); loss math
     {"metrics"},

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
+from impasto.errors import InvalidOption
 from impasto.events import CallbackLike, CancelToken
 from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource, open_image, split_alpha, to_tensor
 from impasto.metrics.scores import Scores
@@ -50,8 +51,8 @@ def stylize(
     """
     request_fields = {k: options.pop(k) for k in REQUEST_FIELDS if k in options}
     result = pipeline_for(str(device)).render(
-        Request(content, style_or_styles, method=check_method(method),
-                options=options_for(method, options), **request_fields),
+        Request(content, style_or_styles, method=check_method(method), options=options,
+                **request_fields),
         callback=callback, cancel=cancel)
     result.image.info.update(result.metadata)
     return result.image
@@ -184,3 +185,37 @@ def score(
     ]
     # The pipeline of that device keeps its scoring network (score() is called per output).
     return pipeline_for(str(dev)).scorer().score(*tensors)
+
+
+#: Long side of each picture of a style sheet.
+SHEET_SIZE = 256
+
+
+def style_sheet(photo: ImageSource | None = None, styles: Sequence[Any] | None = None, *,
+                size: int = SHEET_SIZE, method: str = "adain", columns: int = 6,
+                device: str | torch.device = "cpu",
+                progress: Any = None) -> Image.Image:
+    """A contact sheet of ``photo`` (default: the demo's photo) in every built-in style (or
+    ``styles``), each picture ``size`` px on its long side, labelled with the style's name;
+    the photo itself comes first. ``method`` is ``adain`` or ``wct`` (one pass each).
+    ``progress(done, total)`` is called after each picture."""
+    from impasto.image.samples import demo_content
+    from impasto.image.sheet import contact_sheet
+    from impasto.styles.library import builtin_styles, resolve_style
+
+    if method not in ("adain", "wct"):
+        raise InvalidOption(f"a style sheet is painted with adain or wct, not {method}")
+    chosen = [resolve_style(s) for s in styles] if styles else list(builtin_styles())
+    pipeline = pipeline_for(str(device))
+    source, _ = split_alpha(open_image(demo_content() if photo is None else photo,
+                                       name="photo"))
+    first = Request(source, chosen[0], method=method, options={"size": size})
+    pictures: list[Image.Image] = []
+    labels: list[str] = []
+    for i, style in enumerate(chosen, start=1):
+        pictures.append(pipeline.render(first.replace(styles=(style,))).image)
+        labels.append(getattr(style, "name", None) or f"style {i}")
+        if progress is not None:
+            progress(i, len(chosen))
+    return contact_sheet([source.resize(pictures[0].size, Image.Resampling.LANCZOS),
+                          *pictures], ["photo", *labels], columns=columns)

@@ -70,6 +70,20 @@ class StyleStats:
 
     layers: dict[str, Stats]
 
+    def to_tensors(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The statistics as plain tensors on the CPU (what a cache keeps)."""
+        return {layer: ({"mean": s.mean.cpu(), "std": s.std.cpu()} if isinstance(s, T.MeanStd)
+                        else {"mean": s.mean.cpu(), "cov": s.cov.cpu()})
+                for layer, s in self.layers.items()}
+
+    @classmethod
+    def from_tensors(cls, data: dict[str, dict[str, torch.Tensor]],
+                     device: torch.device) -> StyleStats:
+        """The inverse of :meth:`to_tensors`, on ``device``."""
+        return cls({layer: (T.MeanStd(d["mean"].to(device), d["std"].to(device)) if "std" in d
+                            else T.MeanCov(d["mean"].to(device), d["cov"].to(device)))
+                    for layer, d in data.items()})
+
 
 def check_method(method: str) -> str:
     if method not in METHODS:
@@ -181,6 +195,13 @@ class ArbitraryStylizer:
 
     def _stats(self, f: torch.Tensor, weight: torch.Tensor | None = None) -> Stats:
         return T.mean_std(f, weight) if self.method == "adain" else T.mean_cov(f, weight)
+
+    def describe(self) -> dict[str, Any]:
+        """What a style's statistics depend on besides the picture (a cache's key)."""
+        return {"method": self.method, "layers": list(self.layers),
+                "encoder": describe_encoder(self), "precision": self.precision,
+                "device": self.device.type,
+                "channels_last": self.memory_format == torch.channels_last}
 
     def style_stats(self, style: torch.Tensor) -> StyleStats:
         """Statistics of a (1, 3, H, W) style picture at every layer of the method."""

@@ -19,6 +19,7 @@ from rich.table import Table
 from impasto import api
 from impasto._version import __version__
 from impasto.cli import models as model_commands
+from impasto.cli import styles as style_commands
 from impasto.cli import training as training_commands
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import ProgressBar
@@ -84,7 +85,8 @@ def stylize(
         help="Content picture, a folder of pictures (then -o is a folder), or - (stdin to "
              "stdout).")],
     styles: Annotated[list[str] | None, typer.Argument(
-        help="One or more style pictures (none with --model).")] = None,
+        help="One or more style pictures, or built-in styles by name (impasto styles lists "
+             "them); none with --model.")] = None,
     *,
     output: OutputOpt,
     device: DeviceOpt = "auto",
@@ -160,7 +162,8 @@ def stylize(
 @app.command()
 @with_config_options
 def texture(
-    styles: Annotated[list[str], typer.Argument(help="One or more style pictures.")],
+    styles: Annotated[list[str], typer.Argument(
+        help="One or more style pictures or built-in style names.")],
     output: OutputOpt,
     device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
@@ -185,7 +188,8 @@ def texture(
 @with_config_options(skip=frozenset({"size", "iterations"}))
 def sweep(
     content: Annotated[str, typer.Argument(help="Content picture.")],
-    styles: Annotated[list[str], typer.Argument(help="One or more style pictures.")],
+    styles: Annotated[list[str], typer.Argument(
+        help="One or more style pictures or built-in style names.")],
     param: Annotated[str, typer.Option(
         "--param", help="NAME=V1,V2,...: the option to sweep, e.g. strength=0.2,0.5,0.8.")],
     output: OutputOpt,
@@ -304,6 +308,7 @@ def info(json_out: JsonOpt = False) -> None:
 
 training_commands.register(app)
 model_commands.register(app)
+style_commands.register(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:

@@ -24,7 +24,7 @@ from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import open_image
 from impasto.image.masks import parse_mask_spec, parse_protect_spec
 from impasto.image.save import check_output_path
-from impasto.pipeline import Pipeline, Request, check_method, options_for
+from impasto.pipeline import Pipeline, Request, check_method
 from impasto.result import Result
 from impasto.runtime.device import describe
 
@@ -66,13 +66,12 @@ def build_request(job: Job) -> Request:
             values["preview_every"] = 50
     if values.get("preview_every") and job.preview_dir is None:
         raise InvalidOption("--preview-every needs --preview-dir DIR")
-    options = options_for(method, values)
     fields: dict[str, Any] = {}
     if job.max_pixels is not None:
         fields["max_pixels"] = job.max_pixels
     return Request(
         _PLACEHOLDER,
-        job.styles, method=method, options=options,
+        job.styles, method=method, options=values,
         masks=[parse_mask_spec(text) for text in job.masks],
         protect=[parse_protect_spec(text, DEFAULT_PROTECT_WEIGHT) for text in job.protect],
         protect_faces=job.protect_faces, **fields)

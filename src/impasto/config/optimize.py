@@ -74,9 +74,10 @@ class TransferConfig:
         metadata=_opt("Blend weights of the style images, comma-separated, one per style.",
                       cli_type="floats"),
     )
-    style_scale: float = field(
-        default=1.0,
-        metadata=_opt("Size of the style image relative to the output (stroke scale)."),
+    style_scale: float | None = field(
+        default=None,
+        metadata=_opt("Size of the style image relative to the output (stroke scale); "
+                      "default: a built-in style's own scale, else 1."),
     )
     tv_weight: float = field(
         default=0.0, metadata=_opt("Total-variation weight (smoothness), relative to content.")
@@ -223,7 +224,8 @@ def validate(cfg: TransferConfig) -> None:
         value = getattr(cfg, name)
         if value is not None:
             finite(flag(name), value)
-    finite("style-scale", cfg.style_scale, low=0.05, high=8.0)
+    if cfg.style_scale is not None:
+        finite("style-scale", cfg.style_scale, low=0.05, high=8.0)
     finite("tv-weight", cfg.tv_weight)
     check_positive("learning-rate", cfg.learning_rate)
     check_blend(cfg.style_blend)

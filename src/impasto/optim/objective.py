@@ -49,7 +49,7 @@ class TransferObjective(nn.Module):
         vgg: VGG19,
         *,
         content: torch.Tensor | None,
-        styles: Sequence[torch.Tensor],
+        styles: Sequence[torch.Tensor | Mapping[str, Any]],
         style_mix: Mapping[str, Sequence[float]],
         content_layers: Sequence[str],
         style_layers: Sequence[str],
@@ -83,10 +83,15 @@ class TransferObjective(nn.Module):
                 f"region masks need --style-loss gram; {style_loss} has no masked form yet"
             )
         with torch.no_grad():
-            per_style = []
+            per_style: list[dict[str, Any]] = []
             for style in styles:
+                if isinstance(style, Mapping):  # its targets, made before (prepared)
+                    per_style.append(dict(style))
+                    continue
                 feats = self._features(style)
                 per_style.append({n: self.family.target(feats[n]) for n in self.style_layers})
+            #: Each style's own targets, per layer (what a prepared style keeps).
+            self.style_targets = per_style
             if self.regions:
                 # One target per region: its style's statistics, unblended.
                 self.targets: list[dict[str, Any]] = [per_style[r.style] for r in self.regions]

@@ -8,8 +8,9 @@ import dataclasses
 import gc
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -23,6 +24,7 @@ from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.objective import Region, TransferObjective, wrap_blend
+from impasto.optim.prepared import prepare
 from impasto.optim.pyramid import scale_sides, schedule
 from impasto.optim.tiled import TiledTransfer, tiled_grams
 from impasto.optim.tiles import TilePlan, history_size, plan_tiles, quantise, tiled_bytes
@@ -56,6 +58,9 @@ class TransferInputs:
     init: torch.Tensor | None = None
     regions: Sequence[tuple[torch.Tensor, int]] = field(default_factory=tuple)
     protect: Sequence[tuple[torch.Tensor, float]] = field(default_factory=tuple)
+    #: Per style, the SHA-256 under which its targets may be kept prepared (a built-in
+    #: style's), or None.
+    style_keys: Sequence[str | None] = field(default_factory=tuple)
 
 
 def output_size(content: torch.Tensor | None, cfg: TransferConfig) -> tuple[int, int]:
@@ -185,7 +190,7 @@ def run_transfer(
 
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         x = resize(x, (h, w), wrap=cfg.wrap)
-        style_side = max(MIN_STYLE_SIDE, round(cfg.style_scale * max(h, w)))
+        style_side = max(MIN_STYLE_SIDE, round((cfg.style_scale or 1.0) * max(h, w)))
         plan = plan_for(h, w) if tiled else None
         # Tiled scales keep the content and style pictures whole in 8 bits (what the files had).
         keep = quantise if plan is not None else _identity
@@ -204,12 +209,17 @@ def run_transfer(
             x = runner.run(x, n_steps, on_visit=_visit_hook(hook, n_steps), cancel=cancel)
             del runner
         else:
+            # A built-in style's targets are kept (their pictures stay as the files had them
+            # only without colour preservation, which remakes the styles from the content).
+            prepared = prepare(styles_here, inputs.style_keys if cfg.preserve_color == "none"
+                               else (), vgg, cfg.style_layers, cfg.style_loss, precision)
             objective = scale_objective(
-                vgg, cfg, content_here, styles_here, mix, content_weight=content_weight,
+                vgg, cfg, content_here, prepared.styles, mix, content_weight=content_weight,
                 style_weight=style_weight, precision=precision,
                 regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
                 protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
             )
+            prepared.keep(objective.style_targets)
             scale_options = options
             if room is not None:
                 # Keep the optimiser's history within the budget too (it is whole-picture
@@ -229,7 +239,7 @@ def scale_objective(
     vgg: VGG19,
     cfg: TransferConfig,
     content: torch.Tensor | None,
-    styles: Sequence[torch.Tensor],
+    styles: Sequence[torch.Tensor | Mapping[str, Any]],
     mix: dict[str, list[float]],
     *,
     content_weight: float,

@@ -5,6 +5,7 @@ and returns the picture as a tensor and what the provenance record says of the m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from impasto.optim.pyramid import scale_sides
 from impasto.optim.transfer import TransferInputs, run_transfer
 from impasto.pipeline.inputs import Picture, fit_size, mask_name, read_masks, read_picture
 from impasto.pipeline.request import Request
+from impasto.runtime.cache import cache_key, code_hash, load_tensors, save_tensors
 from impasto.runtime.memory import memory_budget
 from impasto.runtime.policy import Runtime, choose_runtime
 
@@ -42,6 +44,8 @@ PADDING_FOR_WRAP = {"none": "zeros", "both": "circular", "x": "circular_x"}
 STYLE_SIZE = 512
 #: Style statistics kept per arbitrary-style stylizer (a folder of contents reuses them).
 STATS_CACHE = 16
+#: The user's cache folder of built-in styles' prepared statistics.
+STYLE_CACHE = "styles"
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,9 @@ class OptimizeEngine:
             runtime: Runtime, callback: CallbackLike | None,
             cancel: CancelToken | None) -> Rendered:
         cfg: TransferConfig = request.options
-        # The options as they ran say which start ``auto`` was.
-        cfg = cfg.replace(init=cfg.start(content is not None))
+        # The options as they ran say which start ``auto`` was, and which style scale.
+        cfg = cfg.replace(init=cfg.start(content is not None),
+                          style_scale=style_scale(cfg, styles))
         dev = runtime.device
         init = None
         if cfg.init not in ("content", "noise", "adain"):
@@ -114,7 +119,9 @@ class OptimizeEngine:
             vgg,
             TransferInputs(content=None if content is None else content.tensor.to(dev),
                            styles=[s.tensor.to(dev) for s in styles], init=init,
-                           regions=regions, protect=protections),
+                           regions=regions, protect=protections,
+                           style_keys=[s.record["sha256"] if s.record.get("builtin") else None
+                                       for s in styles]),
             cfg, seed=int(cfg.seed), precision=runtime.precision,  # type: ignore[arg-type]
             callback=_tagged(callback, "optimize"), cancel=cancel,
             memory_budget=memory_budget(cfg.max_memory, dev),
@@ -220,14 +227,35 @@ class ArbitraryEngine:
     def style_stats(self, core: ArbitraryStylizer, style: Picture) -> StyleStats:
         key = (id(core), style.record["sha256"], style.size)
         if key not in self._stats:
-            x = style.tensor
-            x = resize(x, fit_long_side(x.shape[-2], x.shape[-1],
-                                        min(STYLE_SIZE, max(x.shape[-2:]))))
-            self._stats[key] = core.style_stats(x)
+            self._stats[key] = self._prepared(core, style)
             while len(self._stats) > STATS_CACHE:
                 self._stats.popitem(last=False)
         self._stats.move_to_end(key)
         return self._stats[key]
+
+    @staticmethod
+    def _prepared(core: ArbitraryStylizer, style: Picture) -> StyleStats:
+        """A style's statistics; a built-in style's are kept in the user's cache, so a later
+        process encodes no style (a damaged or foreign entry is made again)."""
+        entry = None
+        if style.record.get("builtin"):
+            entry = cache_key({"kind": "arbitrary-stats", "style": style.record["sha256"],
+                               "size": list(style.size), "style_size": STYLE_SIZE,
+                               **core.describe(), "code": _stats_code()})
+            found = load_tensors(STYLE_CACHE, entry)
+            if found is not None:
+                try:
+                    stats = StyleStats.from_tensors(found, core.device)
+                except (KeyError, TypeError, AttributeError):
+                    stats = None
+                if stats is not None and set(stats.layers) == set(core.layers):
+                    return stats
+        x = style.tensor
+        x = resize(x, fit_long_side(x.shape[-2], x.shape[-1], min(STYLE_SIZE, max(x.shape[-2:]))))
+        stats = core.style_stats(x)
+        if entry is not None:
+            save_tensors(STYLE_CACHE, entry, stats.to_tensors())
+        return stats
 
     def paint(self, method: str, opts: ArbitraryOptions, runtime: Runtime, x: torch.Tensor,
               styles: list[Picture], regions: list[tuple[torch.Tensor, int]]
@@ -254,6 +282,25 @@ class ArbitraryEngine:
                  "masks": records or None,
                  "patches": bool(core.patch and max(x.shape[-2:]) > core.patch)}
         return Rendered(out, opts, parts, request.method)
+
+
+def style_scale(cfg: TransferConfig, styles: list[Picture]) -> float:
+    """The style scale a run uses: the one asked for, else the mean of the styles' own scales
+    (a built-in style's recorded scale, 1 for any other picture)."""
+    if cfg.style_scale is not None:
+        return float(cfg.style_scale)
+    own = [float((s.record.get("builtin") or {}).get("style_scale", 1.0)) for s in styles]
+    return round(sum(own) / len(own), 3) if own else 1.0
+
+
+@functools.lru_cache(maxsize=1)
+def _stats_code() -> str:
+    """The code a style's AdaIN / WCT statistics come from."""
+    from impasto.arbitrary import core, transforms
+    from impasto.features import vgg, weights
+    from impasto.image import resize as resizing
+
+    return code_hash(core, transforms, vgg, weights, resizing)
 
 
 def _key(source: Any) -> Any:

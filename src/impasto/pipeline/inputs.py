@@ -15,6 +15,7 @@ from impasto.image.io import ImageSource, open_image, split_alpha, to_tensor
 from impasto.image.masks import load_mask
 from impasto.image.resize import fit_long_side, resize
 from impasto.provenance import source_record
+from impasto.styles.library import BuiltinStyle
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,17 @@ class Picture:
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
 
 
-def read_picture(source: ImageSource, name: str, max_pixels: int) -> Picture:
+def read_picture(source: ImageSource | BuiltinStyle, name: str, max_pixels: int) -> Picture:
+    """A picture of a request (a built-in style's record goes into its provenance)."""
+    builtin = source if isinstance(source, BuiltinStyle) else None
+    if builtin is not None:
+        source = builtin.path
     image = open_image(source, max_pixels=max_pixels, name=name)
     rgb, alpha = split_alpha(image)
-    return Picture(to_tensor(rgb), alpha, source_record(source, rgb))
+    record = source_record(source, rgb)
+    if builtin is not None:
+        record = {**record, "builtin": builtin.record()}
+    return Picture(to_tensor(rgb), alpha, record)
 
 
 def fit_size(x: torch.Tensor, size: int | None, max_pixels: int) -> torch.Tensor:

@@ -15,6 +15,7 @@ from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.config.checks import check_blend, check_style_number, finite
 from impasto.errors import InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource
+from impasto.styles.library import BuiltinStyle, network_model, resolve_style
 
 Method = Literal["optimize", "network", "adain", "wct"]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -63,7 +64,7 @@ def as_sources(styles: Any) -> tuple[Any, ...]:
     """One style or several, as a tuple."""
     if styles is None:
         return ()
-    if isinstance(styles, str | os.PathLike | Image.Image | np.ndarray):
+    if isinstance(styles, str | os.PathLike | Image.Image | np.ndarray | BuiltinStyle):
         return (styles,)
     return tuple(styles)
 
@@ -75,8 +76,10 @@ class Request:
     Args:
         content: a path, PIL image or HxWx3 uint8 array; None synthesises a texture
             (``method="optimize"`` only).
-        styles: one style picture or several (paths, PIL images, arrays); none for
-            ``method="network"`` (the network is the style).
+        styles: one style picture or several (paths, PIL images, arrays, or the names of
+            built-in styles: ``"starry-night"``; a path that exists wins over a name); none
+            for ``method="network"`` (the network is the style), or one built-in style's
+            name when that style has a trained network.
         method: ``optimize`` (Gatys et al.: best quality, seconds to minutes), ``network``
             (a trained per-style network: milliseconds), ``adain`` or ``wct`` (any style in one
             pass).
@@ -105,8 +108,19 @@ class Request:
     def __post_init__(self) -> None:
         method = check_method(self.method)
         object.__setattr__(self, "method", method)
-        object.__setattr__(self, "styles", as_sources(self.styles))
-        object.__setattr__(self, "options", options_for(method, self.options))
+        styles = tuple(resolve_style(s) for s in as_sources(self.styles))
+        options = self.options
+        if method == "network" and styles and (
+                options is None or (isinstance(options, Mapping) and not options.get("model"))):
+            # A built-in style's own trained network, by the style's name.
+            if len(styles) != 1 or not isinstance(styles[0], BuiltinStyle):
+                raise InvalidOption("a trained network paints its own style: give no style "
+                                    "pictures with method network (or one built-in style's "
+                                    "name)")
+            options = {**dict(options or {}), "model": network_model(styles[0])}
+            styles = ()
+        object.__setattr__(self, "styles", styles)
+        object.__setattr__(self, "options", options_for(method, options))
         object.__setattr__(self, "masks", tuple(self.masks))
         object.__setattr__(self, "protect", tuple(self.protect))
         self._check()
