@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +23,40 @@ from impasto.styles.library import BuiltinStyle
 @dataclass(frozen=True)
 class Picture:
     """A picture read for a run: (1, 3, H, W) float in [0, 1] on the CPU, its alpha channel
-    (or None) and its provenance record (name, SHA-256)."""
+    (or None) and its provenance record (name, SHA-256). A built-in style's pixels are decoded
+    only when a method asks for them (its prepared statistics need none)."""
 
-    tensor: torch.Tensor
+    pixels: torch.Tensor | Callable[[], torch.Tensor]
     alpha: Image.Image | None
     record: dict[str, Any]
+    shape: tuple[int, int] | None = None  # (H, W), known without the pixels
+
+    @cached_property
+    def tensor(self) -> torch.Tensor:
+        return self.pixels if isinstance(self.pixels, torch.Tensor) else self.pixels()
 
     @property
     def size(self) -> tuple[int, int]:
+        if self.shape is not None:
+            return self.shape
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
 
 
 def read_picture(source: ImageSource | BuiltinStyle, name: str, max_pixels: int) -> Picture:
     """A picture of a request (a built-in style's record goes into its provenance)."""
-    builtin = source if isinstance(source, BuiltinStyle) else None
-    if builtin is not None:
-        source = builtin.path
+    if isinstance(source, BuiltinStyle):
+        style = source
+
+        def decode() -> torch.Tensor:
+            return to_tensor(split_alpha(open_image(style.path, max_pixels=max_pixels,
+                                                    name=name))[0])
+
+        width, height = style.size
+        return Picture(decode, None, {"name": style.file, "sha256": style.sha256,
+                                      "builtin": style.record()}, shape=(height, width))
     image = open_image(source, max_pixels=max_pixels, name=name)
     rgb, alpha = split_alpha(image)
-    record = source_record(source, rgb)
-    if builtin is not None:
-        record = {**record, "builtin": builtin.record()}
-    return Picture(to_tensor(rgb), alpha, record)
+    return Picture(to_tensor(rgb), alpha, source_record(source, rgb))
 
 
 def fit_size(x: torch.Tensor, size: int | None, max_pixels: int) -> torch.Tensor:
