@@ -23,6 +23,7 @@ LAYERS = (
     {"arbitrary", "result"},  # AdaIN / WCT; the one result type
     {"training", "pipeline", "export"},  # trainers; THE WAY IN; ONNX export of any model
     {"api"},  # Python conveniences over the pipeline
+    {"video"},  # frames and video files with temporal consistency
     {"webcam"},  # the live camera window
     {"cli"},  # the command line
     {"__init__", "__main__"},  # the public names; python -m impasto

@@ -20,6 +20,7 @@ from impasto import api
 from impasto._version import __version__
 from impasto.cli import models as model_commands
 from impasto.cli import styles as style_commands
+from impasto.cli import video as video_commands
 from impasto.cli import training as training_commands
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import ProgressBar
@@ -309,6 +310,7 @@ def info(json_out: JsonOpt = False) -> None:
 training_commands.register(app)
 model_commands.register(app)
 style_commands.register(app)
+video_commands.register(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:

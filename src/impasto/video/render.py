@@ -1,0 +1,290 @@
+"""``impasto video``: a video file stylised frame by frame with temporal consistency,
+streamed (memory stays flat with the length), resumable, written atomically.
+
+The frames are encoded in segments (``SEGMENT`` frames each) in a work folder beside the output
+(``.OUT.impasto-work/``) with the state needed to go on: the frames done, and the temporal
+blender's state after the last segment. An interrupted run (Ctrl-C, kill, crash) goes on from
+the last whole segment with ``resume=True`` and makes the same output as an uninterrupted one.
+The segments are joined with the input's audio into a temporary file that is renamed to the
+output only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from impasto._version import __version__
+from impasto.errors import InvalidImage, InvalidOption, OutputError
+from impasto.video import io as vio
+from impasto.video.frames import FrameStylizer, even_size
+
+#: Frames per segment: what an interrupted run may have to redo.
+SEGMENT = 48
+
+
+@dataclass
+class VideoJob:
+    """What one ``impasto video`` run asks for."""
+
+    input: Path
+    styles: Sequence[Any]
+    output: Path
+    method: str = "adain"
+    options: dict[str, Any] = field(default_factory=dict)
+    temporal: float = 0.7
+    size: int | None = None
+    start: float = 0.0
+    duration: float | None = None
+    crf: int | None = None
+    codec: str | None = None
+    device: str = "cpu"
+    resume: bool = False
+    segment: int = SEGMENT
+
+
+@dataclass
+class VideoProgress:
+    frames: int
+    total: int  # an estimate (0: unknown)
+    elapsed: float
+
+
+def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | None = None,
+                 stylizer: FrameStylizer | None = None) -> dict[str, Any]:
+    """Stylise ``job.input`` into ``job.output``; return a summary. Everything is checked
+    before the first frame."""
+    started = time.perf_counter()
+    info = vio.probe(job.input)
+    output = Path(job.output)
+    fmt, codec, audio_codec = vio.output_format(output, job.codec)
+    _check_paths(job, info, output)
+    if job.start < 0 or (job.duration is not None and job.duration <= 0):
+        raise InvalidOption("--start must be >= 0 and --duration > 0")
+    if info.duration and job.start >= info.duration:
+        raise InvalidOption(f"--start {job.start:g} s is past the end of {info.path.name} "
+                            f"({info.duration:.2f} s)")
+    if job.crf is not None and not 0 <= job.crf <= 63:
+        raise InvalidOption(f"--crf must be between 0 and 63, not {job.crf}")
+    size = even_size(info.height, info.width, job.size)
+    stylizer = stylizer or FrameStylizer(job.styles, method=job.method, options=job.options,
+                                         temporal=job.temporal, device=job.device)
+    work = output.parent / f".{output.name}.impasto-work"
+    fingerprint = _fingerprint(job, info, size, codec)
+    state = _start_state(work, fingerprint, job.resume)
+    if state["done"]:
+        stylizer.blender.restore(dict(np.load(work / "carry.npz")))
+    segment_codec = codec if codec not in ("gif", "libwebp_anim") else "ffv1"
+    total = _estimate_frames(info, job)
+    done = state["done"]
+    made = 0
+    flow_seconds = 0.0
+    index = done - 1
+    writer: _Segment | None = None
+    for frame, index in _indexed(vio.read_frames(info, start=job.start,
+                                                 duration=job.duration)):
+        if index < done:
+            continue
+        if writer is None or index % job.segment == 0:
+            writer = _Segment(work / f"seg-{index // job.segment:05d}.nut", segment_codec, info,
+                              size, job.crf)
+        rgb = frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size)
+        flow_before = stylizer.blender.flow_seconds
+        writer.write(stylizer(rgb), frame.pts)
+        flow_seconds += stylizer.blender.flow_seconds - flow_before
+        made += 1
+        if (index + 1) % job.segment == 0:
+            writer.close()
+            writer = None
+            _save_state(work, state, index + 1, stylizer)
+        if progress is not None:
+            progress(VideoProgress(index + 1, max(total, index + 1),
+                                   time.perf_counter() - started))
+    frames = index + 1
+    if frames <= 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise InvalidImage(f"no frames in {info.path.name} from {job.start:g} s")
+    if writer is not None:
+        writer.close()
+        _save_state(work, state, frames, stylizer)
+    audio = _join(work, output, fmt, codec, audio_codec, info, job, frames, size)
+    shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    return {"output": str(output), "frames": frames, "made_now": made,
+            "resumed_at": done or None, "size": [size[1], size[0]],
+            "seconds": round(seconds, 3), "fps": round(made / seconds, 2) if seconds else None,
+            "flow_ms_per_frame": round(1000 * flow_seconds / made, 2) if made else None,
+            "scene_cuts": stylizer.blender.cuts, "audio": audio, "codec": codec,
+            "method": stylizer.method, "temporal": stylizer.blender.weight,
+            "input": info.to_dict()}
+
+
+def _indexed(frames: Iterator[vio.Frame]) -> Iterator[tuple[vio.Frame, int]]:
+    for index, frame in enumerate(frames):
+        yield frame, index
+
+
+def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    h, w = size
+    shrink = h * w < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def _check_paths(job: VideoJob, info: vio.VideoInfo, output: Path) -> None:
+    if output.is_dir():
+        raise OutputError(f"{output} is a folder: give a file name (-o out.mp4)")
+    if output.exists() and output.resolve() == info.path.resolve():
+        raise OutputError(f"the output {output} is the input video: choose another name")
+    for style in job.styles:
+        if isinstance(style, str | os.PathLike) and Path(style).exists() and \
+                Path(style).resolve() == output.resolve():
+            raise OutputError(f"the output {output} is a style picture: choose another name")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder of {output}: {exc.strerror}") from None
+    if not os.access(output.parent, os.W_OK):
+        raise OutputError(f"cannot write to {output.parent}")
+
+
+def _fingerprint(job: VideoJob, info: vio.VideoInfo, size: tuple[int, int],
+                 codec: str) -> str:
+    stat = info.path.stat()
+    styles = [s.name if hasattr(s, "name") and not isinstance(s, str | os.PathLike)
+              else str(s) for s in job.styles]
+    parts = {"input": [str(info.path.resolve()), stat.st_size, stat.st_mtime_ns],
+             "styles": styles, "method": job.method, "options": job.options,
+             "temporal": job.temporal, "size": size, "start": job.start,
+             "duration": job.duration, "crf": job.crf, "codec": codec,
+             "segment": job.segment, "version": __version__}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _start_state(work: Path, fingerprint: str, resume: bool) -> dict[str, Any]:
+    path = work / "state.json"
+    if resume and path.is_file():
+        state = json.loads(path.read_text())
+        if state.get("fingerprint") != fingerprint:
+            raise InvalidOption("the interrupted run of this output was made from other "
+                                "inputs or options: run again without --resume to start "
+                                "afresh")
+        return state
+    if resume:
+        raise InvalidOption("--resume: there is no interrupted run of this output to go on "
+                            "with")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return {"fingerprint": fingerprint, "done": 0}
+
+
+def _save_state(work: Path, state: dict[str, Any], done: int, stylizer: FrameStylizer
+                ) -> None:
+    """After a whole segment: the temporal state, then the count (each written atomically)."""
+    tmp = work / "carry.part.npz"
+    np.savez(tmp, **stylizer.blender.state())
+    os.replace(tmp, work / "carry.npz")
+    state["done"] = done
+    (work / "state.part.json").write_text(json.dumps(state))
+    os.replace(work / "state.part.json", work / "state.json")
+
+
+def _estimate_frames(info: vio.VideoInfo, job: VideoJob) -> int:
+    if info.rate and info.duration:
+        span = info.duration - job.start
+        if job.duration is not None:
+            span = min(span, job.duration)
+        return max(1, round(span * float(info.rate)))
+    return info.frames
+
+
+class _Segment:
+    """One segment file of encoded frames (NUT keeps any codec and the input's time base)."""
+
+    def __init__(self, path: Path, codec: str, info: vio.VideoInfo, size: tuple[int, int],
+                 crf: int | None) -> None:
+        av = vio._av()
+        self.container = av.open(str(path), "w", format="nut")
+        self.stream = vio.open_encoder(self.container, codec, info, size, crf=crf)
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        vio.encode(self.stream, self.container, rgb, pts)
+
+    def close(self) -> None:
+        vio.encode(self.stream, self.container, None, None)
+        self.container.close()
+
+
+def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | None,
+          info: vio.VideoInfo, job: VideoJob, frames: int, size: tuple[int, int]) -> str:
+    """The segments and the input's audio into ``output`` (through a temporary file); what
+    became of the audio."""
+    av = vio._av()
+    segments = sorted(work.glob("seg-*.nut"))
+    tmp = output.parent / f".{output.stem}.part{output.suffix}"
+    end = job.start + job.duration if job.duration is not None else float("inf")
+    audio = "none in the input" if info.audio is None else "dropped (the format has none)"
+    try:
+        with av.open(str(tmp), "w", format=fmt) as out:
+            if codec in ("gif", "libwebp_anim"):
+                stream = vio.open_encoder(out, codec, info, size, crf=job.crf)
+                for seg in segments:
+                    for frame in vio.decode_video(seg):
+                        vio.encode(stream, out, frame.to_ndarray(format="rgb24"), frame.pts)
+                vio.encode(stream, out, None, None)
+                return audio
+            with av.open(str(segments[0])) as first:
+                stream = out.add_stream_from_template(first.streams.video[0])
+            if info.rotation:
+                stream.set_display_rotation(info.rotation)
+            audio_out = None
+            if info.audio is not None and audio_codec is not None:
+                copyable = vio.COPYABLE_AUDIO.get(fmt)
+                if copyable is None or info.audio in copyable:
+                    with av.open(str(info.path)) as src:
+                        audio_out = out.add_stream_from_template(src.streams.audio[0])
+                    audio = f"copied ({info.audio})"
+                else:
+                    audio = f"dropped ({info.audio} does not go in {output.suffix})"
+            for packet in heapq.merge(_video_packets(segments),
+                                      _audio(info, job.start, end, audio_out),
+                                      key=lambda item: item[0]):
+                out.mux(packet[1])
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return audio
+
+
+def _video_packets(segments: list[Path]) -> Iterator[tuple[float, Any]]:
+    av = vio._av()
+    for seg in segments:
+        with av.open(str(seg)) as container:
+            for packet in container.demux(container.streams.video[0]):
+                if packet.size == 0:
+                    continue
+                # A segment's first packets may come without a decoding time (the encoder's
+                # B-frame delay): the muxer fills it in.
+                when = packet.dts if packet.dts is not None else packet.pts
+                yield float(when * packet.time_base), packet
+
+
+def _audio(info: vio.VideoInfo, start: float, end: float, stream: Any
+           ) -> Iterator[tuple[float, Any]]:
+    if stream is None:
+        return
+    for packet in vio.audio_packets(info, start, end):
+        packet.stream = stream
+        yield float(packet.dts * packet.time_base), packet

@@ -1,0 +1,129 @@
+"""Temporal consistency without learned weights: each stylised frame is blended with the
+previous output frame warped to it along the optical flow, where the flow can be trusted, so
+that still regions stay still and moving ones follow the motion.
+
+The blend weight of a pixel is ``weight x consistency x likeness``: consistency is the
+forward-backward check (occlusions, wrong flow: 0), likeness falls where the input frame
+itself does not match its warped predecessor (lighting changes, flow errors in flat or dark
+regions). A scene cut (few pixels trusted, or a frame unlike the one before) starts afresh.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from impasto.errors import InvalidOption
+from impasto.video.flow import FlowEstimator, consistency, grey, resize_flow, warp
+
+#: Below this fraction of trusted pixels a frame is taken as a new scene.
+CUT_TRUSTED = 0.3
+#: A frame whose 16 x 9 thumbnail differs from the previous one's by more than this (mean
+#: absolute difference, 0-255) is a new scene.
+CUT_DIFFERENCE = 45.0
+#: Grey-level difference (0-255) at which an input pixel counts as half unlike its warped
+#: predecessor.
+LIKENESS_SCALE = 24.0
+
+
+def check_weight(weight: float) -> float:
+    weight = float(weight)
+    if not 0.0 <= weight < 1.0:
+        raise InvalidOption(f"temporal weight must be in [0, 1), not {weight}")
+    return weight
+
+
+@dataclass
+class TemporalBlender:
+    """Blends each stylised frame with the warped previous output (``weight`` 0: frame by
+    frame). Call it with the input frame (H, W, 3) uint8 and its stylised picture (H, W, 3)
+    float32 in [0, 1], in order; it returns the output frame (float32) and keeps what the next
+    call needs (:meth:`state` / :meth:`restore` carry it across an interrupted run)."""
+
+    weight: float = 0.7
+    preset: str = "fast"
+    cuts: int = 0
+    trusted: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.weight = check_weight(self.weight)
+        self._flow = FlowEstimator(self.preset)
+        self._grey: np.ndarray | None = None
+        self._output: np.ndarray | None = None
+        self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        #: Seconds spent on flow, warping and blending so far.
+        self.flow_seconds = 0.0
+
+    def __call__(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        g = grey(frame) if self.weight > 0 else None
+        out = styled
+        if g is not None and self._grey is not None and self._output is not None \
+                and self._output.shape == styled.shape and self._grey.shape == g.shape:
+            out = self._blend(g, styled)
+        else:
+            self._seeds = (None, None)
+        self._grey, self._output = g, (out if g is not None else None)
+        self.flow_seconds += time.perf_counter() - started
+        return out
+
+    def _blend(self, g: np.ndarray, styled: np.ndarray) -> np.ndarray:
+        assert self._grey is not None and self._output is not None
+        if _cut(self._grey, g):
+            return self._reset(styled)
+        backward = self._flow(g, self._grey, self._seeds[0])  # t -> t-1
+        forward = self._flow(self._grey, g, self._seeds[1])  # t-1 -> t
+        self._seeds = (backward, forward)
+        trusted = consistency(backward, forward)
+        self.trusted.append(float(trusted.mean()))
+        if self.trusted[-1] < CUT_TRUSTED:
+            return self._reset(styled)
+        diff = np.abs(g.astype(np.float32) - warp(self._grey, backward).astype(np.float32))
+        likeness = 1.0 / (1.0 + (diff / LIKENESS_SCALE) ** 2)
+        h, w = styled.shape[:2]
+        alpha = _resize_map(self.weight * trusted * likeness, (h, w))
+        warped = warp(self._output, resize_flow(backward, (h, w)))
+        return (alpha[..., None] * warped + (1.0 - alpha[..., None]) * styled).astype(
+            np.float32)
+
+    def _reset(self, styled: np.ndarray) -> np.ndarray:
+        """A new scene: this frame as it was stylised, no flow seeds."""
+        self.cuts += 1
+        self._seeds = (None, None)
+        return styled
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What the next frame needs (arrays), for :meth:`restore`."""
+        out: dict[str, np.ndarray] = {}
+        if self._grey is not None and self._output is not None:
+            out["grey"], out["output"] = self._grey, self._output
+        for name, seed in zip(("backward", "forward"), self._seeds, strict=True):
+            if seed is not None:
+                out[name] = seed
+        out["cuts"] = np.array(self.cuts)
+        return out
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self._grey = state.get("grey")
+        self._output = state.get("output")
+        self._seeds = (state.get("backward"), state.get("forward"))
+        self.cuts = int(state.get("cuts", 0))
+
+
+def _cut(previous: np.ndarray, current: np.ndarray) -> bool:
+    import cv2
+
+    a = cv2.resize(previous, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
+    b = cv2.resize(current, (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return float(np.abs(a - b).mean()) > CUT_DIFFERENCE
+
+
+def _resize_map(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    h, w = size
+    if m.shape == (h, w):
+        return m.astype(np.float32)
+    return cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
