@@ -238,33 +238,49 @@ def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | Non
     try:
         with av.open(str(tmp), "w", format=fmt) as out:
             if codec in ("gif", "libwebp_anim"):
-                stream = vio.open_encoder(out, codec, info, size, crf=job.crf)
-                for seg in segments:
-                    for frame in vio.decode_video(seg):
-                        vio.encode(stream, out, frame.to_ndarray(format="rgb24"), frame.pts)
-                vio.encode(stream, out, None, None)
-                return audio
-            with av.open(str(segments[0])) as first:
-                stream = out.add_stream_from_template(first.streams.video[0])
-            if info.rotation:
-                stream.set_display_rotation(info.rotation)
-            audio_out = None
-            if info.audio is not None and audio_codec is not None:
-                copyable = vio.COPYABLE_AUDIO.get(fmt)
-                if copyable is None or info.audio in copyable:
-                    with av.open(str(info.path)) as src:
-                        audio_out = out.add_stream_from_template(src.streams.audio[0])
-                    audio = f"copied ({info.audio})"
-                else:
-                    audio = f"dropped ({info.audio} does not go in {output.suffix})"
-            for packet in heapq.merge(_video_packets(segments),
-                                      _audio(info, job.start, end, audio_out),
-                                      key=lambda item: item[0]):
-                out.mux(packet[1])
+                _animation(out, codec, info, size, job.crf, segments)
+            else:
+                audio = _stream_copy(out, fmt, output, info, job, end, segments,
+                                     audio_codec, audio)
         os.replace(tmp, output)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return audio
+
+
+def _animation(out: Any, codec: str, info: vio.VideoInfo, size: tuple[int, int],
+               crf: int | None, segments: list[Path]) -> None:
+    """GIF / WebP: the lossless segments encoded once more."""
+    stream = vio.open_encoder(out, codec, info, size, crf=crf)
+    for seg in segments:
+        for frame in vio.decode_video(seg):
+            vio.encode(stream, out, frame.to_ndarray(format="rgb24"), frame.pts)
+    vio.encode(stream, out, None, None)
+
+
+def _stream_copy(out: Any, fmt: str, output: Path, info: vio.VideoInfo, job: VideoJob,
+                 end: float, segments: list[Path], audio_codec: str | None, audio: str) -> str:
+    """The segments' packets as they are, with the input's audio, in time order; what became
+    of the audio."""
+    av = vio._av()
+    with av.open(str(segments[0])) as first:
+        stream = out.add_stream_from_template(first.streams.video[0])
+    if info.rotation:
+        stream.set_display_rotation(info.rotation)
+    audio_out = None
+    if info.audio is not None and audio_codec is not None:
+        copyable = vio.COPYABLE_AUDIO.get(fmt)
+        if copyable is None or info.audio in copyable:
+            with av.open(str(info.path)) as src:
+                audio_out = out.add_stream_from_template(src.streams.audio[0])
+            audio = f"copied ({info.audio})"
+        else:
+            audio = f"dropped ({info.audio} does not go in {output.suffix})"
+    for _, packet in heapq.merge(_video_packets(segments),
+                                 _audio(info, job.start, end, audio_out),
+                                 key=lambda item: item[0]):
+        out.mux(packet)
     return audio
 
 

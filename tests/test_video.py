@@ -1,0 +1,292 @@
+"""Video end to end on clips the tests make: a photo panned with known motion, a scene cut, a
+sine-wave audio track, a variable frame rate, an animated GIF. Frame counts, timestamps, audio,
+resume, temporal consistency, flat memory, and bad input (one line, exit code 2, nothing left
+behind)."""
+
+from __future__ import annotations
+
+import json
+import math
+import tracemalloc
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+av = pytest.importorskip("av")
+pytest.importorskip("cv2")
+
+from impasto.video import io as vio  # noqa: E402
+from impasto.video import stylize_frames  # noqa: E402
+from impasto.video.render import VideoJob, render_video  # noqa: E402
+from impasto.video.score import score_video  # noqa: E402
+from tests.conftest import synthetic_rgb  # noqa: E402
+from tests.test_cli import assert_one_line_error, run  # noqa: E402
+
+W, H = 96, 64
+RATE = 24
+
+
+def scene(seed: int = 0) -> np.ndarray:
+    """A textured picture larger than the frames, to pan across."""
+    rng = np.random.default_rng(seed)
+    base = synthetic_rgb(H * 2, W * 2, seed=seed).astype(np.float32)
+    blobs = rng.integers(0, 255, (8, 12, 3)).astype(np.uint8)
+    big = np.asarray(Image.fromarray(blobs).resize((W * 2, H * 2), Image.Resampling.BICUBIC))
+    return np.clip(0.5 * base + 0.5 * big, 0, 255).astype(np.uint8)
+
+
+def panned(n: int, *, cut_at: int | None = None) -> list[np.ndarray]:
+    """``n`` frames panning 1 px right and 1 px down a frame (known motion); another scene from
+    frame ``cut_at``."""
+    frames = []
+    for i in range(n):
+        picture = scene(1 if cut_at is not None and i >= cut_at else 0)
+        frames.append(np.ascontiguousarray(picture[i % H: i % H + H, i % W: i % W + W]))
+    return frames
+
+
+def write_clip(path: Path, frames: list[np.ndarray], *, audio: bool = True,
+               times: list[float] | None = None, rotation: int = 0) -> Path:
+    """An H.264 MP4 (with a 440 Hz AAC track) of ``frames`` at ``times`` (default 24 frames/s)."""
+    tb = Fraction(1, 12288)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=RATE)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = tb
+        if rotation:
+            stream.set_display_rotation(rotation)
+        sound = out.add_stream("aac", rate=44100) if audio else None
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            t = times[i] if times is not None else i / RATE
+            frame.pts, frame.time_base = round(t / tb), tb
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if sound is not None:
+            seconds = (times[-1] if times else len(frames) / RATE) + 1 / RATE
+            samples = int(44100 * seconds)
+            wave = (0.3 * np.sin(2 * math.pi * 440 * np.arange(samples) / 44100)).astype(
+                np.float32)
+            for start in range(0, samples, 1024):
+                chunk = wave[start:start + 1024][None, :]
+                frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                frame.sample_rate, frame.pts = 44100, start
+                out.mux(sound.encode(frame))
+            out.mux(sound.encode(None))
+    return path
+
+
+def decoded(path: Path) -> tuple[list[np.ndarray], list[float]]:
+    frames, times = [], []
+    with av.open(str(path)) as c:
+        for f in c.decode(c.streams.video[0]):
+            frames.append(f.to_ndarray(format="rgb24"))
+            times.append(float(f.pts * f.time_base))
+    return frames, times
+
+
+def audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return 0.0
+        return sum(f.samples for f in c.decode(c.streams.audio[0])) / 44100
+
+
+def job(source: Path, output: Path, **changes: object) -> VideoJob:
+    values: dict[str, object] = {"method": "adain", "styles": ["the-scream"],
+                                 "options": {"encoder": "student-relu4_1"}}
+    values.update(changes)
+    return VideoJob(source, output=output, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "clip.mp4", panned(30))
+
+
+def test_frames_timestamps_and_audio_are_kept(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    summary = render_video(job(clip, out))
+    frames, times = decoded(out)
+    _, source_times = decoded(clip)
+    assert len(frames) == 30 == summary["frames"]
+    assert frames[0].shape == (H, W, 3)
+    assert times == pytest.approx(source_times, abs=1e-6)
+    assert summary["audio"] == "copied (aac)"
+    assert audio_seconds(out) == pytest.approx(audio_seconds(clip), abs=0.05)
+    assert not list(tmp_path.glob(".*"))  # no work folder or temporary file left
+
+
+def test_start_duration_and_size(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "part.mkv"
+    summary = render_video(job(clip, out, start=0.5, duration=0.5, size=48))
+    frames, times = decoded(out)
+    assert len(frames) == 12 and frames[0].shape == (32, 48, 3)
+    assert times[0] == pytest.approx(0.0) and times[-1] == pytest.approx(11 / RATE, abs=1e-3)
+    assert 0.4 < audio_seconds(out) < 0.6
+    assert summary["size"] == [48, 32]
+
+
+def test_variable_frame_rate_and_rotation(tmp_path: Path) -> None:
+    times = [0.0, 0.04, 0.05, 0.2, 0.21, 0.5, 0.52, 0.9]
+    source = write_clip(tmp_path / "vfr.mp4", panned(len(times)), times=times, audio=False,
+                        rotation=90)
+    out = tmp_path / "out.mp4"
+    render_video(job(source, out))
+    _, got = decoded(out)
+    assert got == pytest.approx(times, abs=1e-3)
+    assert vio.probe(out).rotation == vio.probe(source).rotation != 0
+
+
+def test_resume_makes_the_same_video(clip: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole.mp4"
+    render_video(job(clip, whole, segment=8))
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_13(p: Any) -> None:
+        if p.frames == 13:
+            raise Stop
+
+    out = tmp_path / "resumed.mp4"
+    with pytest.raises(Stop):
+        render_video(job(clip, out, segment=8), progress=stop_at_13)
+    assert not out.exists()  # nothing presented as finished
+    summary = render_video(job(clip, out, segment=8, resume=True))
+    assert summary["resumed_at"] == 8 and summary["made_now"] == 22
+    a, _ = decoded(whole)
+    b, _ = decoded(out)
+    assert len(a) == len(b) == 30
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    # Other options do not go on with that run.
+    with pytest.raises(Stop):
+        render_video(job(clip, out.with_name("r2.mp4"), segment=8), progress=stop_at_13)
+    from impasto.errors import InvalidOption
+
+    with pytest.raises(InvalidOption, match="other inputs or options"):
+        render_video(job(clip, out.with_name("r2.mp4"), segment=8, resume=True, temporal=0.5))
+
+
+def test_temporal_mode_halves_the_warping_error(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "pan.mp4", panned(24), audio=False)
+    errors = {}
+    for weight in (0.0, 0.7):
+        out = tmp_path / f"t{weight}.mp4"
+        render_video(job(source, out, temporal=weight, options={}))
+        errors[weight] = score_video(source, out).short_term
+    assert errors[0.7] <= 0.5 * errors[0.0], errors
+
+
+def test_a_scene_cut_starts_afresh(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "cut.mp4", panned(16, cut_at=8), audio=False)
+    summary = render_video(job(source, tmp_path / "out.mp4"))
+    assert summary["scene_cuts"] == 1
+
+
+def test_animated_gif_in_and_out(tmp_path: Path) -> None:
+    pictures = [Image.fromarray(f) for f in panned(10)]
+    source = tmp_path / "anim.gif"
+    pictures[0].save(source, save_all=True, append_images=pictures[1:], duration=80, loop=0)
+    for suffix in (".gif", ".webp"):
+        out = tmp_path / f"out{suffix}"
+        summary = render_video(job(source, out))
+        assert summary["frames"] == 10
+        with Image.open(out) as picture:
+            assert picture.n_frames == 10
+            assert picture.size == (W, H)
+
+
+def test_frames_api_streams_with_flat_memory() -> None:
+    def frames(n: int):  # type: ignore[no-untyped-def]
+        for i in range(n):
+            yield panned(1)[0] if i % 2 else panned(2)[1]
+
+    peaks = []
+    for n in (10, 40):
+        tracemalloc.start()
+        count = sum(1 for out in stylize_frames(frames(n), "the-scream", method="adain",
+                                                options={"encoder": "student-relu4_1"})
+                    if out.shape == (H, W, 3) and out.dtype == np.uint8)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert count == n
+    assert peaks[1] < 1.25 * peaks[0], peaks
+
+
+def test_cli_video_and_score(clip: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli.mp4"
+    code, stdout, err = run(capsys, "video", clip, "the-scream", "-o", out, "--encoder",
+                            "student-relu4_1", "--json", "--device", "cpu")
+    assert code == 0, err
+    assert json.loads(stdout)["frames"] == 30
+    code, stdout, err = run(capsys, "score-video", clip, out, "--json")
+    assert code == 0, err
+    scores = json.loads(stdout)
+    assert scores["frames"] == 30 and scores["warping_error_short"] > 0
+
+
+def _bad(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.mp4"
+    if kind == "text":
+        path.write_text("not a video")
+    elif kind == "audio_only":
+        with av.open(str(path), "w") as out:
+            sound = out.add_stream("aac", rate=44100)
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 44100, 0
+            out.mux(sound.encode(frame))
+            out.mux(sound.encode(None))
+    elif kind == "no_frames":
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("libx264", rate=RATE)
+            stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+            out.start_encoding()  # the header, and no frame
+    elif kind == "truncated":
+        whole = write_clip(tmp_path / "whole.mp4", panned(10), audio=False).read_bytes()
+        path.write_bytes(whole[: len(whole) // 3])
+    return path
+
+
+@pytest.mark.parametrize("kind,needle", [("text", "not a readable video"),
+                                         ("audio_only", "no video stream"),
+                                         ("no_frames", "no video"),
+                                         ("truncated", "not a readable video")])
+def test_bad_videos(tmp_path: Path, kind: str, needle: str,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    source = _bad(tmp_path, kind)
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", source, "the-scream", "-o", out)
+    assert_one_line_error(code, err, source.name, needle)
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--start", "5"], "past the end"),
+    (["--codec", "gif"], "does not take the codec gif"),
+    (["--temporal", "1.5"], "temporal"),
+    (["--crf", "99"], "crf"),
+])
+def test_bad_options(clip: Path, tmp_path: Path, args: list[str], needle: str,
+                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", clip, "the-scream", "-o", out, *args)
+    assert_one_line_error(code, err, needle)
+    assert not out.exists()
+
+
+def test_unwritable_output_and_the_input_itself(clip: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    code, _, err = run(capsys, "video", clip, "the-scream", "-o", blocked / "out.mp4")
+    assert_one_line_error(code, err, "cannot create the folder")
+    code, _, err = run(capsys, "video", clip, "the-scream", "-o", clip)
+    assert_one_line_error(code, err, "is the input video")
+    assert clip.stat().st_size > 0
