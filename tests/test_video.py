@@ -290,3 +290,30 @@ def test_unwritable_output_and_the_input_itself(clip: Path, tmp_path: Path,
     code, _, err = run(capsys, "video", clip, "the-scream", "-o", clip)
     assert_one_line_error(code, err, "is the input video")
     assert clip.stat().st_size > 0
+
+
+def test_live_camera_blends_and_records(tmp_path: Path) -> None:
+    import torch
+
+    from impasto.api import NetworkStylizer
+    from impasto.models import architecture, save_model
+    from impasto.webcam import LiveStylizer, Recorder
+
+    torch.manual_seed(0)
+    folder = save_model(tmp_path / "net", architecture("fast").build().eval(), "fast", {},
+                        {"name": "tiny"})
+    frames = panned(6)
+    outputs = {}
+    for weight in (0.0, 0.5):
+        live = LiveStylizer([NetworkStylizer(str(folder), backend="torch")], weight)
+        outputs[weight] = [live(f) for f in frames]
+        assert all(o.shape == (H, W, 3) and o.dtype == np.uint8 for o in outputs[weight])
+    assert np.array_equal(outputs[0.0][0], outputs[0.5][0])  # nothing to blend with yet
+    assert not np.array_equal(outputs[0.0][-1], outputs[0.5][-1])
+    recorder = Recorder(tmp_path / "shown.mp4")
+    for out in outputs[0.5]:
+        recorder.write(out)
+    recorder.close()
+    got, times = decoded(tmp_path / "shown.mp4")
+    assert len(got) == 6 and times == sorted(times)
+    assert not list(tmp_path.glob(".shown*"))

@@ -72,12 +72,19 @@ def webcam(
                     ] = 640,
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
     backend: Annotated[Backend, typer.Option("--backend")] = "auto",
+    temporal: Annotated[float, typer.Option(
+        "--temporal", help="Blend with the previous frame moved along the motion, 0 to 0.95 "
+                           "(0: frame by frame).")] = 0.5,
+    record: Annotated[Path | None, typer.Option(
+        "--record", help="Also write what is shown to this video file (.mp4, .mkv ...).")
+    ] = None,
 ) -> None:
-    """Show the camera live, stylised. Keys: 1-9 model, +/- strength, c colour, q quit."""
+    """Show the camera live, stylised, with its frames per second. Keys: 1-9 model, +/-
+    strength, c colour, q quit."""
     from impasto.webcam import run_webcam
 
     run_webcam(model, camera=camera, size=size, device=str(resolve_device(device)),
-               backend=backend)
+               backend=backend, temporal=temporal, record=record)
 
 
 def register(app: typer.Typer) -> None:
