@@ -317,3 +317,27 @@ def test_live_camera_blends_and_records(tmp_path: Path) -> None:
     got, times = decoded(tmp_path / "shown.mp4")
     assert len(got) == 6 and times == sorted(times)
     assert not list(tmp_path.glob(".shown*"))
+
+
+def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from impasto.pipeline import Pipeline
+
+    source = write_clip(tmp_path / "pan.mp4", panned(6), audio=False)
+    starts: list[bool] = []
+    original = Pipeline.render
+
+    def spy(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        starts.append(request.init is not None)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "render", spy)
+    errors = {}
+    for weight in (0.0, 0.7):
+        out = tmp_path / f"opt{weight}.mp4"
+        render_video(job(source, out, method="optimize", temporal=weight,
+                         options={"seed": 0, "iterations": 12}))
+        errors[weight] = score_video(source, out).short_term
+    assert starts == [False] * 6 + [False] + [True] * 5
+    assert errors[0.7] <= 0.5 * errors[0.0], errors

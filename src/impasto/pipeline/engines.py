@@ -84,12 +84,14 @@ class OptimizeEngine:
             cancel: CancelToken | None) -> Rendered:
         cfg: TransferConfig = request.options
         # The options as they ran say which start ``auto`` was, and which style scale.
-        cfg = cfg.replace(init=cfg.start(content is not None),
+        cfg = cfg.replace(init="picture" if request.init is not None
+                          else cfg.start(content is not None),
                           style_scale=style_scale(cfg, styles))
         dev = runtime.device
         init = None
-        if cfg.init not in ("content", "noise", "adain"):
-            init = read_picture(cfg.init, "init", request.max_pixels).tensor.to(dev)
+        if request.init is not None or cfg.init not in ("content", "noise", "adain"):
+            source = request.init if request.init is not None else cfg.init
+            init = read_picture(source, "init", request.max_pixels).tensor.to(dev)
         regions: list[tuple[torch.Tensor, int]] = []
         protections: list[tuple[torch.Tensor, float]] = []
         records: list[dict[str, Any]] = []

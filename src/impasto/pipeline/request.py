@@ -93,6 +93,8 @@ class Request:
             (optimisation).
         scores: also measure style, content, structure and colour distances.
         max_pixels: the largest picture read or made (decompression-bomb guard).
+        init: a picture the optimiser starts from (instead of ``options.init``; video: the
+            previous output frame moved to this one). Method optimize only.
     """
 
     content: ImageSource | None
@@ -104,6 +106,7 @@ class Request:
     protect_faces: float | None = None
     scores: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    init: ImageSource | None = None
 
     def __post_init__(self) -> None:
         method = check_method(self.method)
@@ -152,6 +155,9 @@ class Request:
                                 f"not {self.method}")
         if self.method == "network" and self.masks:
             raise InvalidOption("masks go with methods optimize, adain and wct")
+        if self.init is not None and self.method != "optimize":
+            raise InvalidOption(f"a start picture (init) goes with method optimize, not "
+                                f"{self.method}")
         if self.method == "optimize" and self.options.init == "adain" and self.content is None:
             raise InvalidOption("init adain starts from the content's AdaIN picture: it needs a "
                                 "content picture")

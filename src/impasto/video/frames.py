@@ -52,24 +52,31 @@ class FrameStylizer:
                                options=values)
         self.method = self.request.method
         self.blender = TemporalBlender(temporal, preset=flow_preset)
-        self._previous: np.ndarray | None = None
         self.frames = 0
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One (H, W, 3) uint8 RGB frame -> its stylised frame, (H, W, 3) uint8."""
-        styled = self._stylise(frame)
-        out = self.blender(frame, styled)
-        self._previous = out
+        prediction = self.blender.predict(frame)
+        out = self.blender.finish(self._stylise(frame, prediction))
         self.frames += 1
         return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
-    def _stylise(self, frame: np.ndarray) -> np.ndarray:
+    def _stylise(self, frame: np.ndarray,
+                 prediction: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         request = self.request.replace(content=frame)
-        if self.method == "optimize" and self._previous is not None:
-            # Later frames refine the last output carried to this frame (the blender warps it
-            # in), so they need far fewer steps than a still.
-            request = request.replace(options=request.options.replace(
-                iterations=request.options.iterations or FRAME_STEPS, scales=1))
+        if self.method == "optimize":
+            # The size is the frame's; after the first frame the optimiser starts from the
+            # last output carried to this frame along the flow (the photo where the flow is not
+            # trusted: Ruder et al. 2016), so far fewer steps than a still's reach the picture.
+            options = request.options.replace(size=max(frame.shape[:2]))
+            if prediction is not None:
+                warped, alpha = prediction
+                trust = np.minimum(alpha / max(self.blender.weight, 1e-6), 1.0)[..., None]
+                start = trust * warped + (1.0 - trust) * (frame.astype(np.float32) / 255.0)
+                request = request.replace(init=(start * 255.0 + 0.5).astype(np.uint8))
+                options = options.replace(iterations=self.request.options.iterations
+                                          or FRAME_STEPS, scales=1)
+            request = request.replace(options=options)
         result = self.pipeline.render(request)
         return result.tensor[0].permute(1, 2, 0).contiguous().numpy().astype(np.float32)
 

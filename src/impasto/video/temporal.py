@@ -55,44 +55,63 @@ class TemporalBlender:
         self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         #: Seconds spent on flow, warping and blending so far.
         self.flow_seconds = 0.0
+        self._prediction: tuple[np.ndarray, np.ndarray] | None = None
+        self._next_grey: np.ndarray | None = None
 
     def __call__(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:
+        self.predict(frame)
+        return self.finish(styled)
+
+    def predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Look at the next input frame: the previous output moved to it and the weight of
+        that at each pixel ((H, W, 3) and (H, W) float32, at the previous output's size), or
+        None (the first frame, a scene cut, frame by frame). :meth:`finish` uses them."""
         started = time.perf_counter()
+        self._prediction = None
         g = grey(frame) if self.weight > 0 else None
-        out = styled
         if g is not None and self._grey is not None and self._output is not None \
-                and self._output.shape == styled.shape and self._grey.shape == g.shape:
-            out = self._blend(g, styled)
+                and self._grey.shape == g.shape:
+            self._prediction = self._predict(g)
         else:
             self._seeds = (None, None)
-        self._grey, self._output = g, (out if g is not None else None)
+        self._next_grey = g
+        self.flow_seconds += time.perf_counter() - started
+        return self._prediction
+
+    def finish(self, styled: np.ndarray) -> np.ndarray:
+        """The output frame: ``styled`` blended with the prediction (if any)."""
+        started = time.perf_counter()
+        out = styled
+        if self._prediction is not None and self._prediction[0].shape == styled.shape:
+            warped, alpha = self._prediction
+            out = (alpha[..., None] * warped + (1.0 - alpha[..., None]) * styled).astype(
+                np.float32)
+        self._grey = self._next_grey
+        self._output = out if self._next_grey is not None else None
         self.flow_seconds += time.perf_counter() - started
         return out
 
-    def _blend(self, g: np.ndarray, styled: np.ndarray) -> np.ndarray:
+    def _predict(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         assert self._grey is not None and self._output is not None
         if _cut(self._grey, g):
-            return self._reset(styled)
+            return self._reset()
         backward = self._flow(g, self._grey, self._seeds[0])  # t -> t-1
         forward = self._flow(self._grey, g, self._seeds[1])  # t-1 -> t
         self._seeds = (backward, forward)
         trusted = consistency(backward, forward)
         self.trusted.append(float(trusted.mean()))
         if self.trusted[-1] < CUT_TRUSTED:
-            return self._reset(styled)
+            return self._reset()
         diff = np.abs(g.astype(np.float32) - warp(self._grey, backward).astype(np.float32))
         likeness = 1.0 / (1.0 + (diff / LIKENESS_SCALE) ** 2)
-        h, w = styled.shape[:2]
+        h, w = self._output.shape[:2]
         alpha = _resize_map(self.weight * trusted * likeness, (h, w))
-        warped = warp(self._output, resize_flow(backward, (h, w)))
-        return (alpha[..., None] * warped + (1.0 - alpha[..., None]) * styled).astype(
-            np.float32)
+        return warp(self._output, resize_flow(backward, (h, w))), alpha
 
-    def _reset(self, styled: np.ndarray) -> np.ndarray:
-        """A new scene: this frame as it was stylised, no flow seeds."""
+    def _reset(self) -> None:
+        """A new scene: nothing carried over, no flow seeds."""
         self.cuts += 1
         self._seeds = (None, None)
-        return styled
 
     def state(self) -> dict[str, np.ndarray]:
         """What the next frame needs (arrays), for :meth:`restore`."""
