@@ -28,6 +28,11 @@ CUT_DIFFERENCE = 45.0
 LIKENESS_SCALE = 24.0
 
 
+#: How alike a pixel is to its warped predecessor, by their grey-level difference (0-255).
+_LIKENESS = (1.0 / (1.0 + (np.arange(256, dtype=np.float32) / LIKENESS_SCALE) ** 2)).astype(
+    np.float32)
+
+
 def check_weight(weight: float) -> float:
     weight = float(weight)
     if not 0.0 <= weight < 1.0:
@@ -83,9 +88,11 @@ class TemporalBlender:
         started = time.perf_counter()
         out = styled
         if self._prediction is not None and self._prediction[0].shape == styled.shape:
+            import cv2
+
             warped, alpha = self._prediction
-            out = (alpha[..., None] * warped + (1.0 - alpha[..., None]) * styled).astype(
-                np.float32)
+            out = cv2.blendLinear(warped, np.ascontiguousarray(styled, dtype=np.float32),
+                                  alpha, 1.0 - alpha)
         self._grey = self._next_grey
         self._output = out if self._next_grey is not None else None
         self.flow_seconds += time.perf_counter() - started
@@ -102,8 +109,9 @@ class TemporalBlender:
         self.trusted.append(float(trusted.mean()))
         if self.trusted[-1] < CUT_TRUSTED:
             return self._reset()
-        diff = np.abs(g.astype(np.float32) - warp(self._grey, backward).astype(np.float32))
-        likeness = 1.0 / (1.0 + (diff / LIKENESS_SCALE) ** 2)
+        import cv2
+
+        likeness = _LIKENESS[cv2.absdiff(g, warp(self._grey, backward))]
         h, w = self._output.shape[:2]
         alpha = _resize_map(self.weight * trusted * likeness, (h, w))
         return warp(self._output, resize_flow(backward, (h, w))), alpha
