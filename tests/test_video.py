@@ -341,3 +341,22 @@ def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,
         errors[weight] = score_video(source, out).short_term
     assert starts == [False] * 6 + [False] + [True] * 5
     assert errors[0.7] <= 0.5 * errors[0.0], errors
+
+
+def test_pixel_format_and_colour_range_are_carried(tmp_path: Path) -> None:
+    source = tmp_path / "444.mkv"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=RATE)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv444p"
+        stream.codec_context.color_range = 2  # full ("JPEG") range
+        for i, rgb in enumerate(panned(4)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    result = tmp_path / "out.mkv"
+    render_video(job(source, result))
+    got, want = vio.probe(result), vio.probe(source)
+    # Decoders name full-range 4:4:4 "yuvj444p": the same samples.
+    assert got.pix_fmt.replace("yuvj", "yuv") == want.pix_fmt.replace("yuvj", "yuv") == "yuv444p"
+    assert got.color_range == want.color_range == 2

@@ -171,6 +171,18 @@ def output_format(path: Path, codec: str | None) -> tuple[str, str, str | None]:
     return fmt, chosen, audio
 
 
+def output_pix_fmt(codec: str, given: str) -> str:
+    """The input's pixel format where the encoder takes it (4:4:4, 10-bit ...), else the
+    codec's usual one. The old full-range ``yuvj`` formats become their ``yuv`` twins (the
+    colour range is carried apart)."""
+    av = _av()
+    given = given.replace("yuvj", "yuv")
+    formats = {f.name for f in (av.codec.Codec(codec, "w").video_formats or ())}
+    if codec not in ("gif", "libwebp_anim") and given in formats:
+        return given
+    return DEFAULT_PIX_FMT.get(codec, "yuv420p")
+
+
 def open_encoder(container: Any, codec: str, info: VideoInfo, size: tuple[int, int],
                  *, crf: int | None, lossless: bool = False) -> Any:
     """A video stream in ``container`` for frames of ``size`` (H, W), with the input's time
@@ -179,10 +191,7 @@ def open_encoder(container: Any, codec: str, info: VideoInfo, size: tuple[int, i
     stream.time_base = info.time_base
     stream.codec_context.time_base = info.time_base
     stream.height, stream.width = size
-    pix = DEFAULT_PIX_FMT.get(codec, "yuv420p")
-    if info.pix_fmt in ("yuv420p", "yuvj420p") and pix == "yuv420p":
-        pix = "yuv420p"
-    stream.pix_fmt = pix
+    stream.pix_fmt = output_pix_fmt(codec, info.pix_fmt)
     if info.color_range and codec != "gif":
         stream.codec_context.color_range = info.color_range
     options: dict[str, str] = {}
