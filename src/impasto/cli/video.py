@@ -41,9 +41,10 @@ def video(
                         ] = None,
     size: Annotated[int | None, typer.Option(
         "--size", help="Long side of the output frames (default: the input's).")] = None,
-    temporal: Annotated[float, typer.Option(
+    temporal: Annotated[float | None, typer.Option(
         "--temporal", help="Blend with the previous frame moved along the motion, 0 to 0.95 "
-                           "(0: frame by frame).")] = 0.7,
+                           "(0: frame by frame; default 0.5 for networks, 0.3 for the others)."
+    )] = None,
     start: Annotated[float, typer.Option("--start", help="Start at T seconds.")] = 0.0,
     duration: Annotated[float | None, typer.Option("--duration", help="Only D seconds.")
                         ] = None,
@@ -72,7 +73,7 @@ def video(
         options["encoder"] = encoder
     if strength is not None:
         options["strength"] = strength
-    check_weight(temporal)
+    check_weight(temporal, chosen)
     job = VideoJob(source, list(styles or []), output, chosen, options, temporal, size, start,
                    duration, crf, codec, str(resolve_device(device)), resume)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),

@@ -2,7 +2,7 @@
 files, so a caller can feed frames from anywhere (a file, a camera, a stream).
 
 >>> from impasto.video import stylize_frames
->>> for out in stylize_frames(frames, "starry-night", method="adain", temporal=0.7):
+>>> for out in stylize_frames(frames, "starry-night", method="adain"):
 ...     show(out)  # (H, W, 3) uint8
 """
 
@@ -16,7 +16,7 @@ import torch
 
 from impasto.errors import InvalidOption
 from impasto.pipeline import Pipeline, Request
-from impasto.video.temporal import TemporalBlender
+from impasto.video.temporal import TemporalBlender, check_weight
 
 #: Steps of the optimiser for each frame after the first (the first is a still's default): it
 #: starts from the previous output warped to this frame, so most of the picture is there.
@@ -37,10 +37,10 @@ def even_size(height: int, width: int, size: int | None) -> tuple[int, int]:
 class FrameStylizer:
     """Stylises frames one after another with one method (its networks, decoders and the
     style's statistics loaded once), blending each with the warped previous output
-    (``temporal``: 0 is frame by frame)."""
+    (``temporal``: 0 is frame by frame; None, the method's default)."""
 
     def __init__(self, styles: Any = (), *, method: str = "adain",
-                 options: Mapping[str, Any] | None = None, temporal: float = 0.7,
+                 options: Mapping[str, Any] | None = None, temporal: float | None = None,
                  device: str | torch.device = "cpu", pipeline: Pipeline | None = None,
                  flow_preset: str = "fast") -> None:
         values = dict(options or {})
@@ -51,7 +51,8 @@ class FrameStylizer:
         self.request = Request(np.zeros((16, 16, 3), np.uint8), styles, method=method,
                                options=values)
         self.method = self.request.method
-        self.blender = TemporalBlender(temporal, preset=flow_preset)
+        self.blender = TemporalBlender(check_weight(temporal, self.method),
+                                       preset=flow_preset)
         self.frames = 0
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
@@ -83,7 +84,7 @@ class FrameStylizer:
 
 def stylize_frames(frames: Iterable[np.ndarray], styles: Sequence[Any] | Any = (), *,
                    method: str = "adain", options: Mapping[str, Any] | None = None,
-                   temporal: float = 0.7, device: str | torch.device = "cpu"
+                   temporal: float | None = None, device: str | torch.device = "cpu"
                    ) -> Iterator[np.ndarray]:
     """Stylise ``frames`` ((H, W, 3) uint8 RGB, all one size) in order, yielding each output
     frame as it is made (nothing is held but the last frame)."""

@@ -46,7 +46,7 @@ class VideoJob:
     output: Path
     method: str = "adain"
     options: dict[str, Any] = field(default_factory=dict)
-    temporal: float = 0.7
+    temporal: float | None = None  # None: the method's default
     size: int | None = None
     start: float = 0.0
     duration: float | None = None
