@@ -157,6 +157,8 @@ def test_resume_makes_the_same_video(clip: Path, tmp_path: Path) -> None:
     with pytest.raises(Stop):
         render_video(job(clip, out, segment=8), progress=stop_at_13)
     assert not out.exists()  # nothing presented as finished
+    left = sorted(p.name for p in (tmp_path / ".resumed.mp4.impasto-work").iterdir())
+    assert left == ["carry.npz", "seg-00000.nut", "state.json"]  # whole segments only
     summary = render_video(job(clip, out, segment=8, resume=True))
     assert summary["resumed_at"] == 8 and summary["made_now"] == 22
     a, _ = decoded(whole)

@@ -11,6 +11,7 @@ output only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -91,37 +92,15 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     segment_codec = codec if codec not in ("gif", "libwebp_anim") else "ffv1"
     total = _estimate_frames(info, job)
     done = state["done"]
-    made = 0
-    flow_seconds = 0.0
-    index = done - 1
-    writer: _Segment | None = None
     # Decoding (a thread ahead) and encoding (a thread behind) overlap with the stylising.
-    for frame, index in _indexed(_prefetch(vio.read_frames(info, start=job.start,
-                                                           duration=job.duration))):
-        if index < done:
-            continue
-        if writer is None or index % job.segment == 0:
-            writer = _Segment(work / f"seg-{index // job.segment:05d}.nut", segment_codec, info,
-                              size, job.crf)
-        rgb = frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size)
-        flow_before = stylizer.blender.flow_seconds
-        writer.write(stylizer(rgb), frame.pts)
-        flow_seconds += stylizer.blender.flow_seconds - flow_before
-        made += 1
-        if (index + 1) % job.segment == 0:
-            writer.close()
-            writer = None
-            _save_state(work, state, index + 1, stylizer)
-        if progress is not None:
-            progress(VideoProgress(index + 1, max(total, index + 1),
-                                   time.perf_counter() - started))
+    frames_in = _indexed(_prefetch(vio.read_frames(info, start=job.start,
+                                                   duration=job.duration)))
+    index, made, flow_seconds = _stylise_all(frames_in, job, info, size, stylizer, work, state,
+                                             segment_codec, total, started, progress)
     frames = index + 1
     if frames <= 0:
         shutil.rmtree(work, ignore_errors=True)
         raise InvalidImage(f"no frames in {info.path.name} from {job.start:g} s")
-    if writer is not None:
-        writer.close()
-        _save_state(work, state, frames, stylizer)
     audio = _join(work, output, fmt, codec, audio_codec, info, job, frames, size)
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - started
@@ -132,6 +111,48 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
             "scene_cuts": stylizer.blender.cuts, "audio": audio, "codec": codec,
             "method": stylizer.method, "temporal": stylizer.blender.weight,
             "input": info.to_dict()}
+
+
+def _stylise_all(frames_in: Iterator[tuple[vio.Frame, int]], job: VideoJob,
+                 info: vio.VideoInfo, size: tuple[int, int], stylizer: FrameStylizer,
+                 work: Path, state: dict[str, Any], segment_codec: str, total: int,
+                 started: float, progress: Callable[[VideoProgress], None] | None
+                 ) -> tuple[int, int, float]:
+    """Every frame not done yet, stylised and encoded segment by segment; (last index,
+    frames made, flow seconds). An interruption leaves only whole segments behind."""
+    done = state["done"]
+    made = 0
+    flow_seconds = 0.0
+    index = done - 1
+    writer: _Segment | None = None
+    try:
+        for frame, index in frames_in:
+            if index < done:
+                continue
+            if writer is None or index % job.segment == 0:
+                writer = _Segment(work / f"seg-{index // job.segment:05d}.nut", segment_codec,
+                                  info, size, job.crf)
+            rgb = frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size)
+            flow_before = stylizer.blender.flow_seconds
+            writer.write(stylizer(rgb), frame.pts)
+            flow_seconds += stylizer.blender.flow_seconds - flow_before
+            made += 1
+            if (index + 1) % job.segment == 0:
+                writer.close()
+                writer = None
+                _save_state(work, state, index + 1, stylizer)
+            if progress is not None:
+                progress(VideoProgress(index + 1, max(total, index + 1),
+                                       time.perf_counter() - started))
+        if writer is not None:
+            writer.close()
+            writer = None
+            _save_state(work, state, index + 1, stylizer)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    return index, made, flow_seconds
 
 
 def _indexed(frames: Iterator[vio.Frame]) -> Iterator[tuple[vio.Frame, int]]:
@@ -223,7 +244,9 @@ class _Segment:
     def __init__(self, path: Path, codec: str, info: vio.VideoInfo, size: tuple[int, int],
                  crf: int | None) -> None:
         av = vio._av()
-        self.container = av.open(str(path), "w", format="nut")
+        self.path = path
+        self.part = path.with_name(path.name + ".part")  # renamed when whole
+        self.container = av.open(str(self.part), "w", format="nut")
         self.stream = vio.open_encoder(self.container, codec, info, size, crf=crf)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="impasto-encode")
         self._pending: deque[Future[None]] = deque()
@@ -242,6 +265,17 @@ class _Segment:
         finally:
             self._pool.shutdown()
             self.container.close()
+        os.replace(self.part, self.path)
+
+    def abort(self) -> None:
+        """An interrupted segment: its encoding stopped and its file removed (a resumed run
+        makes it again from its first frame)."""
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        with contextlib.suppress(Exception):  # a half-written file may fail to close
+            self.container.close()
+        self.part.unlink(missing_ok=True)
 
 
 class _Failed:
