@@ -86,7 +86,15 @@ def video(
             bar.update(task, completed=p.frames, total=p.total,
                        fps=f"{p.frames / p.elapsed:.1f}" if p.elapsed else "-")
 
-        summary = render_video(job, progress=update)
+        try:
+            summary = render_video(job, progress=update)
+        except KeyboardInterrupt:
+            bar.stop()
+            done = int(bar.tasks[0].completed)
+            err.print(f"impasto: interrupted after {done} frames; {output} was not written. "
+                      "The same command with --resume goes on from the last whole segment.",
+                      highlight=False)
+            raise typer.Exit(130) from None
     if json_out:
         print(json.dumps(summary))
         return
