@@ -212,7 +212,9 @@ def _start_state(work: Path, fingerprint: str, resume: bool) -> dict[str, Any]:
                             "with")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    return {"fingerprint": fingerprint, "done": 0}
+    state = {"fingerprint": fingerprint, "done": 0}
+    path.write_text(json.dumps(state))  # --resume finds the run even before a whole segment
+    return state
 
 
 def _save_state(work: Path, state: dict[str, Any], done: int, stylizer: FrameStylizer
