@@ -17,14 +17,10 @@ import heapq
 import json
 import os
 import shutil
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Full, Queue
 from typing import Any
 
 import numpy as np
@@ -92,9 +88,7 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     segment_codec = codec if codec not in ("gif", "libwebp_anim") else "ffv1"
     total = _estimate_frames(info, job)
     done = state["done"]
-    # Decoding (a thread ahead) and encoding (a thread behind) overlap with the stylising.
-    frames_in = _indexed(_prefetch(vio.read_frames(info, start=job.start,
-                                                   duration=job.duration)))
+    frames_in = _indexed(vio.read_frames(info, start=job.start, duration=job.duration))
     index, made, flow_seconds = _stylise_all(frames_in, job, info, size, stylizer, work, state,
                                              segment_codec, total, started, progress)
     frames = index + 1
@@ -239,86 +233,32 @@ def _estimate_frames(info: vio.VideoInfo, job: VideoJob) -> int:
 
 class _Segment:
     """One segment file of encoded frames (NUT keeps any codec and the input's time base),
-    encoded in a second thread (at most ``DEPTH`` frames behind)."""
-
-    DEPTH = 4
+    written to ``.part`` and renamed when whole. Frames are converted and encoded in the
+    calling thread: FFmpeg's colour conversion run from two threads at once made a segment
+    differ now and then from one run to the next."""
 
     def __init__(self, path: Path, codec: str, info: vio.VideoInfo, size: tuple[int, int],
                  crf: int | None) -> None:
         av = vio._av()
         self.path = path
-        self.part = path.with_name(path.name + ".part")  # renamed when whole
+        self.part = path.with_name(path.name + ".part")
         self.container = av.open(str(self.part), "w", format="nut")
         self.stream = vio.open_encoder(self.container, codec, info, size, crf=crf)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="impasto-encode")
-        self._pending: deque[Future[None]] = deque()
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        while len(self._pending) >= self.DEPTH:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(vio.encode, self.stream, self.container, rgb,
-                                               pts))
+        vio.encode(self.stream, self.container, rgb, pts)
 
     def close(self) -> None:
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-            vio.encode(self.stream, self.container, None, None)
-        finally:
-            self._pool.shutdown()
-            self.container.close()
+        vio.encode(self.stream, self.container, None, None)
+        self.container.close()
         os.replace(self.part, self.path)
 
     def abort(self) -> None:
-        """An interrupted segment: its encoding stopped and its file removed (a resumed run
-        makes it again from its first frame)."""
-        for future in self._pending:
-            future.cancel()
-        self._pool.shutdown(wait=True)
+        """An interrupted segment: its file removed (a resumed run makes it again from its
+        first frame)."""
         with contextlib.suppress(Exception):  # a half-written file may fail to close
             self.container.close()
         self.part.unlink(missing_ok=True)
-
-
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def _prefetch(items: Iterator[Any], depth: int = 4) -> Iterator[Any]:
-    """``items`` produced by a thread up to ``depth`` ahead (decoding overlaps the work)."""
-    queue: Queue[Any] = Queue(depth)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(item, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(end)
-        except BaseException as exc:  # handed to the consumer, raised there
-            queue.put(_Failed(exc))
-
-    thread = threading.Thread(target=produce, name="impasto-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = queue.get()
-            if item is end:
-                return
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | None,
