@@ -184,7 +184,7 @@ def output_pix_fmt(codec: str, given: str) -> str:
 
 
 def open_encoder(container: Any, codec: str, info: VideoInfo, size: tuple[int, int],
-                 *, crf: int | None, lossless: bool = False) -> Any:
+                 *, crf: int | None) -> Any:
     """A video stream in ``container`` for frames of ``size`` (H, W), with the input's time
     base (so every frame keeps its own timestamp), rotation and colour range."""
     stream = container.add_stream(codec, rate=info.rate or 25)
@@ -204,8 +204,6 @@ def open_encoder(container: Any, codec: str, info: VideoInfo, size: tuple[int, i
                    "deadline": "realtime", "cpu-used": "8"}
     elif codec == "libwebp_anim":
         options = {"quality": str(80 if crf is None else max(0, 100 - crf)), "loop": "0"}
-    elif codec == "ffv1" or lossless:
-        options = {}
     stream.options = options
     if info.rotation:
         stream.set_display_rotation(info.rotation)

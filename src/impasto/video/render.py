@@ -88,14 +88,15 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     segment_codec = codec if codec not in ("gif", "libwebp_anim") else "ffv1"
     total = _estimate_frames(info, job)
     done = state["done"]
-    frames_in = _indexed(vio.read_frames(info, start=job.start, duration=job.duration))
-    index, made, flow_seconds = _stylise_all(frames_in, job, info, size, stylizer, work, state,
-                                             segment_codec, total, started, progress)
-    frames = index + 1
+    flow_before = stylizer.blender.flow_seconds
+    frames = _stylise_all(job, info, size, stylizer, work, state, segment_codec, total, started,
+                          progress)
+    made = frames - done
+    flow_seconds = stylizer.blender.flow_seconds - flow_before
     if frames <= 0:
         shutil.rmtree(work, ignore_errors=True)
         raise InvalidImage(f"no frames in {info.path.name} from {job.start:g} s")
-    audio = _join(work, output, fmt, codec, audio_codec, info, job, frames, size)
+    audio = _join(work, output, fmt, codec, audio_codec, info, job, size)
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"output": str(output), "frames": frames, "made_now": made,
@@ -107,30 +108,25 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
             "input": info.to_dict()}
 
 
-def _stylise_all(frames_in: Iterator[tuple[vio.Frame, int]], job: VideoJob,
-                 info: vio.VideoInfo, size: tuple[int, int], stylizer: FrameStylizer,
-                 work: Path, state: dict[str, Any], segment_codec: str, total: int,
-                 started: float, progress: Callable[[VideoProgress], None] | None
-                 ) -> tuple[int, int, float]:
-    """Every frame not done yet, stylised and encoded segment by segment; (last index,
-    frames made, flow seconds). An interruption leaves only whole segments behind."""
+def _stylise_all(job: VideoJob, info: vio.VideoInfo, size: tuple[int, int],
+                 stylizer: FrameStylizer, work: Path, state: dict[str, Any], segment_codec: str,
+                 total: int, started: float,
+                 progress: Callable[[VideoProgress], None] | None) -> int:
+    """Every frame not done yet, stylised and encoded segment by segment; the number of
+    frames. An interruption leaves only whole segments behind."""
     done = state["done"]
-    made = 0
-    flow_seconds = 0.0
     index = done - 1
     writer: _Segment | None = None
     try:
-        for frame, index in frames_in:
+        for index, frame in enumerate(vio.read_frames(info, start=job.start,
+                                                      duration=job.duration)):
             if index < done:
                 continue
             if writer is None or index % job.segment == 0:
                 writer = _Segment(work / f"seg-{index // job.segment:05d}.nut", segment_codec,
                                   info, size, job.crf)
             rgb = frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size)
-            flow_before = stylizer.blender.flow_seconds
             writer.write(stylizer(rgb), frame.pts)
-            flow_seconds += stylizer.blender.flow_seconds - flow_before
-            made += 1
             if (index + 1) % job.segment == 0:
                 writer.close()
                 writer = None
@@ -146,12 +142,7 @@ def _stylise_all(frames_in: Iterator[tuple[vio.Frame, int]], job: VideoJob,
         if writer is not None:
             writer.abort()
         raise
-    return index, made, flow_seconds
-
-
-def _indexed(frames: Iterator[vio.Frame]) -> Iterator[tuple[vio.Frame, int]]:
-    for index, frame in enumerate(frames):
-        yield frame, index
+    return index + 1
 
 
 def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -262,7 +253,7 @@ class _Segment:
 
 
 def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | None,
-          info: vio.VideoInfo, job: VideoJob, frames: int, size: tuple[int, int]) -> str:
+          info: vio.VideoInfo, job: VideoJob, size: tuple[int, int]) -> str:
     """The segments and the input's audio into ``output`` (through a temporary file); what
     became of the audio."""
     av = vio._av()
@@ -286,7 +277,7 @@ def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | Non
 
 def _animation(out: Any, codec: str, info: vio.VideoInfo, size: tuple[int, int],
                crf: int | None, segments: list[Path]) -> None:
-    """GIF / WebP: the lossless segments encoded once more."""
+    """GIF / WebP: the FFV1 segments encoded once more."""
     stream = vio.open_encoder(out, codec, info, size, crf=crf)
     for seg in segments:
         for frame in vio.decode_video(seg):
@@ -326,8 +317,8 @@ def _video_packets(segments: list[Path]) -> Iterator[tuple[float, Any]]:
             for packet in container.demux(container.streams.video[0]):
                 if packet.size == 0:
                     continue
-                # A segment's first packets may come without a decoding time (the encoder's
-                # B-frame delay): the muxer fills it in.
+                # A packet without a decoding time is ordered by its presentation time (the
+                # muxer fills the former in).
                 when = packet.dts if packet.dts is not None else packet.pts
                 yield float(when * packet.time_base), packet
 

@@ -69,11 +69,12 @@ def score_video(source: str | Path, output: str | Path, *, style: Any = None,
     scorer = None
     style_tensor = None
     if style is not None:
-        from impasto.pipeline import Pipeline, Request
+        from impasto.image.io import DEFAULT_MAX_PIXELS
+        from impasto.pipeline import Pipeline
         from impasto.pipeline.inputs import read_picture
+        from impasto.styles.library import resolve_style
 
-        request = Request(np.zeros((16, 16, 3), np.uint8), style, method="adain")
-        style_tensor = read_picture(request.styles[0], "style", 10**8).tensor
+        style_tensor = read_picture(resolve_style(style), "style", DEFAULT_MAX_PIXELS).tensor
         scorer = Pipeline(device).scorer()
     count = 0
     for inp, out in _pairs_of_frames(Path(source), Path(output)):
