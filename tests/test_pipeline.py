@@ -294,3 +294,32 @@ def test_progressive_start_from_the_adain_picture(content_array: np.ndarray,
     assert start.record["init"]["decoders"]["relu4_1"]["name"] == "adain-relu4_1"
     with pytest.raises(InvalidOption, match="needs a content picture"):
         Request(None, style_array, options={"init": "adain"})
+
+
+def test_the_temporal_loss_holds_the_picture_where_the_flow_is_trusted(
+        content_array: np.ndarray, style_array: np.ndarray) -> None:
+    """A video frame's temporal term (Ruder et al. 2016) pulls the picture towards the carried
+    previous output where ``trust`` is 1 and leaves it alone where it is 0."""
+    from impasto.optim.objective import TemporalTerm
+
+    pipeline = Pipeline("cpu")
+    options = {"size": 32, "iterations": 15, "seed": 0, "scales": 1, "precision": "fp32",
+               "init": "content"}
+    free = pipeline.render(Request(content_array, style_array, options=options)).tensor
+    target = torch.rand(1, 3, *free.shape[-2:], generator=torch.Generator().manual_seed(1))
+    trust = torch.zeros(1, 1, *free.shape[-2:])
+    trust[..., : free.shape[-1] // 2] = 1.0
+    term = TemporalTerm(target, trust, 1000.0)
+    held = pipeline.render(Request(content_array, style_array, options=options, temporal=term))
+
+    def distance(x: torch.Tensor, half: slice) -> float:
+        return float((x[..., half] - target[..., half]).abs().mean())
+
+    left, right = slice(0, free.shape[-1] // 2), slice(free.shape[-1] // 2, None)
+    assert distance(held.tensor, left) < 0.5 * distance(free, left)
+    assert distance(held.tensor, right) > 0.8 * distance(free, right)
+    assert held.record["temporal_loss"]["weight"] == 1000.0
+    with pytest.raises(InvalidOption, match="temporal loss goes with method optimize"):
+        Request(content_array, style_array, method="adain", temporal=term)
+    with pytest.raises(InvalidOption, match="trust map"):
+        TemporalTerm(target, trust[0], 1.0)

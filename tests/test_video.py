@@ -220,6 +220,23 @@ def test_frames_api_streams_with_flat_memory() -> None:
     assert peaks[1] < 1.25 * peaks[0], peaks
 
 
+def test_frames_in_a_stream_are_the_frames_one_by_one() -> None:
+    """The stream works out each frame's motion in a second thread, ahead: the same frames as
+    stylising them one call at a time (and as again)."""
+    from impasto.video import FrameStylizer
+
+    frames = panned(12, cut_at=7)
+    options = {"encoder": "student-relu4_1"}
+    one = FrameStylizer("the-scream", method="adain", options=options, temporal=0.6)
+    by_call = [one(f) for f in frames]
+    streamed = list(stylize_frames(frames, "the-scream", method="adain", options=options,
+                                   temporal=0.6))
+    assert one.blender.cuts == 1
+    assert all(np.array_equal(a, b) for a, b in zip(by_call, streamed, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(by_call, stylize_frames(
+        frames, "the-scream", method="adain", options=options, temporal=0.0), strict=True))
+
+
 def test_cli_video_and_score(clip: Path, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.mp4"
@@ -330,8 +347,15 @@ def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,
     starts: list[bool] = []
     original = Pipeline.render
 
+    fills: list[str] = []
+
     def spy(self, request, **kwargs):  # type: ignore[no-untyped-def]
-        starts.append(request.init is not None)
+        if request.options.iterations == 0:  # where the flow fails: a still's start
+            fills.append(request.options.init)
+        else:
+            assert (request.init is None) == (request.temporal is None)
+            assert request.temporal is None or request.temporal.weight > 0
+            starts.append(request.init is not None)
         return original(self, request, **kwargs)
 
     monkeypatch.setattr(Pipeline, "render", spy)
@@ -342,6 +366,7 @@ def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,
                          options={"seed": 0, "iterations": 12}))
         errors[weight] = score_video(source, out).short_term
     assert starts == [False] * 6 + [False] + [True] * 5
+    assert fills and set(fills) == {"adain"}  # the pan uncovers a strip every frame
     assert errors[0.7] <= 0.5 * errors[0.0], errors
 
 

@@ -16,8 +16,9 @@ from impasto.image.io import ImageSource
 METADATA_KEY = "impasto"
 
 
-def source_record(source: ImageSource, image: Image.Image) -> dict[str, Any]:
-    """Where a picture came from: its file name and SHA-256 (of the file, or of the pixels)."""
+def source_record(source: ImageSource, image: Image.Image | np.ndarray) -> dict[str, Any]:
+    """Where a picture came from: its file name and SHA-256 (of the file, or of the pixels,
+    ``image`` as read)."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

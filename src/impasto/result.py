@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
+from impasto.image.io import to_pil, with_alpha
 from impasto.image.save import save_image
 from impasto.metrics.scores import Scores
 from impasto.provenance import METADATA_KEY
@@ -21,21 +23,34 @@ from impasto.runtime.policy import Runtime
 class Result:
     """A finished picture: what :func:`impasto.render` returns for every method.
 
-    ``image`` is RGB, or RGBA when the content had an alpha channel; ``tensor`` is the same
-    picture as (1, 3, H, W) float in [0, 1] on the CPU (for 16-bit output); ``record`` is the
+    ``tensor`` is the picture as (1, 3, H, W) float in [0, 1] on the CPU; ``image`` is the same
+    picture as a PIL image (made when first asked for: a video frame never needs it), RGB, or
+    RGBA when the content had an alpha channel (``content_alpha``); ``record`` is the
     provenance record written into the file's metadata; ``timings`` are seconds by phase
     (``load``, ``render``, ``total``); ``scores`` are there when the request asked for them.
     """
 
-    image: Image.Image
     tensor: torch.Tensor
-    alpha: Image.Image | None
     method: str
     options: Any  # the resolved options object (the seed filled in, for optimisation)
     runtime: Runtime
     record: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     scores: Scores | None = None
+    content_alpha: Image.Image | None = None
+
+    @cached_property
+    def _picture(self) -> tuple[Image.Image, Image.Image | None]:
+        return with_alpha(to_pil(self.tensor), self.content_alpha)
+
+    @property
+    def image(self) -> Image.Image:
+        return self._picture[0]
+
+    @property
+    def alpha(self) -> Image.Image | None:
+        """The content's alpha channel at the picture's size, or None."""
+        return self._picture[1]
 
     @property
     def seconds(self) -> float:

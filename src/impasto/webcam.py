@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from impasto.errors import InvalidOption
+from impasto.video.frames import to_uint8
 
 WINDOW = "impasto"
 HELP = "1-9 model, +/- strength, c colour, q quit"
@@ -93,8 +94,7 @@ class LiveStylizer:
             x, strength=self.strength,
             preserve_color="luminance" if self.keep_colour else "none")
         styled = out[0].permute(1, 2, 0).numpy().astype(np.float32)
-        blended = self.blender(rgb, styled)
-        return (np.clip(blended, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return to_uint8(self.blender(rgb, styled))
 
     def key(self, key: int) -> None:
         if ord("1") <= key < ord("1") + len(self.runners):

@@ -250,6 +250,18 @@ def with_alpha(image: Image.Image, alpha: Image.Image | None) -> tuple[Image.Ima
     return image, alpha
 
 
+def rgb8_tensor(arr: np.ndarray, max_pixels: int, name: str = "image") -> torch.Tensor | None:
+    """An (H, W, 3) uint8 RGB array (a video frame) straight to (1, 3, H, W) float in [0, 1],
+    as :func:`to_tensor` of :func:`open_image` would make it but without a PIL round trip;
+    None for any other array (those go through :func:`open_image`)."""
+    if not (arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8):
+        return None
+    _check_size((arr.shape[1], arr.shape[0]), max_pixels, f"{name} image",
+                f"(array of shape {arr.shape}, dtype {arr.dtype})")
+    t = torch.tensor(arr).permute(2, 0, 1).unsqueeze(0)  # a copy: the array may be read-only
+    return t.float().div_(255.0).contiguous()
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """Float32 tensor (1, 3, H, W) in [0, 1]; alpha is composited over white."""
     rgb, _ = split_alpha(img)

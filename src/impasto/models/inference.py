@@ -79,6 +79,9 @@ class OnnxBackend:
                                 "'impasto[onnx]'") from None
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Idle worker threads sleep rather than spin: alone it made no measurable difference,
+        # next to video's motion thread spinning took the core that thread needed.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:

@@ -32,6 +32,38 @@ class Region:
     style: int
 
 
+@dataclass(frozen=True)
+class TemporalTerm:
+    """The short-term temporal loss of one video frame (Ruder et al. 2016):
+    ``weight x mean(trust x (x - target)^2)`` over RGB in [0, 1], where ``target``
+    (1, 3, H, W) is the previous output frame moved to this one along the optical flow and
+    ``trust`` (1, 1, H, W) in [0, 1] says where the flow holds (0 where pixels were occluded
+    or the flow is wrong): the picture keeps what the last frame painted wherever it can."""
+
+    target: torch.Tensor
+    trust: torch.Tensor
+    weight: float
+
+    def __post_init__(self) -> None:
+        if not (self.weight >= 0 and self.weight < float("inf")):
+            raise InvalidOption(f"temporal loss weight must be >= 0, not {self.weight}")
+        if self.target.dim() != 4 or self.target.shape[:2] != (1, 3) or \
+                self.trust.shape != (1, 1, *self.target.shape[-2:]):
+            raise InvalidOption(f"a temporal term needs a (1, 3, H, W) target and a (1, 1, H, "
+                                f"W) trust map, not {tuple(self.target.shape)} and "
+                                f"{tuple(self.trust.shape)}")
+
+    def at(self, size: tuple[int, int], device: torch.device | str) -> TemporalTerm:
+        """The term for a picture of ``size`` (H, W) on ``device``."""
+        target, trust = self.target.to(device), self.trust.to(device)
+        if tuple(target.shape[-2:]) != tuple(size):
+            target, trust = resize(target, size), resize(trust, size).clamp(0.0, 1.0)
+        return TemporalTerm(target, trust, self.weight)
+
+    def loss(self, image: torch.Tensor) -> torch.Tensor:
+        return (self.trust * (image.float() - self.target) ** 2).mean()
+
+
 class TransferObjective(nn.Module):
     """``cw * content + sw * style + detail * Laplacian + tv * TV``, targets fixed at build time.
 
@@ -63,9 +95,11 @@ class TransferObjective(nn.Module):
         protect: Sequence[tuple[torch.Tensor, float]] = (),
         wrap: str = "none",
         precision: str = "fp32",
+        temporal: TemporalTerm | None = None,
     ) -> None:
         super().__init__()
         self.vgg = vgg
+        self.temporal = temporal
         self.precision = precision
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
@@ -167,6 +201,9 @@ class TransferObjective(nn.Module):
         if self.detail_target is not None:
             parts["detail"] = FAM.laplacian_loss(image, self.detail_target)
             total = total + self.detail_weight * parts["detail"]
+        if self.temporal is not None and self.temporal.weight > 0:
+            parts["temporal"] = self.temporal.loss(image)
+            total = total + self.temporal.weight * parts["temporal"]
         if self.tv_weight > 0:
             parts["tv"] = LF.tv_loss(image, wrap_x=self.wrap in ("both", "x"),
                                      wrap_y=self.wrap == "both")

@@ -23,7 +23,7 @@ from impasto.image import color
 from impasto.image.resize import fit_long_side, resize, resize_mask
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
-from impasto.optim.objective import Region, TransferObjective, wrap_blend
+from impasto.optim.objective import Region, TemporalTerm, TransferObjective, wrap_blend
 from impasto.optim.prepared import prepare
 from impasto.optim.pyramid import scale_sides, schedule
 from impasto.optim.tiled import TiledTransfer, tiled_grams
@@ -61,6 +61,8 @@ class TransferInputs:
     #: Per style, the SHA-256 under which its targets may be kept prepared (a built-in
     #: style's), or None.
     style_keys: Sequence[str | None] = field(default_factory=tuple)
+    #: A video frame's temporal loss (at the output's size or any other: resized per scale).
+    temporal: TemporalTerm | None = None
 
 
 def output_size(content: torch.Tensor | None, cfg: TransferConfig) -> tuple[int, int]:
@@ -191,6 +193,8 @@ def run_transfer(
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         x = resize(x, (h, w), wrap=cfg.wrap)
         style_side = max(MIN_STYLE_SIDE, round((cfg.style_scale or 1.0) * max(h, w)))
+        if n_steps == 0:
+            continue  # nothing to optimise: the start is the result (no objective to build)
         plan = plan_for(h, w) if tiled else None
         # Tiled scales keep the content and style pictures whole in 8 bits (what the files had).
         keep = quantise if plan is not None else _identity
@@ -218,6 +222,8 @@ def run_transfer(
                 style_weight=style_weight, precision=precision,
                 regions=[Region(resize_mask(m, (h, w)), i) for m, i in inputs.regions],
                 protect=[(resize_mask(m, (h, w)), wt) for m, wt in inputs.protect],
+                temporal=(None if inputs.temporal is None
+                          else inputs.temporal.at((h, w), device)),
             )
             prepared.keep(objective.style_targets)
             scale_options = options
@@ -247,6 +253,7 @@ def scale_objective(
     precision: str,
     regions: Sequence[Region] = (),
     protect: Sequence[tuple[torch.Tensor, float]] = (),
+    temporal: TemporalTerm | None = None,
 ) -> TransferObjective:
     """The objective of one scale, for pictures already at that scale's size."""
     return TransferObjective(
@@ -266,6 +273,7 @@ def scale_objective(
         protect=protect,
         wrap=cfg.wrap,
         precision=precision,
+        temporal=temporal,
     )
 
 
@@ -298,6 +306,8 @@ def _check_tileable(cfg: TransferConfig, inputs: TransferInputs) -> None:
         unsupported.append("--detail")
     if cfg.wrap != "none":
         unsupported.append("--tileable")
+    if inputs.temporal is not None:
+        unsupported.append("video's temporal loss")
     if unsupported:
         raise InvalidOption(
             f"this output is larger than the memory budget allows in one piece, and tiled "

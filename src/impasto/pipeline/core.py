@@ -11,7 +11,6 @@ import torch
 
 from impasto.errors import InvalidOption
 from impasto.events import CallbackLike, CancelToken, Progress
-from impasto.image.io import to_pil, with_alpha
 from impasto.metrics.scores import Scorer
 from impasto.pipeline.engines import ArbitraryEngine, NetworkEngine, OptimizeEngine
 from impasto.pipeline.inputs import read_picture
@@ -80,8 +79,6 @@ class Pipeline:
             cancel.raise_if_cancelled()
         made = engine.run(request, content, styles, runtime, callback, cancel)
         rendered = time.perf_counter()
-        picture, alpha = with_alpha(to_pil(made.tensor),
-                                    None if content is None else content.alpha)
         scores = None
         if request.scores:
             scores = self.scorer().score(styles[0].tensor if content is None
@@ -100,7 +97,8 @@ class Pipeline:
         h, w = made.tensor.shape[-2:]
         _emit(callback, Progress("done", height=int(h), width=int(w), method=request.method,
                                  elapsed=done - started, work_done=1.0))
-        return Result(image=picture, tensor=made.tensor, alpha=alpha, method=request.method,
+        return Result(tensor=made.tensor, method=request.method,
+                      content_alpha=None if content is None else content.alpha,
                       options=made.options, runtime=runtime, record=record, timings=timings,
                       scores=scores)
 

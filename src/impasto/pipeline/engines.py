@@ -110,6 +110,9 @@ class OptimizeEngine:
                 records.append({"name": "<faces>", "protect": float(request.protect_faces),
                                 "faces": [list(b) for b in boxes]})
         parts: dict[str, Any] = {"masks": records or None}
+        if request.temporal is not None:
+            parts["temporal_loss"] = {"weight": request.temporal.weight,
+                                      "trusted": round(float(request.temporal.trust.mean()), 4)}
         if cfg.init == "adain":
             assert content is not None  # the request checks it
             init, parts["init"] = self.adain_start(cfg, content, styles, regions, runtime)
@@ -123,7 +126,8 @@ class OptimizeEngine:
                            styles=[s.tensor.to(dev) for s in styles], init=init,
                            regions=regions, protect=protections,
                            style_keys=[s.record["sha256"] if s.record.get("builtin") else None
-                                       for s in styles]),
+                                       for s in styles],
+                           temporal=request.temporal),
             cfg, seed=int(cfg.seed), precision=runtime.precision,  # type: ignore[arg-type]
             callback=_tagged(callback, "optimize"), cancel=cancel,
             memory_budget=memory_budget(cfg.max_memory, dev),

@@ -9,11 +9,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
 from impasto.errors import InvalidOption
-from impasto.image.io import ImageSource, open_image, split_alpha, to_tensor
+from impasto.image.io import ImageSource, open_image, rgb8_tensor, split_alpha, to_tensor
 from impasto.image.masks import load_mask
 from impasto.image.resize import fit_long_side, resize
 from impasto.provenance import source_record
@@ -54,6 +55,10 @@ def read_picture(source: ImageSource | BuiltinStyle, name: str, max_pixels: int)
         width, height = style.size
         return Picture(decode, None, {"name": style.file, "sha256": style.sha256,
                                       "builtin": style.record()}, shape=(height, width))
+    if isinstance(source, np.ndarray):
+        frame = rgb8_tensor(source, max_pixels, name)
+        if frame is not None:
+            return Picture(frame, None, source_record(source, source))
     image = open_image(source, max_pixels=max_pixels, name=name)
     rgb, alpha = split_alpha(image)
     return Picture(to_tensor(rgb), alpha, source_record(source, rgb))

@@ -15,6 +15,7 @@ from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.config.checks import check_blend, check_style_number, finite
 from impasto.errors import InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource
+from impasto.optim.objective import TemporalTerm
 from impasto.styles.library import BuiltinStyle, network_model, resolve_style
 
 Method = Literal["optimize", "network", "adain", "wct"]
@@ -95,6 +96,8 @@ class Request:
         max_pixels: the largest picture read or made (decompression-bomb guard).
         init: a picture the optimiser starts from (instead of ``options.init``; video: the
             previous output frame moved to this one). Method optimize only.
+        temporal: a video frame's temporal loss (:class:`~impasto.optim.objective.TemporalTerm`:
+            keep the previous output frame where the flow holds). Method optimize only.
     """
 
     content: ImageSource | None
@@ -107,6 +110,7 @@ class Request:
     scores: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     init: ImageSource | None = None
+    temporal: TemporalTerm | None = None
 
     def __post_init__(self) -> None:
         method = check_method(self.method)
@@ -158,6 +162,9 @@ class Request:
         if self.init is not None and self.method != "optimize":
             raise InvalidOption(f"a start picture (init) goes with method optimize, not "
                                 f"{self.method}")
+        if self.temporal is not None and (self.method != "optimize" or self.content is None):
+            raise InvalidOption("a temporal loss goes with method optimize and a content "
+                                "picture (a video frame)")
         if self.method == "optimize" and self.options.init == "adain" and self.content is None:
             raise InvalidOption("init adain starts from the content's AdaIN picture: it needs a "
                                 "content picture")

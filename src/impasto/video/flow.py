@@ -62,7 +62,8 @@ class FlowEstimator:
     def __call__(self, first: np.ndarray, second: np.ndarray,
                  seed: np.ndarray | None = None) -> np.ndarray:
         """The flow from grey picture ``first`` to ``second`` (same size)."""
-        start = None if seed is None else np.ascontiguousarray(seed, dtype=np.float32)
+        # DIS writes its answer into the seed it is given: a copy keeps the caller's.
+        start = None if seed is None else np.array(seed, dtype=np.float32, order="C")
         return self._dis.calc(first, second, start)
 
 

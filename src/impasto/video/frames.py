@@ -8,19 +8,32 @@ files, so a caller can feed frames from anywhere (a file, a camera, a stream).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from impasto.errors import InvalidOption
+from impasto.optim.objective import TemporalTerm
 from impasto.pipeline import Pipeline, Request
-from impasto.video.temporal import TemporalBlender, check_weight
+from impasto.video.temporal import DEFAULT_WEIGHTS, Motion, TemporalBlender, check_weight
+
+T = TypeVar("T")
 
 #: Steps of the optimiser for each frame after the first (the first is a still's default): it
-#: starts from the previous output warped to this frame, so most of the picture is there.
-FRAME_STEPS = 40
+#: starts from the previous output warped to this frame, so most of the picture is there. Five
+#: keep 10 s of 640 x 360 video near 30 minutes on 2 CPU cores; ten paint 7 % closer to the
+#: style for 75 % more time (validation clip: experiments/NOTES.md). The options' ``iterations``
+#: set it.
+FRAME_STEPS = 5
+#: Weight of the temporal loss (:class:`~impasto.optim.objective.TemporalTerm`) at the
+#: optimiser's default blend weight; it scales with ``temporal``. On the validation clip 10 and
+#: 100 changed nothing measurable at 5 or 10 steps (the start already holds the picture) and
+#: 1000 made both flicker and style worse: it guards longer runs against drift.
+TEMPORAL_LOSS = 10.0
 
 
 def even_size(height: int, width: int, size: int | None) -> tuple[int, int]:
@@ -57,29 +70,85 @@ class FrameStylizer:
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One (H, W, 3) uint8 RGB frame -> its stylised frame, (H, W, 3) uint8."""
-        prediction = self.blender.predict(frame)
+        return self._one(frame, self.blender.motion(frame))
+
+    def stream(self, frames: Iterable[tuple[T, np.ndarray]]) -> Iterator[tuple[T, np.ndarray]]:
+        """(tag, frame) pairs in, (tag, stylised frame) out, in order: the same frames as
+        calling this object on each, made faster by working out the motion into each frame in
+        a second thread while the frame before is being stylised (OpenCV and the networks
+        release the GIL; each thread's work stays in one thread, so the output is the same
+        every run)."""
+        if self.blender.weight == 0:
+            for tag, frame in frames:
+                yield tag, self(frame)
+            return
+        ahead: deque[tuple[T, np.ndarray, Future[Motion | None]]] = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="impasto-motion") as pool:
+            try:
+                for tag, frame in frames:
+                    ahead.append((tag, frame, pool.submit(self.blender.motion, frame)))
+                    if len(ahead) > 1:
+                        tag, frame, motion = ahead.popleft()
+                        yield tag, self._one(frame, motion.result())
+                while ahead:
+                    tag, frame, motion = ahead.popleft()
+                    yield tag, self._one(frame, motion.result())
+            finally:
+                for *_, motion in ahead:
+                    motion.cancel()
+
+    def _one(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
+        prediction = self.blender.predict_from(motion)
         out = self.blender.finish(self._stylise(frame, prediction))
         self.frames += 1
-        return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return to_uint8(out)
 
     def _stylise(self, frame: np.ndarray,
                  prediction: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         request = self.request.replace(content=frame)
         if self.method == "optimize":
             # The size is the frame's; after the first frame the optimiser starts from the
-            # last output carried to this frame along the flow (the photo where the flow is not
-            # trusted: Ruder et al. 2016), so far fewer steps than a still's reach the picture.
+            # last output carried to this frame along the flow, and where the flow is not
+            # trusted from what a still starts from (Ruder et al. 2016 take the photo; the
+            # progressive start, the AdaIN picture, is already painted), so far fewer steps
+            # than a still's reach the picture.
             options = request.options.replace(size=max(frame.shape[:2]))
             if prediction is not None:
                 warped, alpha = prediction
                 trust = np.minimum(alpha / max(self.blender.weight, 1e-6), 1.0)[..., None]
-                start = trust * warped + (1.0 - trust) * (frame.astype(np.float32) / 255.0)
-                request = request.replace(init=(start * 255.0 + 0.5).astype(np.uint8))
+                start = trust * warped + (1.0 - trust) * self._fill(request, options, trust)
+                # Ruder et al.'s temporal loss holds the picture to that carried output where
+                # the flow is trusted, as strong as the blend asks (0: none).
+                term = TemporalTerm(
+                    torch.from_numpy(np.ascontiguousarray(warped.transpose(2, 0, 1)))[None],
+                    torch.from_numpy(np.ascontiguousarray(trust[..., 0]))[None, None],
+                    TEMPORAL_LOSS * self.blender.weight / DEFAULT_WEIGHTS["optimize"])
+                request = request.replace(init=to_uint8(start), temporal=term)
                 options = options.replace(iterations=self.request.options.iterations
                                           or FRAME_STEPS, scales=1)
             request = request.replace(options=options)
         result = self.pipeline.render(request)
-        return result.tensor[0].permute(1, 2, 0).contiguous().numpy().astype(np.float32)
+        return result.tensor[0].permute(1, 2, 0).float().contiguous().numpy()
+
+    def _fill(self, request: Request, options: Any, trust: np.ndarray) -> np.ndarray:
+        """What the optimiser starts from where the carried output is not trusted: a still's
+        start (the AdaIN picture by default, with the same styles, blend and masks; else the
+        photo), (H, W, 3) float32."""
+        frame = request.content
+        assert isinstance(frame, np.ndarray)
+        if options.start(True) != "adain" or float(trust.min()) >= 1.0:
+            return frame.astype(np.float32) / 255.0
+        start = self.pipeline.render(request.replace(options=options.replace(
+            init="adain", iterations=0, scales=1)))
+        return start.tensor[0].permute(1, 2, 0).float().contiguous().numpy()
+
+
+def to_uint8(picture: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) float picture in [0, 1] (values outside clipped) as uint8, rounded."""
+    out = np.clip(picture, 0.0, 1.0)
+    out *= 255.0
+    out += 0.5
+    return out.astype(np.uint8)
 
 
 def stylize_frames(frames: Iterable[np.ndarray], styles: Sequence[Any] | Any = (), *,
@@ -90,5 +159,6 @@ def stylize_frames(frames: Iterable[np.ndarray], styles: Sequence[Any] | Any = (
     frame as it is made (nothing is held but the last frame)."""
     stylizer = FrameStylizer(styles, method=method, options=options, temporal=temporal,
                              device=device)
-    for frame in frames:
-        yield stylizer(np.ascontiguousarray(frame, dtype=np.uint8))
+    for _, out in stylizer.stream((None, np.ascontiguousarray(frame, dtype=np.uint8))
+                                  for frame in frames):
+        yield out

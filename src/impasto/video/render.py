@@ -117,16 +117,20 @@ def _stylise_all(job: VideoJob, info: vio.VideoInfo, size: tuple[int, int],
     done = state["done"]
     index = done - 1
     writer: _Segment | None = None
+
+    def todo() -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+        for i, frame in enumerate(vio.read_frames(info, start=job.start,
+                                                  duration=job.duration)):
+            if i >= done:
+                rgb = frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size)
+                yield (i, frame.pts), rgb
+
     try:
-        for index, frame in enumerate(vio.read_frames(info, start=job.start,
-                                                      duration=job.duration)):
-            if index < done:
-                continue
+        for (index, pts), out in stylizer.stream(todo()):
             if writer is None or index % job.segment == 0:
                 writer = _Segment(work / f"seg-{index // job.segment:05d}.nut", segment_codec,
                                   info, size, job.crf)
-            rgb = frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size)
-            writer.write(stylizer(rgb), frame.pts)
+            writer.write(out, pts)
             if (index + 1) % job.segment == 0:
                 writer.close()
                 writer = None

@@ -11,7 +11,7 @@ regions). A scene cut (few pixels trusted, or a frame unlike the one before) sta
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,46 +51,142 @@ def check_weight(weight: float | None, method: str = "adain") -> float:
 
 
 @dataclass
+class Motion:
+    """What an input frame says about the motion since the one before, with no stylised
+    picture needed (so it can be worked out while the previous frame is being stylised):
+    ``flow`` from this frame to the previous one and ``trust`` per pixel (consistency x
+    likeness, in [0, 1]), both at flow size, or None for the first frame of a scene; ``carry``
+    is the estimator's state after this frame."""
+
+    flow: np.ndarray | None
+    trust: np.ndarray | None
+    carry: dict[str, np.ndarray]
+    seconds: float = 0.0
+
+
+@dataclass
+class MotionEstimator:
+    """Turns input frames, in order, into :class:`Motion`: DIS flows both ways between each
+    frame and the one before (each seeded with the previous pair), their consistency and the
+    likeness of the frame to its warped predecessor; scene cuts start afresh."""
+
+    preset: str = "fast"
+
+    def __post_init__(self) -> None:
+        self._flow = FlowEstimator(self.preset)
+        self._grey: np.ndarray | None = None
+        self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self.cuts = 0
+        self.trusted: list[float] = []
+
+    def __call__(self, frame: np.ndarray) -> Motion:
+        started = time.perf_counter()
+        g = grey(frame)
+        flow = trust = None
+        if self._grey is not None and self._grey.shape == g.shape and not self._cut(g):
+            backward = self._flow(g, self._grey, self._seeds[0])  # t -> t-1
+            forward = self._flow(self._grey, g, self._seeds[1])  # t-1 -> t
+            self._seeds = (backward, forward)
+            trusted = consistency(backward, forward)
+            self.trusted.append(float(trusted.mean()))
+            if self.trusted[-1] < CUT_TRUSTED:
+                self._reset()
+            else:
+                import cv2
+
+                likeness = _LIKENESS[cv2.absdiff(g, warp(self._grey, backward))]
+                flow, trust = backward, trusted * likeness
+        else:
+            self._seeds = (None, None)
+        self._grey = g
+        return Motion(flow, trust, self.state(), time.perf_counter() - started)
+
+    def _cut(self, g: np.ndarray) -> bool:
+        assert self._grey is not None
+        if _cut(self._grey, g):
+            self._reset()
+            return True
+        return False
+
+    def _reset(self) -> None:
+        """A new scene: nothing carried over, no flow seeds."""
+        self.cuts += 1
+        self._seeds = (None, None)
+
+    def state(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {"cuts": np.array(self.cuts)}
+        if self._grey is not None:
+            out["grey"] = self._grey
+        for name, seed in zip(("backward", "forward"), self._seeds, strict=True):
+            if seed is not None:
+                out[name] = seed
+        return out
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self._grey = state.get("grey")
+        self._seeds = (state.get("backward"), state.get("forward"))
+        self.cuts = int(state.get("cuts", 0))
+
+
+@dataclass
 class TemporalBlender:
     """Blends each stylised frame with the warped previous output (``weight`` 0: frame by
-    frame). Call it with the input frame (H, W, 3) uint8 and its stylised picture (H, W, 3)
-    float32 in [0, 1], in order; it returns the output frame (float32) and keeps what the next
-    call needs (:meth:`state` / :meth:`restore` carry it across an interrupted run)."""
+    frame). For each input frame (H, W, 3) uint8, in order: :meth:`predict` (or
+    :meth:`motion` then :meth:`predict_from`, which lets the motion be worked out ahead, in
+    another thread), then :meth:`finish` with its stylised picture (H, W, 3) float32 in
+    [0, 1], which returns the output frame. :meth:`state` / :meth:`restore` carry what the next
+    frame needs across an interrupted run."""
 
     weight: float = 0.3
     preset: str = "fast"
-    cuts: int = 0
-    trusted: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.weight = check_weight(self.weight)
-        self._flow = FlowEstimator(self.preset)
-        self._grey: np.ndarray | None = None
+        self.estimator = MotionEstimator(self.preset)
         self._output: np.ndarray | None = None
-        self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self._carry: dict[str, np.ndarray] = {}
+        self._prediction: tuple[np.ndarray, np.ndarray] | None = None
+        self._keep = False
         #: Seconds spent on flow, warping and blending so far.
         self.flow_seconds = 0.0
-        self._prediction: tuple[np.ndarray, np.ndarray] | None = None
-        self._next_grey: np.ndarray | None = None
+
+    @property
+    def cuts(self) -> int:
+        return int(self._carry.get("cuts", 0))
+
+    @property
+    def trusted(self) -> list[float]:
+        return self.estimator.trusted
 
     def __call__(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:
         self.predict(frame)
         return self.finish(styled)
 
+    def motion(self, frame: np.ndarray) -> Motion | None:
+        """The motion into the next input frame (None frame by frame). Safe to call ahead of
+        :meth:`predict_from` / :meth:`finish`, in order, from one other thread."""
+        return self.estimator(frame) if self.weight > 0 else None
+
     def predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Look at the next input frame: the previous output moved to it and the weight of
-        that at each pixel ((H, W, 3) and (H, W) float32, at the previous output's size), or
-        None (the first frame, a scene cut, frame by frame). :meth:`finish` uses them."""
+        return self.predict_from(self.motion(frame))
+
+    def predict_from(self, motion: Motion | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The previous output moved to the next frame and the weight of that at each pixel
+        ((H, W, 3) and (H, W) float32, at the previous output's size), or None (the first
+        frame, a scene cut, frame by frame). :meth:`finish` uses them."""
         started = time.perf_counter()
         self._prediction = None
-        g = grey(frame) if self.weight > 0 else None
-        if g is not None and self._grey is not None and self._output is not None \
-                and self._grey.shape == g.shape:
-            self._prediction = self._predict(g)
-        else:
-            self._seeds = (None, None)
-        self._next_grey = g
+        if motion is not None:
+            self.flow_seconds += motion.seconds
+            self._carry = motion.carry
+            if motion.flow is not None and motion.trust is not None \
+                    and self._output is not None:
+                h, w = self._output.shape[:2]
+                alpha = _resize_map(self.weight * motion.trust, (h, w))
+                self._prediction = (warp(self._output, resize_flow(motion.flow, (h, w)),
+                                         cubic=CUBIC), alpha)
         self.flow_seconds += time.perf_counter() - started
+        self._keep = motion is not None
         return self._prediction
 
     def finish(self, styled: np.ndarray) -> np.ndarray:
@@ -103,50 +199,22 @@ class TemporalBlender:
             warped, alpha = self._prediction
             out = cv2.blendLinear(warped, np.ascontiguousarray(styled, dtype=np.float32),
                                   alpha, 1.0 - alpha)
-        self._grey = self._next_grey
-        self._output = out if self._next_grey is not None else None
+        self._output = out if self._keep else None
         self.flow_seconds += time.perf_counter() - started
         return out
 
-    def _predict(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        assert self._grey is not None and self._output is not None
-        if _cut(self._grey, g):
-            return self._reset()
-        backward = self._flow(g, self._grey, self._seeds[0])  # t -> t-1
-        forward = self._flow(self._grey, g, self._seeds[1])  # t-1 -> t
-        self._seeds = (backward, forward)
-        trusted = consistency(backward, forward)
-        self.trusted.append(float(trusted.mean()))
-        if self.trusted[-1] < CUT_TRUSTED:
-            return self._reset()
-        import cv2
-
-        likeness = _LIKENESS[cv2.absdiff(g, warp(self._grey, backward))]
-        h, w = self._output.shape[:2]
-        alpha = _resize_map(self.weight * trusted * likeness, (h, w))
-        return warp(self._output, resize_flow(backward, (h, w)), cubic=CUBIC), alpha
-
-    def _reset(self) -> None:
-        """A new scene: nothing carried over, no flow seeds."""
-        self.cuts += 1
-        self._seeds = (None, None)
-
     def state(self) -> dict[str, np.ndarray]:
         """What the next frame needs (arrays), for :meth:`restore`."""
-        out: dict[str, np.ndarray] = {}
-        if self._grey is not None and self._output is not None:
-            out["grey"], out["output"] = self._grey, self._output
-        for name, seed in zip(("backward", "forward"), self._seeds, strict=True):
-            if seed is not None:
-                out[name] = seed
-        out["cuts"] = np.array(self.cuts)
+        out = dict(self._carry)
+        if self._output is not None:
+            out["output"] = self._output
         return out
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
-        self._grey = state.get("grey")
-        self._output = state.get("output")
-        self._seeds = (state.get("backward"), state.get("forward"))
-        self.cuts = int(state.get("cuts", 0))
+        state = dict(state)
+        self._output = state.pop("output", None)
+        self._carry = state
+        self.estimator.restore(state)
 
 
 def _cut(previous: np.ndarray, current: np.ndarray) -> bool:
