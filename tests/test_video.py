@@ -50,8 +50,10 @@ def panned(n: int, *, cut_at: int | None = None) -> list[np.ndarray]:
 
 
 def write_clip(path: Path, frames: list[np.ndarray], *, audio: bool = True,
-               times: list[float] | None = None, rotation: int = 0) -> Path:
-    """An H.264 MP4 (with a 440 Hz AAC track) of ``frames`` at ``times`` (default 24 frames/s)."""
+               times: list[float] | None = None, rotation: int = 0,
+               audio_codec: str = "aac") -> Path:
+    """An H.264 video (with a 440 Hz AAC track, or ``audio_codec``) of ``frames`` at ``times``
+    (default 24 frames/s)."""
     tb = Fraction(1, 12288)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=RATE)
@@ -59,7 +61,7 @@ def write_clip(path: Path, frames: list[np.ndarray], *, audio: bool = True,
         stream.codec_context.time_base = tb
         if rotation:
             stream.set_display_rotation(rotation)
-        sound = out.add_stream("aac", rate=44100) if audio else None
+        sound = out.add_stream(audio_codec, rate=44100) if audio else None
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             t = times[i] if times is not None else i / RATE
@@ -368,6 +370,20 @@ def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,
     assert starts == [False] * 6 + [False] + [True] * 5
     assert fills and set(fills) == {"adain"}  # the pan uncovers a strip every frame
     assert errors[0.7] <= 0.5 * errors[0.0], errors
+
+
+def test_audio_the_container_cannot_take_is_encoded_again(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "flac.mkv", panned(24), audio_codec="flac")
+    assert vio.probe(source).audio == "flac"
+    out = tmp_path / "out.mp4"
+    summary = render_video(job(source, out))
+    assert summary["audio"].startswith("encoded again (flac does not go in .mp4")
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    assert audio_seconds(out) == pytest.approx(audio_seconds(source), abs=0.05)
+    cut = tmp_path / "cut.mp4"
+    render_video(job(source, cut, start=0.25, duration=0.5))
+    assert audio_seconds(cut) == pytest.approx(0.5, abs=0.05)
 
 
 def test_pixel_format_and_colour_range_are_carried(tmp_path: Path) -> None:

@@ -250,6 +250,64 @@ def audio_packets(info: VideoInfo, start: float, end: float) -> Iterator[Any]:
             yield packet
 
 
+def add_audio_encoder(container: Any, codec: str, info: VideoInfo) -> Any:
+    """An audio stream in ``container`` that encodes the input's audio again with ``codec``
+    (for a container that does not take the input's codec as it is)."""
+    av = _av()
+    with av.open(str(info.path)) as source:
+        src = source.streams.audio[0]
+        rate, layout = src.rate, src.layout.name
+    # Opus runs at 48 kHz only.
+    stream = container.add_stream(codec, rate=48000 if codec == "libopus" else rate)
+    stream.layout = layout
+    return stream
+
+
+def encoded_audio(info: VideoInfo, start: float, end: float, stream: Any) -> Iterator[Any]:
+    """The input's audio from ``start`` to ``end`` s decoded and encoded again into
+    ``stream`` (:func:`add_audio_encoder`), timed from 0 at ``start``; its packets in order."""
+    av = _av()
+    with av.open(str(info.path)) as container:
+        source = container.streams.audio[0]
+        if start > 0:
+            container.seek(int(start * av.time_base), backward=True)
+        samples = 0
+        for frame in container.decode(source):
+            if frame.pts is None:
+                continue
+            t = float(frame.pts * frame.time_base)
+            rate = frame.sample_rate
+            if t + frame.samples / rate <= start + 1e-6:
+                continue
+            if t >= end - 1e-6:
+                break
+            first = max(0, round((start - t) * rate))
+            last = frame.samples if math.isinf(end) else min(frame.samples,
+                                                             round((end - t) * rate))
+            if (first, last) != (0, frame.samples):
+                frame = _samples(frame, first, last)
+            # Numbered by samples from the first one kept (the encoder resamples as needed).
+            frame.pts, frame.time_base = samples, Fraction(1, rate)
+            samples += frame.samples
+            yield from stream.encode(frame)
+        yield from stream.encode(None)
+
+
+def _samples(frame: Any, first: int, last: int) -> Any:
+    """Samples ``first`` to ``last`` of an audio frame, as a new frame."""
+    av = _av()
+    data = frame.to_ndarray()
+    if frame.format.is_planar:
+        data = data[:, first:last]
+    else:
+        channels = len(frame.layout.channels)
+        data = data[:, first * channels:last * channels]
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=frame.format.name,
+                                     layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    return out
+
+
 def decode_video(path: Path) -> Iterator[Any]:
     """The frames (PyAV frames) of a video written by :mod:`impasto.video`, in order."""
     av = _av()

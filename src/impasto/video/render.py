@@ -298,18 +298,20 @@ def _stream_copy(out: Any, fmt: str, output: Path, info: vio.VideoInfo, job: Vid
         stream = out.add_stream_from_template(first.streams.video[0])
     if info.rotation:
         stream.set_display_rotation(info.rotation)
-    audio_out = None
+    sound: Iterator[tuple[float, Any]] = iter(())
     if info.audio is not None and audio_codec is not None:
         copyable = vio.COPYABLE_AUDIO.get(fmt)
         if copyable is None or info.audio in copyable:
             with av.open(str(info.path)) as src:
                 audio_out = out.add_stream_from_template(src.streams.audio[0])
+            sound = _audio(vio.audio_packets(info, job.start, end), audio_out)
             audio = f"copied ({info.audio})"
         else:
-            audio = f"dropped ({info.audio} does not go in {output.suffix})"
-    for _, packet in heapq.merge(_video_packets(segments),
-                                 _audio(info, job.start, end, audio_out),
-                                 key=lambda item: item[0]):
+            audio_out = vio.add_audio_encoder(out, audio_codec, info)
+            sound = _audio(vio.encoded_audio(info, job.start, end, audio_out), audio_out)
+            audio = f"encoded again ({info.audio} does not go in {output.suffix}: " \
+                    f"{audio_out.codec_context.name})"
+    for _, packet in heapq.merge(_video_packets(segments), sound, key=lambda item: item[0]):
         out.mux(packet)
     return audio
 
@@ -327,10 +329,8 @@ def _video_packets(segments: list[Path]) -> Iterator[tuple[float, Any]]:
                 yield float(when * packet.time_base), packet
 
 
-def _audio(info: vio.VideoInfo, start: float, end: float, stream: Any
-           ) -> Iterator[tuple[float, Any]]:
-    if stream is None:
-        return
-    for packet in vio.audio_packets(info, start, end):
+def _audio(packets: Iterator[Any], stream: Any) -> Iterator[tuple[float, Any]]:
+    """Audio packets for ``stream`` of the output, with the time they are muxed at."""
+    for packet in packets:
         packet.stream = stream
         yield float(packet.dts * packet.time_base), packet
