@@ -205,6 +205,21 @@ def test_animated_gif_in_and_out(tmp_path: Path) -> None:
             assert picture.size == (W, H)
 
 
+def test_animated_webp_in(tmp_path: Path) -> None:
+    """FFmpeg reads no animated WebP: Pillow does, with each frame's own duration."""
+    pictures = [Image.fromarray(f) for f in panned(6)]
+    source = tmp_path / "anim.webp"
+    pictures[0].save(source, save_all=True, append_images=pictures[1:], lossless=True,
+                     duration=[80, 80, 200, 80, 80, 80], loop=0)
+    out = tmp_path / "out.mp4"
+    summary = render_video(job(source, out))
+    assert summary["frames"] == 6 and summary["input"]["codec"] == "webp"
+    _, times = decoded(out)
+    assert times == pytest.approx([0.0, 0.08, 0.16, 0.36, 0.44, 0.52], abs=1e-3)
+    cut = render_video(job(source, tmp_path / "cut.mp4", start=0.1, duration=0.3))
+    assert cut["frames"] == 2  # the frames at 0.16 and 0.36 s
+
+
 def test_frames_api_streams_with_flat_memory() -> None:
     def frames(n: int):  # type: ignore[no-untyped-def]
         for i in range(n):

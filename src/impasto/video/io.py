@@ -62,6 +62,8 @@ class VideoInfo:
     color_range: int
     codec: str
     audio: str | None  # the audio codec, or None
+    #: Who decodes it: FFmpeg (PyAV), or Pillow for animated WebP (FFmpeg reads none).
+    reader: str = "ffmpeg"
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "width": self.width, "height": self.height,
@@ -101,7 +103,48 @@ def probe(path: str | Path) -> VideoInfo:
     except InvalidImage:
         raise
     except (av.error.FFmpegError, StopIteration, ValueError) as exc:
+        animation = _probe_animation(path)
+        if animation is not None:
+            return animation
         raise InvalidImage(f"{path.name} is not a readable video ({_reason(exc)})") from None
+
+
+#: Time base of animations read with Pillow (their frame durations are milliseconds).
+MILLISECONDS = Fraction(1, 1000)
+
+
+def _probe_animation(path: Path) -> VideoInfo | None:
+    """An animated WebP, which FFmpeg does not read, as Pillow reads it; else None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.format != "WEBP" or getattr(image, "n_frames", 1) < 2:
+                return None
+            durations = []
+            for index in range(image.n_frames):
+                image.seek(index)
+                image.load()  # a frame's duration is known once it is decoded
+                durations.append(max(1, int(image.info.get("duration") or 100)))
+            width, height = image.size
+    except (OSError, ValueError, EOFError):
+        return None
+    total = sum(durations)
+    return VideoInfo(path, width, height, MILLISECONDS,
+                     Fraction(len(durations) * 1000, total), len(durations), total / 1000, 0,
+                     "rgb24", 0, "webp", None, reader="pillow")
+
+
+def _animation_frames(info: VideoInfo) -> Iterator[tuple[int, np.ndarray]]:
+    """(start in ms, RGB pixels) of each frame of an animation read with Pillow."""
+    from PIL import Image
+
+    with Image.open(info.path) as image:
+        t = 0
+        for index in range(image.n_frames):
+            image.seek(index)
+            yield t, np.asarray(image.convert("RGB"))
+            t += max(1, int(image.info.get("duration") or 100))
 
 
 def _reason(exc: BaseException) -> str:
@@ -125,6 +168,17 @@ def read_frames(info: VideoInfo, *, start: float = 0.0,
     av = _av()
     end = math.inf if duration is None else start + duration
     tb = info.time_base
+    if info.reader == "pillow":
+        origin: int | None = None
+        for pts, rgb in _animation_frames(info):
+            t = float(pts * tb)
+            if t < start - 1e-6:
+                continue
+            if t >= end - 1e-6:
+                break
+            origin = pts if origin is None else origin
+            yield Frame(rgb, pts - origin, float((pts - origin) * tb))
+        return
     try:
         with av.open(str(info.path)) as container:
             stream = container.streams.video[0]
