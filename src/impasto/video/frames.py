@@ -127,8 +127,7 @@ class FrameStylizer:
                 options = options.replace(iterations=self.request.options.iterations
                                           or FRAME_STEPS, scales=1)
             request = request.replace(options=options)
-        result = self.pipeline.render(request)
-        return result.tensor[0].permute(1, 2, 0).float().contiguous().numpy()
+        return _pixels(self.pipeline.render(request).tensor)
 
     def _fill(self, request: Request, options: Any, trust: np.ndarray) -> np.ndarray:
         """What the optimiser starts from where the carried output is not trusted: a still's
@@ -138,9 +137,13 @@ class FrameStylizer:
         assert isinstance(frame, np.ndarray)
         if options.start(True) != "adain" or float(trust.min()) >= 1.0:
             return frame.astype(np.float32) / 255.0
-        start = self.pipeline.render(request.replace(options=options.replace(
-            init="adain", iterations=0, scales=1)))
-        return start.tensor[0].permute(1, 2, 0).float().contiguous().numpy()
+        return _pixels(self.pipeline.render(request.replace(options=options.replace(
+            init="adain", iterations=0, scales=1))).tensor)
+
+
+def _pixels(tensor: torch.Tensor) -> np.ndarray:
+    """A (1, 3, H, W) picture as (H, W, 3) float32."""
+    return tensor[0].permute(1, 2, 0).float().contiguous().numpy()
 
 
 def to_uint8(picture: np.ndarray) -> np.ndarray:
@@ -156,7 +159,7 @@ def stylize_frames(frames: Iterable[np.ndarray], styles: Sequence[Any] | Any = (
                    temporal: float | None = None, device: str | torch.device = "cpu"
                    ) -> Iterator[np.ndarray]:
     """Stylise ``frames`` ((H, W, 3) uint8 RGB, all one size) in order, yielding each output
-    frame as it is made (nothing is held but the last frame)."""
+    frame as it is made (nothing is held but the last frame and the one ahead)."""
     stylizer = FrameStylizer(styles, method=method, options=options, temporal=temporal,
                              device=device)
     for _, out in stylizer.stream((None, np.ascontiguousarray(frame, dtype=np.uint8))
