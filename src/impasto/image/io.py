@@ -258,15 +258,18 @@ def rgb8_tensor(arr: np.ndarray, max_pixels: int, name: str = "image") -> torch.
         return None
     _check_size((arr.shape[1], arr.shape[0]), max_pixels, f"{name} image",
                 f"(array of shape {arr.shape}, dtype {arr.dtype})")
-    t = torch.tensor(arr).permute(2, 0, 1).unsqueeze(0)  # a copy: the array may be read-only
-    return t.float().div_(255.0).contiguous()
+    return _hwc8_tensor(torch.tensor(arr))  # a copy: the array may be read-only
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """Float32 tensor (1, 3, H, W) in [0, 1]; alpha is composited over white."""
     rgb, _ = split_alpha(img)
-    arr = np.array(rgb, dtype=np.uint8)
-    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
+    return _hwc8_tensor(torch.from_numpy(np.array(rgb, dtype=np.uint8)))
+
+
+def _hwc8_tensor(t: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [0, 1]."""
+    return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
 
 
 def tensor_to_array(t: torch.Tensor, bit_depth: int) -> np.ndarray:

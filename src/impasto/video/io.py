@@ -125,7 +125,7 @@ def _probe_animation(path: Path) -> VideoInfo | None:
             for index in range(image.n_frames):
                 image.seek(index)
                 image.load()  # a frame's duration is known once it is decoded
-                durations.append(max(1, int(image.info.get("duration") or 100)))
+                durations.append(_frame_ms(image))
             width, height = image.size
     except (OSError, ValueError, EOFError):
         return None
@@ -144,7 +144,12 @@ def _animation_frames(info: VideoInfo) -> Iterator[tuple[int, np.ndarray]]:
         for index in range(image.n_frames):
             image.seek(index)
             yield t, np.asarray(image.convert("RGB"))
-            t += max(1, int(image.info.get("duration") or 100))
+            t += _frame_ms(image)
+
+
+def _frame_ms(image: Any) -> int:
+    """The duration of an animation's current (decoded) frame in ms (100 when unsaid)."""
+    return max(1, int(image.info.get("duration") or 100))
 
 
 def _reason(exc: BaseException) -> str:

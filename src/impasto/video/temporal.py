@@ -77,36 +77,29 @@ class MotionEstimator:
         self._grey: np.ndarray | None = None
         self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self.cuts = 0
-        self.trusted: list[float] = []
 
     def __call__(self, frame: np.ndarray) -> Motion:
         started = time.perf_counter()
         g = grey(frame)
         flow = trust = None
-        if self._grey is not None and self._grey.shape == g.shape and not self._cut(g):
+        if self._grey is None or self._grey.shape != g.shape:
+            self._seeds = (None, None)
+        elif _cut(self._grey, g):
+            self._reset()
+        else:
             backward = self._flow(g, self._grey, self._seeds[0])  # t -> t-1
             forward = self._flow(self._grey, g, self._seeds[1])  # t-1 -> t
             self._seeds = (backward, forward)
             trusted = consistency(backward, forward)
-            self.trusted.append(float(trusted.mean()))
-            if self.trusted[-1] < CUT_TRUSTED:
+            if float(trusted.mean()) < CUT_TRUSTED:
                 self._reset()
             else:
                 import cv2
 
                 likeness = _LIKENESS[cv2.absdiff(g, warp(self._grey, backward))]
                 flow, trust = backward, trusted * likeness
-        else:
-            self._seeds = (None, None)
         self._grey = g
         return Motion(flow, trust, self.state(), time.perf_counter() - started)
-
-    def _cut(self, g: np.ndarray) -> bool:
-        assert self._grey is not None
-        if _cut(self._grey, g):
-            self._reset()
-            return True
-        return False
 
     def _reset(self) -> None:
         """A new scene: nothing carried over, no flow seeds."""
@@ -153,10 +146,6 @@ class TemporalBlender:
     @property
     def cuts(self) -> int:
         return int(self._carry.get("cuts", 0))
-
-    @property
-    def trusted(self) -> list[float]:
-        return self.estimator.trusted
 
     def __call__(self, frame: np.ndarray, styled: np.ndarray) -> np.ndarray:
         self.predict(frame)
