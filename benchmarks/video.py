@@ -318,8 +318,8 @@ def optimize_speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
               "temporal": summary["temporal"],
               "scores": None if s is None else s.to_dict()}
     if args.strip:  # None: off
-        frames = _frames(out, 3)
-        frames[0].save(REPO_ROOT / "docs" / "images" / "video_optimize_frame.jpg", quality=85)
+        _frames(out, 1)[0].save(REPO_ROOT / "docs" / "images" / "video_optimize_frame.jpg",
+                                quality=85)
     print(table(["clip", "size", "frames", "minutes", "s/frame", "minutes per 10 s"],
                 [[BUNNY, str(args.width), str(result["frames"]), f"{result['minutes']:.1f}",
                   f"{result['seconds_per_frame']:.2f}", f"{result['minutes_per_10_s']:.1f}"]]))
