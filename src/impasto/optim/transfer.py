@@ -236,8 +236,8 @@ def run_transfer(
             x = optimise(objective, x, n_steps, options=scale_options, on_step=hook,
                          cancel=cancel)
             del objective
-        if memory_budget is not None:
-            release_memory()
+        if memory_budget is not None and index < len(sizes):
+            release_memory()  # before the next, larger scale (a video frame has one: ~0.2 s)
     return _finish(x, inputs.content, cfg)
 
 

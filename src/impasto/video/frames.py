@@ -24,11 +24,11 @@ from impasto.video.temporal import DEFAULT_WEIGHTS, Motion, TemporalBlender, che
 T = TypeVar("T")
 
 #: Steps of the optimiser for each frame after the first (the first is a still's default): it
-#: starts from the previous output warped to this frame, so most of the picture is there. Five
-#: keep 10 s of 640 x 360 video near 30 minutes on 2 CPU cores; ten paint 7 % closer to the
-#: style for 75 % more time (validation clip: experiments/NOTES.md). The options' ``iterations``
-#: set it.
-FRAME_STEPS = 5
+#: starts from the previous output warped to this frame, so most of the picture is there. Four
+#: keep 10 s of 640 x 360 video under 30 minutes on 2 CPU cores; on the validation clip five
+#: painted 2 % closer to the style and ten 9 % closer, for 25 % and 2.3 times the time
+#: (experiments/NOTES.md). The options' ``iterations`` set it.
+FRAME_STEPS = 4
 #: Weight of the temporal loss (:class:`~impasto.optim.objective.TemporalTerm`) at the
 #: optimiser's default blend weight; it scales with ``temporal``. On the validation clip 10 and
 #: 100 changed nothing measurable at 5 or 10 steps (the start already holds the picture) and
