@@ -15,11 +15,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The tests' own cache folder (impasto.runtime.cache), never the user's; subprocesses
-    inherit it."""
+    """The tests' own cache and configuration folders (impasto.runtime.cache; the local
+    signing certificate of impasto.provenance.credentials), never the user's; subprocesses
+    inherit them. No signing certificate from the environment."""
     import os
 
     os.environ["IMPASTO_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["IMPASTO_CONFIG"] = str(tmp_path_factory.mktemp("config"))
+    for name in ("IMPASTO_SIGN_CERT", "IMPASTO_SIGN_KEY"):
+        os.environ.pop(name, None)
 
 
 def synthetic_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -346,13 +346,21 @@ def test_live_camera_blends_and_records(tmp_path: Path) -> None:
         assert all(o.shape == (H, W, 3) and o.dtype == np.uint8 for o in outputs[weight])
     assert np.array_equal(outputs[0.0][0], outputs[0.5][0])  # nothing to blend with yet
     assert not np.array_equal(outputs[0.0][-1], outputs[0.5][-1])
-    recorder = Recorder(tmp_path / "shown.mp4")
+    from impasto.provenance.inspect import inspect_file
+    from impasto.provenance.signing import default_signer
+    from impasto.webcam import camera_record
+
+    recorder = Recorder(tmp_path / "shown.mp4", signer=default_signer(),
+                        record=camera_record(live, 0, 96, 0.5))
     for out in outputs[0.5]:
         recorder.write(out)
     recorder.close()
     got, times = decoded(tmp_path / "shown.mp4")
     assert len(got) == 6 and times == sorted(times)
     assert not list(tmp_path.glob(".shown*"))
+    signed = inspect_file(tmp_path / "shown.mp4")
+    assert signed.state == "untrusted" and signed.record is not None  # the local test CA
+    assert [i["relationship"] for i in signed.ingredients] == ["inputTo"]  # the network
 
 
 def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,

@@ -16,6 +16,7 @@ from impasto.image.io import to_pil, with_alpha
 from impasto.image.save import save_image
 from impasto.metrics.scores import Scores
 from impasto.provenance import METADATA_KEY
+from impasto.provenance.signing import ManifestSigner, default_signer, mime_type
 from impasto.runtime.policy import Runtime
 
 
@@ -74,7 +75,19 @@ class Result:
         """The options object (its older name, for optimisation's ``TransferConfig``)."""
         return self.options
 
-    def save(self, path: str | os.PathLike[str], *, bit_depth: int = 8) -> Path:
-        """Write the picture (format by extension) with its provenance metadata, atomically."""
+    def save(self, path: str | os.PathLike[str], *, bit_depth: int = 8,
+             provenance: bool | ManifestSigner = True) -> Path:
+        """Write the picture (format by extension) atomically with its provenance: the plain
+        record in the file's metadata and a C2PA manifest signed by ``provenance`` (True:
+        :func:`~impasto.provenance.signing.default_signer`, the configured certificate or the
+        local test authority's). ``provenance=False`` writes neither."""
+        if provenance is False:
+            return save_image(self.tensor, path, alpha=self.alpha, bit_depth=bit_depth)
+        signer = default_signer() if provenance is True else provenance
+        record = json.loads(self.metadata[METADATA_KEY])  # exactly the plain record
+
+        def sign(data: bytes, target: Path) -> bytes:
+            return signer.sign(data, mime_type(target), record, target.name)
+
         return save_image(self.tensor, path, metadata=self.metadata, alpha=self.alpha,
-                          bit_depth=bit_depth)
+                          bit_depth=bit_depth, sign=sign)

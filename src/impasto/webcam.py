@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,9 +34,12 @@ def has_display() -> bool:
 
 class Recorder:
     """Writes the frames shown to a video file, each at the time it was shown (a variable
-    frame rate), through a temporary name renamed when closed."""
+    frame rate), through a temporary name renamed when closed; signed with ``record``'s C2PA
+    manifest when a ``signer`` is given (:mod:`impasto.provenance.signing`) and the format
+    takes one."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, signer: Any = None,
+                 record: dict[str, Any] | None = None) -> None:
         from fractions import Fraction
         from pathlib import Path
 
@@ -49,6 +53,10 @@ class Recorder:
         self.stream = None
         self.started = time.perf_counter()
         self.last = -1
+        from impasto.provenance.signing import can_sign
+
+        self.signer = signer if can_sign(self.path) else None
+        self.record = record or {}
 
     def write(self, rgb: np.ndarray) -> None:
         from impasto.video import io as vio
@@ -70,10 +78,41 @@ class Recorder:
         if self.stream is not None:
             vio.encode(self.stream, self.container, None, None)
         self.container.close()
-        if self.stream is not None:
-            os.replace(self.tmp, self.path)
-        else:
+        if self.stream is None:
             self.tmp.unlink(missing_ok=True)
+            return
+        source = self.tmp
+        if self.signer is not None:
+            signed = self.tmp.with_name(f".{self.path.stem}.signed{self.path.suffix}")
+            try:
+                self.signer.sign_file(self.tmp, signed, self.record, self.path.name)
+            except BaseException:
+                signed.unlink(missing_ok=True)
+                self.tmp.unlink(missing_ok=True)
+                raise
+            self.tmp.unlink()
+            source = signed
+        os.replace(source, self.path)
+
+
+def _signer(provenance: Any) -> Any:
+    if provenance is False:
+        return None
+    from impasto.provenance.signing import default_signer
+
+    return default_signer() if provenance is True else provenance
+
+
+def camera_record(live: LiveStylizer, camera: int, size: int, temporal: float
+                  ) -> dict[str, Any]:
+    """The provenance record of a camera recording: the networks it could switch between."""
+    from impasto._version import __version__
+
+    models = [{"name": r.model.name, "sha256": r.model.sha256}  # type: ignore[attr-defined]
+              for r in live.runners]
+    return {"software": f"impasto {__version__}", "method": "network",
+            "options": {"size": size, "temporal": temporal}, "content": None, "styles": [],
+            "camera": camera, "model": models[0] if models else None, "models": models}
 
 
 class LiveStylizer:
@@ -109,9 +148,10 @@ class LiveStylizer:
 
 def run_webcam(models: Sequence[str], *, camera: int = 0, size: int = 640,
                device: str = "cpu", backend: str = "auto", temporal: float = 0.5,
-               record: str | os.PathLike[str] | None = None) -> None:
+               record: str | os.PathLike[str] | None = None, provenance: Any = True) -> None:
     """Stylise camera frames until ``q``; fails with one line without a camera or display.
-    ``record`` writes what is shown to a video file."""
+    ``record`` writes what is shown to a video file, signed by ``provenance`` (True: the
+    default signer; False: no manifest)."""
     from impasto.api import NetworkStylizer
     from impasto.video.temporal import check_weight
 
@@ -126,7 +166,10 @@ def run_webcam(models: Sequence[str], *, camera: int = 0, size: int = 640,
     capture = cv2.VideoCapture(camera)
     if not capture.isOpened():
         raise InvalidOption(f"no camera {camera} (OpenCV could not open it)")
-    recorder = Recorder(record) if record is not None else None
+    recorder = None
+    if record is not None:
+        recorder = Recorder(record, signer=_signer(provenance),
+                            record=camera_record(live, camera, size, temporal))
     shown = time.perf_counter()
     try:
         while True:

@@ -375,5 +375,8 @@ def describe_decoders(stylizer: ArbitraryStylizer) -> dict[str, Any]:
 
 def describe_encoder(stylizer: ArbitraryStylizer) -> dict[str, Any]:
     """What the provenance record says about the encoder used."""
+    from impasto.features.weights import WEIGHTS_SHA256
+
     m = stylizer.encoder
-    return {"name": "VGG-19"} if m is None else {"name": m.name, "sha256": m.sha256}
+    return ({"name": "VGG-19", "sha256": WEIGHTS_SHA256} if m is None
+            else {"name": m.name, "sha256": m.sha256})

@@ -19,16 +19,28 @@ from rich.table import Table
 from impasto import api
 from impasto._version import __version__
 from impasto.cli import models as model_commands
+from impasto.cli import provenance as provenance_commands
 from impasto.cli import styles as style_commands
 from impasto.cli import training as training_commands
 from impasto.cli import video as video_commands
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
 from impasto.cli.progress import ProgressBar
+from impasto.cli.provenance import (
+    NoProvenanceOpt,
+    SignCertOpt,
+    SignKeyOpt,
+    StyleAttributionOpt,
+    StyleLicenceOpt,
+    after_writing,
+    signer_from_cli,
+    style_terms_from_cli,
+)
 from impasto.cli.render import DEFAULT_PROTECT_WEIGHT, Job, run_job, typed_values
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS
 from impasto.image.save import check_output_path, save_image
 from impasto.provenance import METADATA_KEY
+from impasto.provenance.signing import mime_type
 from impasto.runtime.device import DeviceName, resolve_device
 from impasto.runtime.policy import Backend
 
@@ -126,6 +138,11 @@ def stylize(
     encoder: Annotated[str, typer.Option(
         "--encoder", help="With --method adain: vgg19, or a distilled encoder (student-relu4_1 "
                           "ships: about 7x faster on CPUs, softer pictures).")] = "vgg19",
+    sign_cert: SignCertOpt = None,
+    sign_key: SignKeyOpt = None,
+    no_provenance: NoProvenanceOpt = False,
+    style_licence: StyleLicenceOpt = None,
+    style_attribution: StyleAttributionOpt = None,
     **config: Any,
 ) -> None:
     """Render CONTENT in the style of one or more STYLE pictures: optimise the picture (Gatys
@@ -157,7 +174,9 @@ def stylize(
         if value != unset:
             values[name] = value
     run_job(Job(content, list(styles or []), output, chosen, values, device, json_out,
-                preview_dir, bit_depth, max_pixels, mask or [], protect or [], protect_faces))
+                preview_dir, bit_depth, max_pixels, mask or [], protect or [], protect_faces,
+                provenance=signer_from_cli(no_provenance, sign_cert, sign_key),
+                style_terms=style_terms_from_cli(style_licence, style_attribution)))
 
 
 @app.command()
@@ -173,6 +192,11 @@ def texture(
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
     tileable: TileableOpt = False,
     tileable_x: TileableXOpt = False,
+    sign_cert: SignCertOpt = None,
+    sign_key: SignKeyOpt = None,
+    no_provenance: NoProvenanceOpt = False,
+    style_licence: StyleLicenceOpt = None,
+    style_attribution: StyleAttributionOpt = None,
     **config: Any,
 ) -> None:
     """Synthesise a SIZE x SIZE texture from STYLE pictures alone (no content)."""
@@ -182,7 +206,9 @@ def texture(
             raise InvalidOption("choose one of --tileable and --tileable-x")
         values["wrap"] = "both" if tileable else "x"
     run_job(Job(None, styles, output, "optimize", values, device, json_out, preview_dir,
-                bit_depth, max_pixels))
+                bit_depth, max_pixels,
+                provenance=signer_from_cli(no_provenance, sign_cert, sign_key),
+                style_terms=style_terms_from_cli(style_licence, style_attribution)))
 
 
 @app.command()
@@ -199,6 +225,9 @@ def sweep(
         "--iterations", help="Steps per cell (default: as a stylize run).")] = None,
     device: DeviceOpt = "auto",
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+    sign_cert: SignCertOpt = None,
+    sign_key: SignKeyOpt = None,
+    no_provenance: NoProvenanceOpt = False,
     **config: Any,
 ) -> None:
     """Render a labelled contact sheet over one option's values, at low resolution, to pick
@@ -211,6 +240,7 @@ def sweep(
     if not cfgs:
         raise InvalidOption("--param needs at least one value")
     check_output_path(output)
+    signer = signer_from_cli(no_provenance, sign_cert, sign_key)
     dev = resolve_device(device)
     stylizer = api.Stylizer(dev, max_pixels=max_pixels)
     pictures, labels, results = [], [], []
@@ -222,12 +252,27 @@ def sweep(
         results.append(result)
         labels.append(label)
     sheet = contact_sheet(pictures, labels)
-    record = {"software": f"impasto {__version__}", "sweep": name, "values": values,
-              "options": base.to_dict(),
+    first = results[0].record
+    record = {"software": f"impasto {__version__}", "method": first["method"],
+              "sweep": name, "values": values, "options": base.to_dict(),
+              "content": first["content"], "styles": first["styles"],
               "cells": [result.record for result in results]}
-    written = save_image(sheet, output, metadata={METADATA_KEY: json.dumps(record,
-                                                                           default=str)})
+    written = save_sheet(sheet, output, record, signer)
+    after_writing(signer, None)
     err.print(f"wrote {written} ({len(cfgs)} cells)")
+
+
+def save_sheet(sheet: Any, output: Path, record: dict[str, Any], signer: Any) -> Path:
+    """A contact sheet with its record, signed unless ``signer`` is False."""
+    if signer is False:
+        return save_image(sheet, output)
+    text = json.dumps(record, default=str)
+    plain = json.loads(text)
+
+    def sign(data: bytes, target: Path) -> bytes:
+        return signer.sign(data, mime_type(target), plain, target.name)
+
+    return save_image(sheet, output, metadata={METADATA_KEY: text}, sign=sign)
 
 
 @app.command()
@@ -268,7 +313,8 @@ def demo(
 
     content, style = demo_content(), demo_style()
     run_job(Job(content, [style], output, "optimize",  # type: ignore[arg-type]
-                {"size": size, "iterations": iterations, "seed": 0}, device))
+                {"size": size, "iterations": iterations, "seed": 0}, device,
+                provenance=signer_from_cli(False, None, None)))
     err.print("content: scikit-image's sample photo 'chelsea'; style: a swirling painting "
               "generated by impasto")
 
@@ -311,6 +357,7 @@ training_commands.register(app)
 model_commands.register(app)
 style_commands.register(app)
 video_commands.register(app)
+provenance_commands.register(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from impasto.cli.provenance import NoProvenanceOpt, SignCertOpt, SignKeyOpt, signer_from_cli
 from impasto.runtime.device import DeviceName, resolve_device
 from impasto.runtime.policy import Backend
 
@@ -78,13 +79,17 @@ def webcam(
     record: Annotated[Path | None, typer.Option(
         "--record", help="Also write what is shown to this video file (.mp4, .mkv ...).")
     ] = None,
+    sign_cert: SignCertOpt = None,
+    sign_key: SignKeyOpt = None,
+    no_provenance: NoProvenanceOpt = False,
 ) -> None:
     """Show the camera live, stylised, with its frames per second. Keys: 1-9 model, +/-
     strength, c colour, q quit."""
     from impasto.webcam import run_webcam
 
+    signer = signer_from_cli(no_provenance, sign_cert, sign_key) if record else False
     run_webcam(model, camera=camera, size=size, device=str(resolve_device(device)),
-               backend=backend, temporal=temporal, record=record)
+               backend=backend, temporal=temporal, record=record, provenance=signer)
 
 
 def register(app: typer.Typer) -> None:

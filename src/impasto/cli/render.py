@@ -20,6 +20,7 @@ from rich.console import Console
 from impasto._version import __version__
 from impasto.cli.options import parse_cli_values
 from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
+from impasto.cli.provenance import after_writing
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import open_image
 from impasto.image.masks import parse_mask_spec, parse_protect_spec
@@ -53,6 +54,10 @@ class Job:
     masks: list[str] = field(default_factory=list)
     protect: list[str] = field(default_factory=list)
     protect_faces: float | None = None
+    #: The signer of the outputs' C2PA manifests (True: the default one), or False: no
+    #: provenance at all (--no-provenance).
+    provenance: Any = True
+    style_terms: list[dict[str, str]] = field(default_factory=list)
 
 
 def build_request(job: Job) -> Request:
@@ -74,7 +79,7 @@ def build_request(job: Job) -> Request:
         job.styles, method=method, options=values,
         masks=[parse_mask_spec(text) for text in job.masks],
         protect=[parse_protect_spec(text, DEFAULT_PROTECT_WEIGHT) for text in job.protect],
-        protect_faces=job.protect_faces, **fields)
+        protect_faces=job.protect_faces, style_terms=job.style_terms, **fields)
 
 
 #: Stands in for the content while the request is checked; each picture replaces it.
@@ -104,7 +109,11 @@ def run_job(job: Job) -> None:
         if str(job.output) == "-":
             buffer = io.BytesIO()
             result.image.save(buffer, format="PNG")
-            sys.stdout.buffer.write(buffer.getvalue())
+            data = buffer.getvalue()
+            if job.provenance is not False:
+                data = _signer(job).sign(data, "image/png", result.record, "stdout.png")
+            sys.stdout.buffer.write(data)
+            after_writing(job.provenance, result.record)
             sys.stdout.buffer.flush()
         else:
             _write_one(job, result, where)
@@ -132,8 +141,15 @@ def summary(result: Result, written: Path | str) -> dict[str, Any]:
             "options": result.options.to_dict()}
 
 
+def _signer(job: Job) -> Any:
+    from impasto.provenance.signing import default_signer
+
+    return default_signer() if job.provenance is True else job.provenance
+
+
 def _write_one(job: Job, result: Result, where: str) -> None:
-    written = result.save(job.output, bit_depth=job.bit_depth)
+    written = result.save(job.output, bit_depth=job.bit_depth, provenance=job.provenance)
+    after_writing(job.provenance, result.record)
     if job.json_out:
         print(json.dumps(summary(result, written)))
         return
@@ -180,10 +196,13 @@ def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> No
         raise InvalidImage(f"no pictures in {source}")
     names = output_names(files)
     rows: list[dict[str, Any]] = []
+    styled: list[Result] = []
     failed = 0
 
     def report(path: Path, result: Result, saving: Future[Path]) -> None:
         written = saving.result()  # a write that failed (disk full ...) stops the run here
+        if not styled:
+            styled.append(result)
         rows.append({"input": str(path), **summary(result, written)})
         if not job.json_out:
             err.print(f"wrote {written} ({result.image.size[0]}x{result.image.size[1]}) in "
@@ -201,12 +220,14 @@ def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> No
                 print(f"impasto: skipped {path.name}: {exc}", file=sys.stderr)
                 continue
             saving = saver.submit(result.save, job.output / names[path],
-                                  bit_depth=job.bit_depth)
+                                  bit_depth=job.bit_depth, provenance=job.provenance)
             if pending is not None:
                 report(*pending)
             pending = (path, result, saving)
         if pending is not None:
             report(*pending)
+    if styled:
+        after_writing(job.provenance, styled[0].record)  # the same styles for every picture
     if job.json_out:
         print(json.dumps({"outputs": rows, "failed": failed, "device": where}))
     if failed:

@@ -17,6 +17,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from impasto.cli.provenance import (
+    NoProvenanceOpt,
+    SignCertOpt,
+    SignKeyOpt,
+    StyleAttributionOpt,
+    StyleLicenceOpt,
+    after_writing,
+    signer_from_cli,
+    style_terms_from_cli,
+)
 from impasto.errors import InvalidOption
 from impasto.runtime.device import DeviceName, resolve_device
 
@@ -57,6 +67,11 @@ def video(
         "--resume", help="Go on with an interrupted run of the same command.")] = False,
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    sign_cert: SignCertOpt = None,
+    sign_key: SignKeyOpt = None,
+    no_provenance: NoProvenanceOpt = False,
+    style_licence: StyleLicenceOpt = None,
+    style_attribution: StyleAttributionOpt = None,
 ) -> None:
     """Stylise a video with temporal consistency (the audio, frame timing and rotation kept);
     an interrupted run goes on with --resume."""
@@ -75,7 +90,9 @@ def video(
         options["strength"] = strength
     check_weight(temporal, chosen)
     job = VideoJob(source, list(styles or []), output, chosen, options, temporal, size, start,
-                   duration, crf, codec, str(resolve_device(device)), resume)
+                   duration, crf, codec, str(resolve_device(device)), resume,
+                   provenance=signer_from_cli(no_provenance, sign_cert, sign_key),
+                   style_terms=style_terms_from_cli(style_licence, style_attribution))
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TextColumn("{task.fields[fps]} frames/s"),
                   TimeRemainingColumn(), console=err, transient=True,
@@ -95,14 +112,15 @@ def video(
                       "The same command with --resume goes on from the last whole segment.",
                       highlight=False)
             raise typer.Exit(130) from None
+    after_writing(job.provenance, None)
     if json_out:
         print(json.dumps(summary))
         return
     resumed = f", resumed at frame {summary['resumed_at']}" if summary["resumed_at"] else ""
     err.print(f"wrote {summary['output']} ({summary['frames']} frames, "
               f"{summary['size'][0]}x{summary['size'][1]}) in {summary['seconds']:.1f} s "
-              f"({summary['fps']} frames/s{resumed}); audio {summary['audio']}",
-              highlight=False)
+              f"({summary['fps']} frames/s{resumed}); audio {summary['audio']}; provenance "
+              f"{summary['provenance']}", highlight=False)
 
 
 def score_video(

@@ -228,8 +228,11 @@ def save_image(
     alpha: Image.Image | None = None,
     bit_depth: int = 8,
     quality: int = 95,
+    sign: Callable[[bytes, Path], bytes] | None = None,
 ) -> Path:
-    """Write ``image`` atomically in the format given by the extension; return the path."""
+    """Write ``image`` atomically in the format given by the extension; return the path.
+    ``sign`` turns the whole file's bytes into the bytes written (a signed manifest added:
+    :mod:`impasto.provenance.signing`); whatever it raises leaves nothing behind."""
     target, fmt = _target(path, bit_depth)
     if not 1 <= quality <= 100:
         raise InvalidOption(f"quality must be between 1 and 100, got {quality}")
@@ -237,7 +240,14 @@ def save_image(
     arr = _pixels(image, alpha, fmt, bit_depth)
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InvalidOption(f"cannot save an empty image to {target}")
-    _atomic_write(target, _writer(fmt, arr, items, bit_depth, quality))
+    write = _writer(fmt, arr, items, bit_depth, quality)
+    if sign is not None:
+        buffer = io.BytesIO()
+        write(buffer)
+        signed = sign(buffer.getvalue(), target)
+        _atomic_write(target, lambda fh: fh.write(signed))
+    else:
+        _atomic_write(target, write)
     return target
 
 

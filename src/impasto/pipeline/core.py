@@ -67,6 +67,8 @@ class Pipeline:
         styles = [read_picture(s, f"style {i}" if len(request.styles) > 1 else "style",
                                request.max_pixels)
                   for i, s in enumerate(request.styles, start=1)]
+        for style, terms in zip(styles, request.style_terms, strict=False):
+            style.record.update(terms)
         if request.scores and not styles:
             raise InvalidOption("scores compare with a style picture: method network has none "
                                 "(use impasto score CONTENT STYLE OUTPUT)")

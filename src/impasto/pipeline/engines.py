@@ -23,6 +23,7 @@ from impasto.arbitrary.core import (
 from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
+from impasto.features.weights import WEIGHTS_SHA256
 from impasto.image import color
 from impasto.image.faces import detect_faces, face_mask
 from impasto.image.masks import load_mask
@@ -109,7 +110,8 @@ class OptimizeEngine:
                                     float(request.protect_faces)))
                 records.append({"name": "<faces>", "protect": float(request.protect_faces),
                                 "faces": [list(b) for b in boxes]})
-        parts: dict[str, Any] = {"masks": records or None}
+        parts: dict[str, Any] = {"masks": records or None,
+                                 "encoder": {"name": "VGG-19", "sha256": WEIGHTS_SHA256}}
         if request.temporal is not None:
             parts["temporal_loss"] = {"weight": request.temporal.weight,
                                       "trusted": round(float(request.temporal.trust.mean()), 4)}

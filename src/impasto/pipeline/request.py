@@ -70,6 +70,30 @@ def as_sources(styles: Any) -> tuple[Any, ...]:
     return tuple(styles)
 
 
+#: What a user may say of a style picture's terms.
+STYLE_TERMS = ("licence", "attribution", "title", "artist")
+
+
+def check_style_terms(terms: Sequence[Mapping[str, str]], styles: Sequence[Any]
+                      ) -> tuple[dict[str, str], ...]:
+    """The terms of each style picture, checked: no more than there are styles, known keys,
+    text values, none for a built-in style (its terms are known)."""
+    out = tuple(dict(t or {}) for t in terms)
+    if len(out) > len(styles):
+        raise InvalidOption(f"licence or attribution given for {len(out)} styles, but there "
+                            f"{'is' if len(styles) == 1 else 'are'} {len(styles)}")
+    for number, (given, style) in enumerate(zip(out, styles, strict=False), start=1):
+        for key, value in given.items():
+            if key not in STYLE_TERMS:
+                raise InvalidOption(f"style terms are {', '.join(STYLE_TERMS)}, not {key!r}")
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidOption(f"the {key} of style {number} must be text")
+        if given and isinstance(style, BuiltinStyle):
+            raise InvalidOption(f"style {number} is the built-in {style.name}: its terms are "
+                                f"known ({style.licence})")
+    return out
+
+
 @dataclass(frozen=True)
 class Request:
     """One picture to make.
@@ -98,6 +122,10 @@ class Request:
             previous output frame moved to this one). Method optimize only.
         temporal: a video frame's temporal loss (:class:`~impasto.optim.objective.TemporalTerm`:
             keep the previous output frame where the flow holds). Method optimize only.
+        style_terms: for each style picture in order, what its owner allows: a mapping with
+            ``licence`` and/or ``attribution`` (and ``title``, ``artist``), recorded in the
+            picture's provenance; an empty mapping for a style with none given. Built-in
+            styles carry their own.
     """
 
     content: ImageSource | None
@@ -111,6 +139,7 @@ class Request:
     max_pixels: int = DEFAULT_MAX_PIXELS
     init: ImageSource | None = None
     temporal: TemporalTerm | None = None
+    style_terms: Sequence[Mapping[str, str]] = ()
 
     def __post_init__(self) -> None:
         method = check_method(self.method)
@@ -130,6 +159,7 @@ class Request:
         object.__setattr__(self, "options", options_for(method, options))
         object.__setattr__(self, "masks", tuple(self.masks))
         object.__setattr__(self, "protect", tuple(self.protect))
+        object.__setattr__(self, "style_terms", check_style_terms(self.style_terms, styles))
         self._check()
 
     def replace(self, **changes: Any) -> Request:

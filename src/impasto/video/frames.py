@@ -55,18 +55,21 @@ class FrameStylizer:
     def __init__(self, styles: Any = (), *, method: str = "adain",
                  options: Mapping[str, Any] | None = None, temporal: float | None = None,
                  device: str | torch.device = "cpu", pipeline: Pipeline | None = None,
-                 flow_preset: str = "fast") -> None:
+                 flow_preset: str = "fast",
+                 style_terms: Sequence[Mapping[str, str]] = ()) -> None:
         values = dict(options or {})
         if "size" in values:
             raise InvalidOption("give the frame size to the video, not to the method's options")
         self.pipeline = pipeline or Pipeline(device)
         # The request is checked once, here (a bad option fails before the first frame).
         self.request = Request(np.zeros((16, 16, 3), np.uint8), styles, method=method,
-                               options=values)
+                               options=values, style_terms=style_terms)
         self.method = self.request.method
         self.blender = TemporalBlender(check_weight(temporal, self.method),
                                        preset=flow_preset)
         self.frames = 0
+        #: The provenance record of the last frame made (method, options, styles, models).
+        self.record: dict[str, Any] | None = None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One (H, W, 3) uint8 RGB frame -> its stylised frame, (H, W, 3) uint8."""
@@ -127,7 +130,9 @@ class FrameStylizer:
                 options = options.replace(iterations=self.request.options.iterations
                                           or FRAME_STEPS, scales=1)
             request = request.replace(options=options)
-        return _pixels(self.pipeline.render(request).tensor)
+        result = self.pipeline.render(request)
+        self.record = result.record
+        return _pixels(result.tensor)
 
     def _fill(self, request: Request, options: Any, trust: np.ndarray) -> np.ndarray:
         """What the optimiser starts from where the carried output is not trusted: a still's

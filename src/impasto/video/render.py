@@ -52,6 +52,9 @@ class VideoJob:
     device: str = "cpu"
     resume: bool = False
     segment: int = SEGMENT
+    #: The signer of the output's C2PA manifest (True: the default one), or False: none.
+    provenance: Any = True
+    style_terms: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,7 +82,8 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
         raise InvalidOption(f"--crf must be between 0 and 63, not {job.crf}")
     size = even_size(info.height, info.width, job.size)
     stylizer = stylizer or FrameStylizer(job.styles, method=job.method, options=job.options,
-                                         temporal=job.temporal, device=job.device)
+                                         temporal=job.temporal, device=job.device,
+                                         style_terms=job.style_terms)
     work = output.parent / f".{output.name}.impasto-work"
     fingerprint = _fingerprint(job, info, size, codec)
     state = _start_state(work, fingerprint, job.resume)
@@ -96,16 +100,61 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     if frames <= 0:
         shutil.rmtree(work, ignore_errors=True)
         raise InvalidImage(f"no frames in {info.path.name} from {job.start:g} s")
-    audio = _join(work, output, fmt, codec, audio_codec, info, job, size)
+    signer, provenance = _signer(job, output)
+    summary = {"frames": frames, "size": [size[1], size[0]], "codec": codec,
+               "temporal": stylizer.blender.weight, "start": job.start,
+               "duration": job.duration, "crf": job.crf, "scene_cuts": stylizer.blender.cuts}
+
+    def sign(source: Path, target: Path) -> None:
+        signer.sign_file(source, target, video_record(stylizer, info, job, summary),
+                         output.name)
+
+    audio = _join(work, output, fmt, codec, audio_codec, info, job, size,
+                  sign if signer is not None else None)
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - started
-    return {"output": str(output), "frames": frames, "made_now": made,
+    return {"provenance": provenance,"output": str(output), "frames": frames, "made_now": made,
             "resumed_at": done or None, "size": [size[1], size[0]],
             "seconds": round(seconds, 3), "fps": round(made / seconds, 2) if seconds else None,
             "flow_ms_per_frame": round(1000 * flow_seconds / made, 2) if made else None,
             "scene_cuts": stylizer.blender.cuts, "audio": audio, "codec": codec,
             "method": stylizer.method, "temporal": stylizer.blender.weight,
             "input": info.to_dict()}
+
+
+def _signer(job: VideoJob, output: Path) -> tuple[Any, str]:
+    """The signer for this output (None: none) and what the summary says of provenance."""
+    from impasto.provenance.signing import can_sign, default_signer
+
+    if job.provenance is False:
+        return None, "off (--no-provenance)"
+    if not can_sign(output):
+        return None, f"none: C2PA manifests do not go in {output.suffix} files"
+    signer = default_signer() if job.provenance is True else job.provenance
+    return signer, f"signed C2PA manifest ({signer.credentials.origin})"
+
+
+def video_record(stylizer: FrameStylizer, info: vio.VideoInfo, job: VideoJob,
+                 summary: dict[str, Any]) -> dict[str, Any]:
+    """The provenance record of a video: the last frame's (method, options, styles and
+    models), the input video as the content, and how the frames were made."""
+    from impasto.provenance import build_record
+
+    frame = stylizer.record or {}
+    digest = hashlib.sha256()
+    with open(info.path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    styles = [dict(s) for s in frame.get("styles") or ()]
+    parts = {k: v for k, v in frame.items()
+             if k in ("model", "encoder", "decoders", "init", "temporal_loss")}
+    return build_record(method=stylizer.method, options=frame.get("options") or {},
+                        runtime={"device": frame.get("device"),
+                                 "precision": frame.get("precision"),
+                                 "backend": frame.get("backend")},
+                        seconds=0.0, content={"name": info.path.name,
+                                              "sha256": digest.hexdigest()},
+                        styles=styles, video=summary, **parts)
 
 
 def _stylise_all(job: VideoJob, info: vio.VideoInfo, size: tuple[int, int],
@@ -257,12 +306,14 @@ class _Segment:
 
 
 def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | None,
-          info: vio.VideoInfo, job: VideoJob, size: tuple[int, int]) -> str:
-    """The segments and the input's audio into ``output`` (through a temporary file); what
-    became of the audio."""
+          info: vio.VideoInfo, job: VideoJob, size: tuple[int, int],
+          sign: Callable[[Path, Path], None] | None = None) -> str:
+    """The segments and the input's audio into ``output`` (through a temporary file, signed
+    into a second one by ``sign``); what became of the audio."""
     av = vio._av()
     segments = sorted(work.glob("seg-*.nut"))
     tmp = output.parent / f".{output.stem}.part{output.suffix}"
+    signed = output.parent / f".{output.stem}.signed{output.suffix}"
     end = job.start + job.duration if job.duration is not None else float("inf")
     audio = "none in the input" if info.audio is None else "dropped (the format has none)"
     try:
@@ -272,9 +323,14 @@ def _join(work: Path, output: Path, fmt: str, codec: str, audio_codec: str | Non
             else:
                 audio = _stream_copy(out, fmt, output, info, job, end, segments,
                                      audio_codec, audio)
+        if sign is not None:
+            sign(tmp, signed)
+            tmp.unlink()
+            tmp = signed
         os.replace(tmp, output)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        signed.unlink(missing_ok=True)
         raise
     return audio
 
