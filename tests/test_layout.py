@@ -25,6 +25,7 @@ LAYERS = (
     {"api"},  # Python conveniences over the pipeline
     {"video"},  # frames and video files with temporal consistency
     {"webcam"},  # the live camera window
+    {"serve"},  # the job service and web page
     {"cli"},  # the command line
     {"__init__", "__main__"},  # the public names; python -m impasto
 )

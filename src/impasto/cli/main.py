@@ -20,6 +20,7 @@ from impasto import api
 from impasto._version import __version__
 from impasto.cli import models as model_commands
 from impasto.cli import provenance as provenance_commands
+from impasto.cli import serve as serve_commands
 from impasto.cli import styles as style_commands
 from impasto.cli import training as training_commands
 from impasto.cli import video as video_commands
@@ -358,6 +359,7 @@ model_commands.register(app)
 style_commands.register(app)
 video_commands.register(app)
 provenance_commands.register(app)
+serve_commands.register(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:

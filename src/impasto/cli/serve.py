@@ -1,0 +1,57 @@
+"""``impasto serve``: the job service and web page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from impasto.errors import InvalidOption
+from impasto.runtime.device import DeviceName, resolve_device
+
+err = Console(stderr=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (another than "
+                                                     "localhost needs --api-key).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Jobs, uploads and results (default: the user's data folder, "
+                           "~/.local/share/impasto/serve).")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="Worker processes (with 2 or more, the last takes quick jobs "
+                          "only).")] = 2,
+    api_key: Annotated[list[str] | None, typer.Option(
+        "--api-key", help="A key clients must send (X-API-Key); repeatable; or "
+                          "$IMPASTO_API_KEYS, comma-separated.")] = None,
+    device: Annotated[DeviceName, typer.Option("--device")] = "auto",
+    retention_days: Annotated[float, typer.Option(
+        "--retention-days", help="Finished jobs and their pictures are removed after this "
+                                 "many days.")] = 7.0,
+    max_upload_mb: Annotated[int, typer.Option(
+        "--max-upload-mb", help="Largest upload accepted.")] = 25,
+) -> None:
+    """Serve the web page and the job API (REST, server-sent events) on this machine."""
+    try:
+        from impasto.serve.service import ServeOptions
+        from impasto.serve.service import serve as run
+    except ImportError as exc:
+        raise InvalidOption(f"impasto serve needs its extra: pip install 'impasto[serve]' "
+                            f"({exc.name} is missing)") from None
+
+    options = ServeOptions(host, port, data_dir, workers, tuple(api_key or ()),
+                           str(resolve_device(device)), retention_days, max_upload_mb)
+
+    def ready(url: str) -> None:
+        err.print(f"impasto serve: {url}/ ({workers} workers; API docs at {url}/docs)",
+                  highlight=False)
+
+    run(options, ready=ready)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

@@ -1,0 +1,175 @@
+"""``impasto serve``: the web process (uvicorn) and its worker processes, started together.
+
+Workers are separate processes (``spawn``): a worker that crashes or is killed never takes
+the API down; the supervisor starts a new one, and the job it held goes back to the queue
+when its lease runs out. With two or more workers the last one takes only quick jobs (AdaIN,
+WCT, networks), so they never wait behind a long optimisation; the others take any job, one
+at a time. The supervisor also applies the retention setting (finished jobs and their files
+removed after ``retention_days``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from impasto.errors import InvalidOption
+from impasto.serve.files import DataDir
+from impasto.serve.store import Store
+
+API_KEYS_ENV = "IMPASTO_API_KEYS"
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path | None = None
+    workers: int = 2
+    api_keys: tuple[str, ...] = ()
+    device: str = "cpu"
+    retention_days: float = 7.0
+    max_upload_mb: int = 25
+    max_attempts: int = 3
+
+
+def is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def lanes_for(index: int, workers: int) -> tuple[str, ...]:
+    """Worker ``index``'s lanes: the last of two or more takes quick jobs only."""
+    if workers >= 2 and index == workers - 1:
+        return ("quick",)
+    return ("quick", "slow")
+
+
+class Supervisor:
+    """Keeps ``workers`` worker processes running; applies the retention setting."""
+
+    def __init__(self, data: DataDir, options: ServeOptions) -> None:
+        self.data = data
+        self.options = options
+        self.context = multiprocessing.get_context("spawn")
+        self.processes: list[Any] = [None] * options.workers
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name="impasto-supervisor")
+        self.threads = max(1, (os.cpu_count() or 2) // max(1, options.workers))
+
+    def start(self) -> None:
+        for i in range(self.options.workers):
+            self._spawn(i)
+        self._thread.start()
+
+    def _spawn(self, index: int) -> None:
+        from impasto.serve.worker import run_worker
+
+        process = self.context.Process(
+            target=run_worker, name=f"impasto-worker-{index}", daemon=True,
+            args=(str(self.data.root), f"w{index}-{os.getpid()}-{self.restarts}",
+                  lanes_for(index, self.options.workers), self.options.device, self.threads,
+                  self.options.max_attempts))
+        process.start()
+        self.processes[index] = process
+
+    def pids(self) -> list[int]:
+        """The process ids of the workers running now."""
+        return [p.pid for p in self.processes if p is not None and p.is_alive()]
+
+    def _watch(self) -> None:
+        store = Store(self.data.db, max_attempts=self.options.max_attempts)
+        last_sweep = 0.0
+        try:
+            while not self._stop.wait(0.5):
+                for i, process in enumerate(self.processes):
+                    if process is not None and not process.is_alive():
+                        self.restarts += 1
+                        self._spawn(i)
+                store.reap()
+                if time.monotonic() - last_sweep > 600:
+                    last_sweep = time.monotonic()
+                    self.sweep(store)
+        finally:
+            store.close()
+
+    def sweep(self, store: Store) -> int:
+        """Remove the finished jobs older than the retention setting, with their files."""
+        before = time.time() - self.options.retention_days * 86400
+        gone = 0
+        for job in store.expired(before):
+            if store.delete(job.id) is not None:
+                self.data.remove_job_files(job.id)
+                gone += 1
+        return gone
+
+    def stop(self) -> None:
+        self._stop.set()
+        for process in self.processes:
+            if process is not None and process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            if process is not None:
+                process.join(timeout=10)
+
+
+def check_options(options: ServeOptions) -> ServeOptions:
+    keys = options.api_keys or tuple(
+        k.strip() for k in os.environ.get(API_KEYS_ENV, "").split(",") if k.strip())
+    if not is_local(options.host) and not keys:
+        raise InvalidOption(f"--host {options.host} is reachable from other machines: give "
+                            f"--api-key (or ${API_KEYS_ENV}) so that only your clients can "
+                            "use it")
+    if options.workers < 1:
+        raise InvalidOption("--workers must be at least 1")
+    if not 0 < options.port < 65536:
+        raise InvalidOption(f"--port must be 1 to 65535, not {options.port}")
+    if options.max_upload_mb < 1:
+        raise InvalidOption("--max-upload-mb must be at least 1")
+    return ServeOptions(options.host, options.port, options.data_dir, options.workers, keys,
+                        options.device, options.retention_days, options.max_upload_mb,
+                        options.max_attempts)
+
+
+def serve(options: ServeOptions, *, ready: Any = None) -> None:
+    """Run the service until interrupted (``ready`` is called with the bound URL)."""
+    import uvicorn
+
+    from impasto.serve.app import Settings, create_app
+    from impasto.serve.files import default_data_dir
+
+    options = check_options(options)
+    root = Path(options.data_dir) if options.data_dir else default_data_dir()
+    try:
+        data = DataDir(root).create()
+        Store(data.db).close()
+    except OSError as exc:
+        raise InvalidOption(f"cannot use the data folder {root}: {exc.strerror or exc}"
+                            ) from None
+    supervisor = Supervisor(data, options)
+    supervisor.start()
+    settings = Settings(data, api_keys=options.api_keys,
+                        max_upload_bytes=options.max_upload_mb * 1024 * 1024,
+                        worker_pids=supervisor.pids)
+    app = create_app(settings)
+    try:
+        config = uvicorn.Config(app, host=options.host, port=options.port,
+                                log_level="warning", access_log=False)
+        server = uvicorn.Server(config)
+        if ready is not None:
+            ready(f"http://{options.host}:{options.port}")
+        server.run()
+    finally:
+        supervisor.stop()
