@@ -256,9 +256,15 @@ def create_app(settings: Settings) -> FastAPI:
         return {"jobs": [_job_json(j) for j in jobs], "total": total, "limit": limit,
                 "offset": offset}
 
+    loop_reader = Store(data.db)  # used on the event loop only: status answers wait for
+    # no thread of the pool, which submissions may fill
+
     @app.get("/api/jobs/{job_id}")
-    def get_job(job_id: str, who: Client) -> dict[str, Any]:
-        return _job_json(job_or_404(job_id, who))
+    async def get_job(job_id: str, who: Client) -> dict[str, Any]:
+        job = loop_reader.get(job_id)
+        if job is None or (settings.api_keys and job.client != who):
+            raise HTTPException(404, f"no job {job_id}")
+        return _job_json(job)
 
     @app.post("/api/jobs/{job_id}/cancel", status_code=202)
     def cancel_job(job_id: str, who: Client) -> dict[str, Any]:

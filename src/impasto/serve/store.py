@@ -2,11 +2,12 @@
 web process and the worker processes, each with its own connection.
 
 An accepted job is committed (``synchronous=FULL``) before the client hears 202, so it
-survives any crash. Workers claim jobs atomically with a lease they renew (the heartbeat);
-a job whose lease ran out (its worker was killed, ran out of memory) goes back to the queue,
-or is marked failed with the reason once it has been tried ``max_attempts`` times. Events
-(progress, previews, the end) are rows with a global sequence number: the server-sent events'
-ids, so a client that reconnects with ``Last-Event-ID`` misses nothing.
+survives any crash, a power cut included. Workers claim jobs atomically with a lease they
+renew (the heartbeat); a job whose lease ran out (its worker was killed, ran out of memory)
+goes back to the queue, or is marked failed with the reason once it has been tried
+``max_attempts`` times. Events (progress, previews, the end) are rows with a global sequence
+number: the server-sent events' ids, so a client that reconnects with ``Last-Event-ID``
+misses nothing.
 """
 
 from __future__ import annotations
@@ -107,14 +108,19 @@ class Job:
 class Store:
     """One connection to the store (make one per process or thread)."""
 
-    def __init__(self, path: str | Path, *, max_attempts: int = 3) -> None:
+    def __init__(self, path: str | Path, *, max_attempts: int = 3, durable: bool = True
+                 ) -> None:
         self.path = Path(path)
         self.max_attempts = max_attempts
         self.db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                   check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        # FULL: a commit is on disk before it returns (the web process: a job it answered 202
+        # for survives a power cut). Workers' writes (claims, progress, the end) may use
+        # NORMAL: after a power cut a claim or an end may be lost, and the job runs again or,
+        # its result already written, is marked done.
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
 

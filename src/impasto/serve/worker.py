@@ -9,6 +9,7 @@ it could say so is taken as it is, so no job runs twice to completion.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -29,6 +30,8 @@ LEASE = float(os.environ.get("IMPASTO_SERVE_LEASE", "15"))
 POLL = 0.25
 #: Progress events at most this often (seconds); previews always.
 EVENT_EVERY = 0.25
+#: How much lower than the web process the workers run (os.nice).
+NICE = 10
 #: Steps between the optimiser's preview pictures when the job does not say.
 PREVIEW_EVERY = 10
 
@@ -45,11 +48,15 @@ def run_worker(root: str, name: str, lanes: tuple[str, ...], device: str = "cpu"
         torch.set_num_threads(threads)
     parent = os.getppid()
     _die_with_parent()
+    # Below the web process: on a machine whose cores the workers fill, status requests and
+    # submissions are still answered at once.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(NICE)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     data = DataDir(Path(root))
-    store = Store(data.db, max_attempts=max_attempts)
+    store = Store(data.db, max_attempts=max_attempts, durable=False)
     pipeline = Pipeline(device)
     while not stop.is_set() and os.getppid() == parent:  # a service killed takes its workers
         job = store.claim(name, lanes, LEASE)
@@ -63,7 +70,6 @@ def run_worker(root: str, name: str, lanes: tuple[str, ...], device: str = "cpu"
 def _die_with_parent() -> None:
     """On Linux, the kernel kills this worker when the service's process dies (kill -9
     included), so no orphan goes on taking jobs; elsewhere the loop checks its parent."""
-    import contextlib
     import ctypes
     import sys
 
@@ -82,6 +88,9 @@ def work_on(job: Job, store: Store, pipeline: Any, data: DataDir, name: str) -> 
     beat.start()
     try:
         request = data.request_for(job, store)
+        if job.method == "optimize" and not request.options.preview_every:
+            request = request.replace(options=request.options.replace(
+                preview_every=PREVIEW_EVERY))  # the page shows the picture as it forms
         started = time.perf_counter()
         result = pipeline.render(request, callback=_Events(store, data, job, name),
                                  cancel=token)
@@ -111,7 +120,7 @@ class _Heartbeat(threading.Thread):
         self._done = threading.Event()
 
     def run(self) -> None:
-        store = Store(self.db)
+        store = Store(self.db, durable=False)
         try:
             while not self._done.wait(min(0.5, LEASE / 3)):
                 if store.cancel_requested(self.job_id) or not store.heartbeat(
