@@ -115,6 +115,11 @@ def test_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                        "--device", "cpu")
     assert code == 0, err
     assert Image.open(out).size == (64, 43)
+    assert "unknown" not in err  # the demo's own painting has a licence
+    from impasto.provenance.inspect import inspect_file
+
+    style = next(i for i in inspect_file(out).ingredients if i["relationship"] == "componentOf")
+    assert style["metadata"]["org.impasto.licence"].startswith("CC0")
 
 
 # ------------------------------------------------------------------------------ bad input
