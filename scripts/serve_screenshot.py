@@ -57,7 +57,7 @@ def main() -> None:
                 page.eval_on_selector("#size", f"el => {{ el.value = {args.size}; "
                                                "el.dispatchEvent(new Event('input')); }")
                 page.click("#run")
-                page.wait_for_selector("#download:not([hidden])", timeout=600_000)
+                page.wait_for_selector("#save:not([hidden])", timeout=600_000)
                 page.eval_on_selector("#split", "el => { el.value = 35; "
                                                 "el.dispatchEvent(new Event('input')); }")
                 page.wait_for_timeout(500)

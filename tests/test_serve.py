@@ -144,6 +144,15 @@ def test_a_job_from_submission_to_signed_result(tmp_path: Path) -> None:
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     resumed = events(client, job["id"], after=ids[1])
     assert [i for i, _, _ in resumed] == ids[2:]
+    for fmt, kind in (("jpg", "JPEG"), ("tif", "TIFF"), ("webp", "WEBP")):
+        other = client.get(done["links"]["result"], params={"format": fmt})
+        assert other.status_code == 200, other.text
+        converted = tmp_path / f"result.{fmt}"
+        converted.write_bytes(other.content)
+        assert Image.open(converted).format == kind and Image.open(converted).size == (48, 34)
+        again = inspect_file(converted)
+        assert again.state == "untrusted" and again.records_agree, fmt
+    assert client.get(done["links"]["result"], params={"format": "bmp"}).status_code == 422
     listed = client.get("/api/jobs", params={"limit": 5}).json()
     assert listed["total"] == 1 and listed["jobs"][0]["id"] == job["id"]
 

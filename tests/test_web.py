@@ -87,13 +87,20 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) ->
                                timeout=120_000)
         page.wait_for_function("document.getElementById('after').src.includes('/previews/')",
                                timeout=300_000)
-        page.wait_for_selector("#download:not([hidden])", timeout=600_000)
+        page.wait_for_selector("#save:not([hidden])", timeout=600_000)
         assert page.inner_text("#progress-text") == "done"
         with page.expect_download() as download:
             page.click("#download")
         saved = tmp_path / "download.png"
         download.value.save_as(saved)
         assert Image.open(saved).size == (64, 48)
+        page.select_option("#format", "tif")
+        with page.expect_download() as download:
+            page.click("#download")
+        saved = tmp_path / "download.tif"
+        download.value.save_as(saved)
+        with Image.open(saved) as tif:
+            assert tif.format == "TIFF" and tif.size == (64, 48)
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         page.reload()
         page.wait_for_selector("#gallery li img")

@@ -17,7 +17,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -41,6 +41,8 @@ from impasto.serve.files import DataDir
 from impasto.serve.store import FINAL, Job, Store
 
 STATIC = Path(__file__).with_name("static")
+MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp",
+               "tif": "image/tiff"}
 
 
 class Error(BaseModel):
@@ -285,12 +287,16 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/api/jobs/{job_id}/result", response_class=FileResponse)
-    def job_result(job_id: str, who: Client) -> FileResponse:
+    def job_result(job_id: str, who: Client,
+                   format: Literal["png", "jpg", "webp", "tif"] = "png") -> FileResponse:
+        """The picture as PNG (as made), or converted to JPEG, WebP or TIFF: the plain record
+        carried over and the C2PA manifest signed again for the new file."""
         job = job_or_404(job_id, who)
         if job.status != "done" or not job.result:
             raise HTTPException(409, f"job {job_id} is {job.status}: no picture yet")
-        return FileResponse(data.result(job_id), media_type="image/png",
-                            filename=f"impasto-{job_id}.png")
+        path = data.result(job_id) if format == "png" else converted(data, job_id, format)
+        return FileResponse(path, media_type=MEDIA_TYPES[format],
+                            filename=f"impasto-{job_id}.{format}")
 
     @app.get("/api/jobs/{job_id}/previews/{number}", response_class=FileResponse)
     def job_preview(job_id: str, number: int, who: Client) -> FileResponse:
@@ -351,6 +357,31 @@ def create_app(settings: Settings) -> FastAPI:
             return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def converted(data: DataDir, job_id: str, fmt: str) -> Path:
+    """The job's picture in another format, made once (atomically) and kept beside it."""
+    from PIL import Image
+
+    from impasto.image.save import read_metadata, save_image
+    from impasto.provenance import METADATA_KEY
+    from impasto.provenance.signing import default_signer, mime_type
+
+    target = data.result(job_id).with_suffix(f".{fmt}")
+    if target.is_file():
+        return target
+    source = data.result(job_id)
+    metadata = read_metadata(source)
+    record = json.loads(metadata[METADATA_KEY]) if METADATA_KEY in metadata else None
+    with Image.open(source) as img:
+        picture = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+
+    def sign(raw: bytes, path: Path) -> bytes:
+        return default_signer().sign(raw, mime_type(path), record or {}, path.name)
+
+    save_image(picture, target, metadata=metadata or None,
+               sign=sign if record is not None else None)
+    return target
 
 
 def _style_json(style: dict[str, Any]) -> dict[str, Any]:

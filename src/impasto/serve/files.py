@@ -62,7 +62,8 @@ class DataDir:
     def remove_job_files(self, job_id: str) -> None:
         shutil.rmtree(self.uploads_dir / job_id, ignore_errors=True)
         shutil.rmtree(self.previews_dir / job_id, ignore_errors=True)
-        self.result(job_id).unlink(missing_ok=True)
+        for path in self.results_dir.glob(f"{job_id}.*"):  # the picture and its conversions
+            path.unlink(missing_ok=True)
 
     def request_for(self, job: Job, store: Store) -> Any:
         """The pipeline request a stored job describes."""

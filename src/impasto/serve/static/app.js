@@ -179,22 +179,30 @@ function follow(job) {
   });
 }
 
-function finished(job) {
-  const url = `/api/jobs/${job.id}/result`;
-  showPicture(url);
+function downloadLink() {
+  if (!state.done) return;
+  const format = $("format").value;
   const link = $("download");
-  link.href = url;
-  link.download = `impasto-${job.id}.png`;
-  link.hidden = false;
+  link.href = `/api/jobs/${state.done.id}/result?format=${format}`;
+  link.download = `impasto-${state.done.id}.${format}`;
+}
+
+function finished(job) {
+  state.done = job;
+  showPicture(`/api/jobs/${job.id}/result`);
+  downloadLink();
+  $("save").hidden = false;
   progress(1, "done");
 }
+
+$("format").addEventListener("change", downloadLink);
 
 $("run").addEventListener("click", async () => {
   if (!state.photo) { say("Choose a photo first."); return; }
   if (!state.style) { say("Choose a style first."); return; }
   say("");
   busy(true);
-  $("download").hidden = true;
+  $("save").hidden = true;
   const chosen = method();
   try {
     if (chosen === "optimize") {  // an instant preview, then the optimiser refines it
