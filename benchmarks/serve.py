@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import run_header, table, write_json
+from impasto.serve.service import free_port, wait_until_up
 
 ADAIN = {"encoder": "student-relu4_1", "size": 64}
 
@@ -61,30 +61,18 @@ class Service:
 
     def __init__(self, data: Path, workers: int, keys: list[str], lease: float) -> None:
         self.data, self.workers, self.keys, self.lease = data, workers, keys, lease
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        import httpx2 as httpx
-
         env = {**os.environ, "IMPASTO_SERVE_LEASE": str(self.lease),
                "IMPASTO_API_KEYS": ",".join(self.keys)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "impasto", "serve", "--port", str(self.port), "--data-dir",
              str(self.data), "--workers", str(self.workers), "--device", "cpu"],
             env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-        for _ in range(600):
-            try:
-                if httpx.get(f"{self.base}/api/health", headers=self.headers(0)).status_code \
-                        == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit("error: the service did not start")
+        wait_until_up(self.base, self.headers(0))
 
     def headers(self, i: int) -> dict[str, str]:
         return {"X-API-Key": self.keys[i % len(self.keys)]} if self.keys else {}

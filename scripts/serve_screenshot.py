@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,23 +27,17 @@ def main() -> None:
     parser.add_argument("--out", default="docs/images/serve_page.png")
     args = parser.parse_args()
 
-    import httpx2 as httpx
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from impasto.serve.service import free_port, wait_until_up
+
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port",
                                    str(port), "--data-dir", tmp, "--workers", "1"])
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/api/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+            wait_until_up(base)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -4,11 +4,11 @@ worker processes) whose worker is killed mid-job."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from impasto.serve.app import Settings, create_app
 from impasto.serve.files import DataDir
+from impasto.serve.service import free_port, wait_until_up
 from impasto.serve.store import Store
 from impasto.serve.worker import work_on
 from tests.conftest import stripes, synthetic_rgb
@@ -305,34 +306,40 @@ def test_a_result_written_before_the_worker_died_is_not_made_again(tmp_path: Pat
 # ------------------------------------------------------------------- a real service
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_a_real_service_survives_a_killed_worker(tmp_path: Path) -> None:
+def test_a_real_service_survives_a_killed_worker_and_a_killed_service(tmp_path: Path) -> None:
     import httpx2 as httpx
 
-    port = _free_port()
-    env = {**os.environ, "IMPASTO_SERVE_LEASE": "2"}
-    server = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
-                               "--data-dir", str(tmp_path / "serve"), "--workers", "1",
-                               "--device", "cpu"], env=env, stderr=subprocess.PIPE, text=True)
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "IMPASTO_SERVE_LEASE": "2"}
+
+    def start() -> subprocess.Popen[bytes]:
+        server = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port",
+                                   str(port), "--data-dir", str(tmp_path / "serve"),
+                                   "--workers", "1", "--device", "cpu"], env=env,
+                                  start_new_session=True)
+        wait_until_up(base)
+        return server
+
+    def post(method: str, options: dict[str, Any]) -> str:
+        return str(httpx.post(f"{base}/api/jobs", data={
+            "method": method, "style_id": ["starry-night"], "options": json.dumps(options)},
+            files={"content": ("p.png", PHOTO, "image/png")}).json()["id"])
+
+    def final(job_id: str) -> dict[str, Any]:
+        for _ in range(1200):
+            state = httpx.get(f"{base}/api/jobs/{job_id}").json()
+            if state["status"] in ("done", "failed"):
+                return dict(state)
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not finish")
+
+    slow = {"size": 40, "iterations": 60, "scales": 1}
+    server = start()
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        job = httpx.post(f"{base}/api/jobs", data={
-            "method": "optimize", "style_id": ["starry-night"],
-            "options": json.dumps({"size": 40, "iterations": 60, "scales": 1})},
-            files={"content": ("p.png", PHOTO, "image/png")}).json()
+        job = post("optimize", slow)
         for _ in range(600):
-            state = httpx.get(f"{base}/api/jobs/{job['id']}").json()
+            state = httpx.get(f"{base}/api/jobs/{job}").json()
             if state["status"] == "running" and state["progress"] > 0:
                 break
             time.sleep(0.1)
@@ -340,20 +347,23 @@ def test_a_real_service_survives_a_killed_worker(tmp_path: Path) -> None:
         assert len(victims) == 1
         os.kill(victims[0], signal.SIGKILL)
         assert httpx.get(f"{base}/api/health").json()["status"] == "ok"  # the API lives on
-        for _ in range(1200):
-            state = httpx.get(f"{base}/api/jobs/{job['id']}").json()
-            if state["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
-        assert state["status"] == "done", state
-        assert state["attempts"] >= 2
-        assert httpx.get(f"{base}/api/jobs/{job['id']}/result").status_code == 200
+        state = final(job)
+        assert state["status"] == "done" and state["attempts"] >= 2, state
+        assert httpx.get(f"{base}/api/jobs/{job}/result").status_code == 200
+        # The whole service killed (web process and worker at once), then started again: every
+        # job it had accepted is done, none lost.
+        accepted = [post("optimize", slow), post("adain", QUICK), post("adain", QUICK)]
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        server = start()
+        assert [final(j)["status"] for j in accepted] == ["done"] * 3
     finally:
-        server.send_signal(signal.SIGINT)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGINT)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
 
 
 def test_each_key_sees_its_own_jobs(tmp_path: Path) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 playwright = pytest.importorskip("playwright.sync_api")
+from impasto.serve.service import free_port, wait_until_up  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
@@ -29,21 +28,12 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
                                "--data-dir", str(tmp_path / "serve"), "--workers", "1",
-                               "--device", "cpu"], stderr=subprocess.PIPE, text=True)
+                               "--device", "cpu"])
     base = f"http://127.0.0.1:{port}"
-    import httpx2 as httpx
-
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    wait_until_up(base)
     try:
         yield base
     finally:

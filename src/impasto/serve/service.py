@@ -125,6 +125,35 @@ class Supervisor:
                 process.join(timeout=10)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (for tests, scripts and benchmarks that start a service)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(base: str, headers: dict[str, str] | None = None,
+                  timeout: float = 60.0) -> None:
+    """Wait until the service at ``base`` answers ``/api/health`` (a process just started)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(f"{base}/api/health", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the service at {base} did not answer in {timeout:g} s")
+        time.sleep(0.1)
+
+
 def check_options(options: ServeOptions) -> ServeOptions:
     keys = options.api_keys or tuple(
         k.strip() for k in os.environ.get(API_KEYS_ENV, "").split(",") if k.strip())
