@@ -254,13 +254,18 @@ def test_frames_in_a_stream_are_the_frames_one_by_one() -> None:
         frames, "the-scream", method="adain", options=options, temporal=0.0), strict=True))
 
 
-def test_cli_video_and_score(clip: Path, tmp_path: Path,
+def test_cli_video_and_score(clip: Path, tmp_path: Path, style_png: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.mp4"
     code, stdout, err = run(capsys, "video", clip, "the-scream", "-o", out, "--encoder",
                             "student-relu4_1", "--json", "--device", "cpu")
     assert code == 0, err
     assert json.loads(stdout)["frames"] == 30
+    assert "licence" not in err  # a built-in style: its licence is known
+    code, _, err = run(capsys, "video", clip, style_png, "-o", tmp_path / "own.mp4",
+                       "--encoder", "student-relu4_1", "--duration", "0.3", "--device", "cpu")
+    assert code == 0, err
+    assert "licence of style.png is unknown" in " ".join(err.split())
     code, stdout, err = run(capsys, "score-video", clip, out, "--json")
     assert code == 0, err
     scores = json.loads(stdout)

@@ -112,7 +112,7 @@ def video(
                       "The same command with --resume goes on from the last whole segment.",
                       highlight=False)
             raise typer.Exit(130) from None
-    after_writing(job.provenance, None)
+    after_writing(job.provenance, {"styles": summary["styles"]})
     if json_out:
         print(json.dumps(summary))
         return

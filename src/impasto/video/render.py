@@ -113,13 +113,14 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
                   sign if signer is not None else None)
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - started
-    return {"provenance": provenance,"output": str(output), "frames": frames, "made_now": made,
+    return {"output": str(output), "frames": frames, "made_now": made,
             "resumed_at": done or None, "size": [size[1], size[0]],
             "seconds": round(seconds, 3), "fps": round(made / seconds, 2) if seconds else None,
             "flow_ms_per_frame": round(1000 * flow_seconds / made, 2) if made else None,
             "scene_cuts": stylizer.blender.cuts, "audio": audio, "codec": codec,
             "method": stylizer.method, "temporal": stylizer.blender.weight,
-            "input": info.to_dict()}
+            "input": info.to_dict(), "provenance": provenance,
+            "styles": list((stylizer.record or {}).get("styles") or ())}
 
 
 def _signer(job: VideoJob, output: Path) -> tuple[Any, str]:
