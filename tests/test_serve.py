@@ -145,6 +145,7 @@ def test_a_job_from_submission_to_signed_result(tmp_path: Path) -> None:
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     resumed = events(client, job["id"], after=ids[1])
     assert [i for i, _, _ in resumed] == ids[2:]
+    assert events(client, job["id"], after=ids[-1]) == []  # all sent: the stream ends
     for fmt, kind in (("jpg", "JPEG"), ("tif", "TIFF"), ("webp", "WEBP")):
         other = client.get(done["links"]["result"], params={"format": fmt})
         assert other.status_code == 200, other.text

@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -74,7 +74,6 @@ class Settings:
     rate_burst: int = 40
     cors_origins: tuple[str, ...] = ()
     worker_pids: Any = None  # a callable: the running workers' process ids (None: unknown)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -97,7 +96,6 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Neural style transfer as a service: submit a photo and a "
                               "style, follow the job, fetch the picture (with its signed "
                               "provenance).")
-    app.state.store = store
     app.state.settings = settings
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -335,7 +333,7 @@ def create_app(settings: Settings) -> FastAPI:
                             return
                     if not found:
                         job = reader.get(job_id)
-                        if job is None:
+                        if job is None or job.status in FINAL:  # deleted, or all sent
                             return
                         idle += EVENT_POLL
                         if idle >= 15:
