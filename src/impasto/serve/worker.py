@@ -38,8 +38,8 @@ PREVIEW_EVERY = 10
 
 def run_worker(root: str, name: str, lanes: tuple[str, ...], device: str = "cpu",
                threads: int | None = None, max_attempts: int = 3) -> None:
-    """The worker's loop, until SIGTERM/SIGINT (it finishes nothing half: a job it was
-    running goes back to the queue when its lease runs out)."""
+    """The worker's loop, until SIGTERM/SIGINT, which stop it at once: a job it was running
+    is neither finished nor marked, and goes back to the queue when its lease runs out."""
     import torch
 
     from impasto.pipeline import Pipeline
@@ -52,16 +52,18 @@ def run_worker(root: str, name: str, lanes: tuple[str, ...], device: str = "cpu"
     # submissions are still answered at once.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(NICE)
-    stop = threading.Event()
+    def leave(*_: Any) -> None:
+        raise SystemExit(0)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, leave)
     data = DataDir(Path(root))
     store = Store(data.db, max_attempts=max_attempts, durable=False)
     pipeline = Pipeline(device)
-    while not stop.is_set() and os.getppid() == parent:  # a service killed takes its workers
+    while os.getppid() == parent:  # a service killed takes its workers
         job = store.claim(name, lanes, LEASE)
         if job is None:
-            stop.wait(POLL)
+            time.sleep(POLL)
             continue
         work_on(job, store, pipeline, data, name)
     store.close()
