@@ -146,6 +146,9 @@ def test_a_job_from_submission_to_signed_result(tmp_path: Path) -> None:
     resumed = events(client, job["id"], after=ids[1])
     assert [i for i, _, _ in resumed] == ids[2:]
     assert events(client, job["id"], after=ids[-1]) == []  # all sent: the stream ends
+    for bad in ("x", "-1", str(2**70)):
+        answer = client.get(f"/api/jobs/{job['id']}/events", headers={"Last-Event-ID": bad})
+        assert answer.status_code == 422, bad
     for fmt, kind in (("jpg", "JPEG"), ("tif", "TIFF"), ("webp", "WEBP")):
         other = client.get(done["links"]["result"], params={"format": fmt})
         assert other.status_code == 200, other.text
@@ -186,6 +189,26 @@ def test_the_optimiser_streams_previews_and_cancels_within_a_step(tmp_path: Path
     assert seen[-1][1] == "cancelled"
     assert client.post(f"/api/jobs/{job['id']}/cancel").status_code == 409
     assert client.get(f"/api/jobs/{job['id']}/result").status_code == 409
+
+
+def test_a_brushed_region_is_kept_by_the_optimiser(tmp_path: Path) -> None:
+    client, data = make(tmp_path)
+    mask = np.zeros((40, 56), np.uint8)
+    mask[10:30, 10:30] = 255
+    files = [("protect", ("protect.png", png(np.dstack([mask] * 3)), "image/png"))]
+    refused = submit(client, files=files)  # AdaIN keeps no region
+    assert refused.status_code == 422 and "optimize" in refused.json()["detail"]
+    job = submit(client, method="optimize", options={"size": 32, "iterations": 4},
+                 files=files).json()
+    assert drain(data) == 1
+    done = client.get(f"/api/jobs/{job['id']}").json()
+    assert done["status"] == "done", done
+    out = tmp_path / "kept.png"
+    out.write_bytes(client.get(done["links"]["result"]).content)
+    from impasto.provenance.inspect import inspect_file
+
+    record = inspect_file(out).record
+    assert record is not None and record["masks"][0]["protect"] == 10.0
 
 
 def test_idempotency_cancel_and_delete(tmp_path: Path) -> None:

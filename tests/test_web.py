@@ -68,6 +68,14 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) ->
         page.click(".style[data-id='the-scream']")
         assert "Edvard Munch" in page.inner_text("#style-terms")
         assert "public domain" in page.inner_text("#style-terms")
+        # Brush a region of the photo to keep.
+        page.check("#brushing")
+        box = page.locator("#brush").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=8)
+        page.mouse.up()
         page.check("input[name=method][value=optimize]")
         page.eval_on_selector("#size", "el => { el.min = 64; el.value = 64; "
                                         "el.dispatchEvent(new Event('input')); }")
@@ -84,6 +92,10 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) ->
         saved = tmp_path / "download.png"
         download.value.save_as(saved)
         assert Image.open(saved).size == (64, 48)
+        from impasto.provenance.inspect import inspect_file
+
+        record = inspect_file(saved).record
+        assert record is not None and record["masks"][0]["protect"] == 10.0  # the brushed part
         page.select_option("#format", "tif")
         with page.expect_download() as download:
             page.click("#download")

@@ -36,9 +36,10 @@ from impasto.cli.provenance import (
     signer_from_cli,
     style_terms_from_cli,
 )
-from impasto.cli.render import DEFAULT_PROTECT_WEIGHT, Job, run_job, typed_values
+from impasto.cli.render import Job, run_job, typed_values
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS
+from impasto.image.masks import DEFAULT_PROTECT_WEIGHT
 from impasto.image.save import check_output_path, save_image
 from impasto.provenance import METADATA_KEY
 from impasto.provenance.signing import mime_type

@@ -23,14 +23,12 @@ from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
 from impasto.cli.provenance import after_writing
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import open_image
-from impasto.image.masks import parse_mask_spec, parse_protect_spec
+from impasto.image.masks import DEFAULT_PROTECT_WEIGHT, parse_mask_spec, parse_protect_spec
 from impasto.image.save import check_output_path
 from impasto.pipeline import Pipeline, Request, check_method
 from impasto.result import Result
 from impasto.runtime.device import describe
 
-#: Content-weight multiplier of --protect and --protect-faces when none is given.
-DEFAULT_PROTECT_WEIGHT = 10.0
 PICTURES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 err = Console(stderr=True)

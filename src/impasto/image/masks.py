@@ -111,6 +111,10 @@ def _check_weight(value: float, text: str) -> float:
     return float(value)
 
 
+#: Content-weight multiplier of a protect mask (and of face protection) when none is given.
+DEFAULT_PROTECT_WEIGHT = 10.0
+
+
 def parse_protect_spec(text: str, default_weight: float) -> tuple[str, float]:
     """Parse ``MASK.png[=WEIGHT]`` (``--protect``): return (path, weight).
 

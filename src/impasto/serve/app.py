@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi import (
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -28,6 +38,7 @@ from pydantic import BaseModel
 
 from impasto._version import __version__
 from impasto.errors import ImpastoError
+from impasto.image.masks import DEFAULT_PROTECT_WEIGHT
 from impasto.serve.checks import (
     Limiter,
     check_rate,
@@ -206,17 +217,23 @@ def create_app(settings: Settings) -> FastAPI:
                          description="Style pictures sent with the job.")] = None,
                      options: Annotated[str, Form(
                          description="The method's options as a JSON object.")] = "{}",
+                     protect: Annotated[UploadFile | None, File(
+                         description="A mask, white where the photo is to be kept (method "
+                                     "optimize).")] = None,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
                      ) -> JSONResponse:
         check_rate(limiter, request, who)
         raw = await read_upload(content, settings.max_upload_bytes)
         uploads = [await read_upload(f, settings.max_upload_bytes) for f in style or []]
+        mask = None if protect is None else await read_upload(protect,
+                                                             settings.max_upload_bytes)
         # The checks (SQLite, decoding) in a worker thread: the event loop keeps answering.
         return await run_in_threadpool(accept, who, method, style_id or [], options,
-                                       idempotency_key, raw, uploads)
+                                       idempotency_key, raw, uploads, mask)
 
     def accept(who: str | None, method: str, style_ids: list[str], options: str,
-               idempotency_key: str | None, raw: bytes, uploads: list[bytes]) -> JSONResponse:
+               idempotency_key: str | None, raw: bytes, uploads: list[bytes],
+               mask: bytes | None) -> JSONResponse:
         """A checked submission stored (its files first, then the committed job)."""
         if idempotency_key is not None:
             found = store.by_idempotency_key(idempotency_key, who)
@@ -235,6 +252,10 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(422, f"method {method} needs a style: style_id or a style "
                                      "picture")
         spec["content"] = f"content.{photo['ext']}"
+        if mask is not None:
+            kept = decode(mask, settings.max_pixels, "the protect mask")
+            spec["protect"] = {"upload": f"protect.{kept['ext']}",
+                               "weight": DEFAULT_PROTECT_WEIGHT}
         check_request(method, spec)
         from impasto.serve.store import new_id
 
@@ -242,6 +263,8 @@ def create_app(settings: Settings) -> FastAPI:
         write_atomic(data.upload(job_id, spec["content"]), raw)
         for i, (r, p) in enumerate(zip(uploads, pictures, strict=True)):
             write_atomic(data.upload(job_id, f"style-{i}.{p['ext']}"), r)
+        if mask is not None:
+            write_atomic(data.upload(job_id, spec["protect"]["upload"]), mask)
         job, created = store.submit(method, spec, idempotency_key=idempotency_key,
                                     client=who, job_id=job_id)
         if not created:  # the same key raced in: keep the first job
@@ -249,9 +272,8 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse(_job_json(job), status_code=202 if created else 200)
 
     @app.get("/api/jobs")
-    def list_jobs(who: Client, limit: int = 20, offset: int = 0) -> dict[str, Any]:
-        if not 1 <= limit <= 200 or offset < 0:
-            raise HTTPException(422, "limit must be 1 to 200 and offset >= 0")
+    def list_jobs(who: Client, limit: Annotated[int, Query(ge=1, le=200)] = 20,
+                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict[str, Any]:
         jobs, total = store.list(limit=limit, offset=offset, client=who)
         return {"jobs": [_job_json(j) for j in jobs], "total": total, "limit": limit,
                 "offset": offset}
@@ -312,7 +334,9 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             after = int(last_event_id) if last_event_id else 0
         except ValueError:
-            raise HTTPException(422, "Last-Event-ID must be an event's number") from None
+            after = -1
+        if not 0 <= after < 2**62:
+            raise HTTPException(422, "Last-Event-ID must be an event's number")
         reader = Store(data.db)
 
         async def stream() -> AsyncIterator[bytes]:

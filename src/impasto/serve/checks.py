@@ -123,8 +123,10 @@ def check_request(method: str, spec: dict[str, Any]) -> None:
 
     placeholder = np.zeros((16, 16, 3), np.uint8)
     styles = [s.get("builtin", placeholder) for s in spec["styles"]]
+    protect = [(placeholder, spec["protect"]["weight"])] if spec.get("protect") else []
     try:
-        PictureRequest(placeholder, styles, method=method, options=spec["options"])
+        PictureRequest(placeholder, styles, method=method, options=spec["options"],
+                       protect=protect)
     except ImpastoError as exc:
         raise HTTPException(422, str(exc).replace("\n", " ")) from None
     except (TypeError, ValueError) as exc:

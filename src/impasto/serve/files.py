@@ -84,6 +84,9 @@ class DataDir:
                                                      "artist") if style.get(k)})
         while terms and not terms[-1]:
             terms.pop()
+        protect = spec.get("protect")
         return Request(str(self.upload(job.id, spec["content"])), styles,
                        method=job.method, options=spec.get("options") or {},
-                       style_terms=terms if any(terms) else ())
+                       style_terms=terms if any(terms) else (),
+                       protect=[(str(self.upload(job.id, protect["upload"])),
+                                 float(protect["weight"]))] if protect else ())

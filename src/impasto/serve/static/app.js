@@ -27,11 +27,73 @@ function setPhoto(file) {
   if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
   state.photoUrl = URL.createObjectURL(file);
   const img = $("photo-preview");
+  img.onload = () => resetBrush(img.naturalWidth, img.naturalHeight);
   img.src = state.photoUrl;
   img.alt = `Your photo: ${file.name}`;
-  img.hidden = false;
+  $("brush-area").hidden = false;
+  $("brush-tools").hidden = false;
   $("drop-text").textContent = file.name;
   say("");
+}
+
+// ---------------------------------------------------------------------------------- brush
+// What is brushed on the photo is kept as it is (method optimize's protect mask): shown in
+// red over the photo, sent as a black and white mask at the photo's size (at most 1024 px).
+
+const brush = { mask: null, strokes: 0, drawing: false };
+
+function resetBrush(width, height) {
+  const scale = Math.min(1, 1024 / Math.max(width, height));
+  const canvas = $("brush");
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  brush.mask = document.createElement("canvas");
+  brush.mask.width = canvas.width;
+  brush.mask.height = canvas.height;
+  const m = brush.mask.getContext("2d");
+  m.fillStyle = "#000";
+  m.fillRect(0, 0, canvas.width, canvas.height);
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  brush.strokes = 0;
+}
+
+function paint(e) {
+  const canvas = $("brush");
+  const box = canvas.getBoundingClientRect();
+  const x = (e.clientX - box.left) * canvas.width / box.width;
+  const y = (e.clientY - box.top) * canvas.height / box.height;
+  const radius = Math.max(4, canvas.width / 30);
+  for (const [ctx, colour] of [[canvas.getContext("2d"), "rgba(181, 69, 43, 0.55)"],
+                               [brush.mask.getContext("2d"), "#fff"]]) {
+    ctx.fillStyle = colour;
+    ctx.beginPath();
+    ctx.arc(x, y, radius, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  brush.strokes += 1;
+}
+
+$("brushing").addEventListener("change", (e) => {
+  $("brush-area").classList.toggle("on", e.target.checked);
+});
+$("brush").addEventListener("pointerdown", (e) => {
+  if (!$("brushing").checked || !brush.mask) return;
+  brush.drawing = true;
+  $("brush").setPointerCapture(e.pointerId);
+  paint(e);
+});
+$("brush").addEventListener("pointermove", (e) => { if (brush.drawing) paint(e); });
+$("brush").addEventListener("pointerup", () => { brush.drawing = false; });
+$("clear-brush").addEventListener("click", () => {
+  const img = $("photo-preview");
+  resetBrush(img.naturalWidth, img.naturalHeight);
+});
+
+function brushedMask() {
+  return new Promise((resolve) => {
+    if (!brush.mask || brush.strokes === 0) { resolve(null); return; }
+    brush.mask.toBlob(resolve, "image/png");
+  });
 }
 
 const drop = $("drop");
@@ -135,6 +197,8 @@ async function submit(forMethod) {
   form.append("method", forMethod);
   form.append("style_id", state.style);
   form.append("options", JSON.stringify(options(forMethod)));
+  const mask = forMethod === "optimize" ? await brushedMask() : null;
+  if (mask) form.append("protect", mask, "protect.png");
   return api("/api/jobs", { method: "POST", body: form });
 }
 
