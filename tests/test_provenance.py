@@ -198,21 +198,20 @@ def _authority(tmp_path: Path, *, days: int = 30, key_id: bool = True
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
                          critical=False)
           .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Studio")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False,
-                                         crl_sign=False, **usage), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                           critical=False)
-            )
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Studio")]))
+               .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+               .not_valid_before(now - datetime.timedelta(days=1))
+               .not_valid_after(now + datetime.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False,
+                                            crl_sign=False, **usage), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+                              critical=False))
     if key_id:  # C2PA asks for it
-        cert = cert.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
             ca_key.public_key()), critical=False)
-    cert = cert.sign(ca_key, hashes.SHA256())
+    cert = builder.sign(ca_key, hashes.SHA256())
     pem = serialization.Encoding.PEM
     paths = tmp_path / "studio-ca.pem", tmp_path / "studio.pem", tmp_path / "studio.key"
     paths[0].write_bytes(ca.public_bytes(pem))
