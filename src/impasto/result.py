@@ -16,7 +16,7 @@ from impasto.image.io import to_pil, with_alpha
 from impasto.image.save import save_image
 from impasto.metrics.scores import Scores
 from impasto.provenance import METADATA_KEY
-from impasto.provenance.signing import ManifestSigner, default_signer, mime_type
+from impasto.provenance.signing import ManifestSigner, resolve_signer
 from impasto.runtime.policy import Runtime
 
 
@@ -81,13 +81,10 @@ class Result:
         record in the file's metadata and a C2PA manifest signed by ``provenance`` (True:
         :func:`~impasto.provenance.signing.default_signer`, the configured certificate or the
         local test authority's). ``provenance=False`` writes neither."""
-        if provenance is False:
+        signer = resolve_signer(provenance)
+        if signer is None:
             return save_image(self.tensor, path, alpha=self.alpha, bit_depth=bit_depth)
-        signer = default_signer() if provenance is True else provenance
-        record = json.loads(self.metadata[METADATA_KEY])  # exactly the plain record
-
-        def sign(data: bytes, target: Path) -> bytes:
-            return signer.sign(data, mime_type(target), record, target.name)
-
-        return save_image(self.tensor, path, metadata=self.metadata, alpha=self.alpha,
-                          bit_depth=bit_depth, sign=sign)
+        metadata = self.metadata
+        record = json.loads(metadata[METADATA_KEY])  # exactly the plain record
+        return save_image(self.tensor, path, metadata=metadata, alpha=self.alpha,
+                          bit_depth=bit_depth, sign=signer.for_record(record))

@@ -95,14 +95,6 @@ class Recorder:
         os.replace(source, self.path)
 
 
-def _signer(provenance: Any) -> Any:
-    if provenance is False:
-        return None
-    from impasto.provenance.signing import default_signer
-
-    return default_signer() if provenance is True else provenance
-
-
 def camera_record(live: LiveStylizer, camera: int, size: int, temporal: float
                   ) -> dict[str, Any]:
     """The provenance record of a camera recording: the networks it could switch between."""
@@ -168,7 +160,9 @@ def run_webcam(models: Sequence[str], *, camera: int = 0, size: int = 640,
         raise InvalidOption(f"no camera {camera} (OpenCV could not open it)")
     recorder = None
     if record is not None:
-        recorder = Recorder(record, signer=_signer(provenance),
+        from impasto.provenance.signing import resolve_signer
+
+        recorder = Recorder(record, signer=resolve_signer(provenance),
                             record=camera_record(live, camera, size, temporal))
     shown = time.perf_counter()
     try:

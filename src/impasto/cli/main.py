@@ -42,7 +42,6 @@ from impasto.image.io import DEFAULT_MAX_PIXELS
 from impasto.image.masks import DEFAULT_PROTECT_WEIGHT
 from impasto.image.save import check_output_path, save_image
 from impasto.provenance import METADATA_KEY
-from impasto.provenance.signing import mime_type
 from impasto.runtime.device import DeviceName, resolve_device
 from impasto.runtime.policy import Backend
 
@@ -269,12 +268,8 @@ def save_sheet(sheet: Any, output: Path, record: dict[str, Any], signer: Any) ->
     if signer is False:
         return save_image(sheet, output)
     text = json.dumps(record, default=str)
-    plain = json.loads(text)
-
-    def sign(data: bytes, target: Path) -> bytes:
-        return signer.sign(data, mime_type(target), plain, target.name)
-
-    return save_image(sheet, output, metadata={METADATA_KEY: text}, sign=sign)
+    return save_image(sheet, output, metadata={METADATA_KEY: text},
+                      sign=signer.for_record(json.loads(text)))
 
 
 @app.command()

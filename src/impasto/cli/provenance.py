@@ -47,12 +47,12 @@ _noted: set[str] = set()
 def after_writing(signer: Any, record: dict[str, Any] | None) -> None:
     """What to tell the user once an output is written: that a local test certificate was
     just made to sign it (once), and that a style's licence is unknown."""
-    if signer is False:
-        return
     from impasto.provenance.credentials import config_dir
-    from impasto.provenance.signing import default_signer
+    from impasto.provenance.signing import resolve_signer
 
-    signer = default_signer() if signer is True else signer
+    signer = resolve_signer(signer)
+    if signer is None:
+        return
     if signer.credentials.created and signer.credentials.fingerprint() not in _noted:
         _noted.add(signer.credentials.fingerprint())
         err.print(f"impasto: made a local test certificate to sign provenance with "

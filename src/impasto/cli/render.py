@@ -26,6 +26,7 @@ from impasto.image.io import open_image
 from impasto.image.masks import DEFAULT_PROTECT_WEIGHT, parse_mask_spec, parse_protect_spec
 from impasto.image.save import check_output_path
 from impasto.pipeline import Pipeline, Request, check_method
+from impasto.provenance.signing import resolve_signer
 from impasto.result import Result
 from impasto.runtime.device import describe
 
@@ -108,8 +109,9 @@ def run_job(job: Job) -> None:
             buffer = io.BytesIO()
             result.image.save(buffer, format="PNG")
             data = buffer.getvalue()
-            if job.provenance is not False:
-                data = _signer(job).sign(data, "image/png", result.record, "stdout.png")
+            signer = resolve_signer(job.provenance)
+            if signer is not None:
+                data = signer.sign(data, "image/png", result.record, "stdout.png")
             sys.stdout.buffer.write(data)
             after_writing(job.provenance, result.record)
             sys.stdout.buffer.flush()
@@ -137,12 +139,6 @@ def summary(result: Result, written: Path | str) -> dict[str, Any]:
             "seconds": round(result.seconds, 4), "method": result.method,
             "device": result.device, "precision": result.precision,
             "options": result.options.to_dict()}
-
-
-def _signer(job: Job) -> Any:
-    from impasto.provenance.signing import default_signer
-
-    return default_signer() if job.provenance is True else job.provenance
 
 
 def _write_one(job: Job, result: Result, where: str) -> None:

@@ -220,6 +220,14 @@ def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
                 temp.unlink()
 
 
+def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` as :func:`save_image` writes a picture: through a hidden
+    temporary file beside it, synced and renamed (a failure leaves nothing)."""
+    target = Path(os.fspath(path))
+    _atomic_write(target, lambda fh: fh.write(data))
+    return target
+
+
 def save_image(
     image: torch.Tensor | Image.Image,
     path: str | os.PathLike[str],
@@ -244,8 +252,7 @@ def save_image(
     if sign is not None:
         buffer = io.BytesIO()
         write(buffer)
-        signed = sign(buffer.getvalue(), target)
-        _atomic_write(target, lambda fh: fh.write(signed))
+        write_bytes_atomically(target, sign(buffer.getvalue(), target))
     else:
         _atomic_write(target, write)
     return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,15 @@ class ManifestSigner:
         self._sign(io.BytesIO(data), out, mime, record, title)
         return out.getvalue()
 
+    def for_record(self, record: dict[str, Any]) -> Callable[[bytes, Path], bytes]:
+        """What :func:`impasto.image.save.save_image` calls to sign a file's bytes with
+        ``record``'s manifest (its type and title from the target's name)."""
+
+        def sign(data: bytes, target: Path) -> bytes:
+            return self.sign(data, mime_type(target), record, target.name)
+
+        return sign
+
     def sign_file(self, source: Path, target: Path, record: dict[str, Any],
                   title: str) -> None:
         """``source`` copied to ``target`` with the manifest of ``record`` in it."""
@@ -115,6 +125,14 @@ def default_signer(cert: str | os.PathLike[str] | None = None,
 
     return _signer_for(None if cert is None else str(cert), None if key is None else str(key),
                        (os.environ.get(CERT_ENV), os.environ.get(KEY_ENV)), str(config_dir()))
+
+
+def resolve_signer(provenance: Any) -> ManifestSigner | None:
+    """A front end's ``provenance`` setting as a signer: True, the default one; False or
+    None, none; a :class:`ManifestSigner`, itself."""
+    if provenance is True:
+        return default_signer()
+    return provenance or None
 
 
 def _reason(exc: BaseException) -> str:

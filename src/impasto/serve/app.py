@@ -39,6 +39,7 @@ from pydantic import BaseModel
 from impasto._version import __version__
 from impasto.errors import ImpastoError
 from impasto.image.masks import DEFAULT_PROTECT_WEIGHT
+from impasto.image.save import write_bytes_atomically
 from impasto.serve.checks import (
     Limiter,
     check_rate,
@@ -46,7 +47,6 @@ from impasto.serve.checks import (
     decode,
     job_spec,
     read_upload,
-    write_atomic,
 )
 from impasto.serve.files import DataDir
 from impasto.serve.store import FINAL, Job, Store
@@ -183,7 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
         picture = await run_in_threadpool(decode, raw, settings.max_pixels, "the style picture")
         name = f"{secrets.token_hex(8)}.{picture['ext']}"
         path = data.style_file(name)
-        write_atomic(path, raw)
+        write_bytes_atomically(path, raw)
         style_id = store.add_style({"title": title.strip() or "untitled", "artist": artist,
                                     "year": year, "licence": licence,
                                     "attribution": attribution, "file": name,
@@ -195,11 +195,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/styles/{style_id}/image", response_class=FileResponse)
     def style_image(style_id: str, _: Client) -> FileResponse:
-        from impasto.styles import builtin_styles
+        from impasto.styles import find_style
 
-        for s in builtin_styles():
-            if s.name == style_id:
-                return FileResponse(s.path)
+        builtin = find_style(style_id)
+        if builtin is not None:
+            return FileResponse(builtin.path)
         style = store.style(style_id)
         if style is None:
             raise HTTPException(404, f"no style {style_id}")
@@ -260,11 +260,11 @@ def create_app(settings: Settings) -> FastAPI:
         from impasto.serve.store import new_id
 
         job_id = new_id()
-        write_atomic(data.upload(job_id, spec["content"]), raw)
+        write_bytes_atomically(data.upload(job_id, spec["content"]), raw)
         for i, (r, p) in enumerate(zip(uploads, pictures, strict=True)):
-            write_atomic(data.upload(job_id, f"style-{i}.{p['ext']}"), r)
+            write_bytes_atomically(data.upload(job_id, f"style-{i}.{p['ext']}"), r)
         if mask is not None:
-            write_atomic(data.upload(job_id, spec["protect"]["upload"]), mask)
+            write_bytes_atomically(data.upload(job_id, spec["protect"]["upload"]), mask)
         job, created = store.submit(method, spec, idempotency_key=idempotency_key,
                                     client=who, job_id=job_id)
         if not created:  # the same key raced in: keep the first job
@@ -387,7 +387,7 @@ def converted(data: DataDir, job_id: str, fmt: str) -> Path:
 
     from impasto.image.save import read_metadata, save_image
     from impasto.provenance import METADATA_KEY
-    from impasto.provenance.signing import default_signer, mime_type
+    from impasto.provenance.signing import default_signer
 
     target = data.result(job_id).with_suffix(f".{fmt}")
     if target.is_file():
@@ -398,11 +398,8 @@ def converted(data: DataDir, job_id: str, fmt: str) -> Path:
     with Image.open(source) as img:
         picture = img.convert("RGBA" if "A" in img.getbands() else "RGB")
 
-    def sign(raw: bytes, path: Path) -> bytes:
-        return default_signer().sign(raw, mime_type(path), record or {}, path.name)
-
     save_image(picture, target, metadata=metadata or None,
-               sign=sign if record is not None else None)
+               sign=None if record is None else default_signer().for_record(record))
     return target
 
 

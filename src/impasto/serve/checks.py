@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request, UploadFile
@@ -88,7 +86,7 @@ def decode(raw: bytes, max_pixels: int, what: str) -> dict[str, Any]:
 def job_spec(method: str, style_ids: list[str], options: str, store: Store
               ) -> dict[str, Any]:
     from impasto.pipeline import check_method
-    from impasto.styles import builtin_styles
+    from impasto.styles import find_style
 
     try:
         values = json.loads(options or "{}")
@@ -100,11 +98,11 @@ def job_spec(method: str, style_ids: list[str], options: str, store: Store
         method = check_method(method)
     except ImpastoError as exc:
         raise HTTPException(422, str(exc)) from None
-    names = {s.name for s in builtin_styles()}
     styles: list[dict[str, Any]] = []
     for sid in style_ids:
-        if sid in names:
-            styles.append({"builtin": sid})
+        builtin = find_style(sid)
+        if builtin is not None:
+            styles.append({"builtin": builtin.name})
             continue
         found = store.style(sid)
         if found is None:
@@ -131,13 +129,3 @@ def check_request(method: str, spec: dict[str, Any]) -> None:
         raise HTTPException(422, str(exc).replace("\n", " ")) from None
     except (TypeError, ValueError) as exc:
         raise HTTPException(422, f"bad options: {exc}") from None
-
-
-def write_atomic(path: Path, raw: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(raw)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

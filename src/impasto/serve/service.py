@@ -98,7 +98,6 @@ class Supervisor:
                     if process is not None and not process.is_alive():
                         self.restarts += 1
                         self._spawn(i)
-                store.reap()
                 if time.monotonic() - last_sweep > 600:
                     last_sweep = time.monotonic()
                     self.sweep(store)

@@ -215,10 +215,6 @@ class Store:
                        "worker = NULL WHERE id = ?", (reason, now, row["id"]))
             self._event(db, row["id"], "failed", {"status": "failed", "error": reason})
 
-    def reap(self) -> None:
-        with self._write() as db:
-            self._reap(db, time.time())
-
     def heartbeat(self, job_id: str, worker: str, lease: float) -> bool:
         """Renew ``worker``'s lease on the job; False when it is no longer the job's (the
         job was cancelled, or taken over after the lease ran out)."""

@@ -168,9 +168,6 @@ class _Events:
 
 
 def _save_preview(image: Any, path: Path) -> None:
-    from impasto.image.io import to_pil
+    from impasto.image.save import save_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    to_pil(image.float().clamp(0, 1)).save(tmp, format="JPEG", quality=85)
-    os.replace(tmp, path)
+    save_image(image.float().clamp(0, 1), path, quality=85)

@@ -125,13 +125,14 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
 
 def _signer(job: VideoJob, output: Path) -> tuple[Any, str]:
     """The signer for this output (None: none) and what the summary says of provenance."""
-    from impasto.provenance.signing import can_sign, default_signer
+    from impasto.provenance.signing import can_sign, resolve_signer
 
     if job.provenance is False:
         return None, "off (--no-provenance)"
     if not can_sign(output):
         return None, f"none: C2PA manifests do not go in {output.suffix} files"
-    signer = default_signer() if job.provenance is True else job.provenance
+    signer = resolve_signer(job.provenance)
+    assert signer is not None
     return signer, f"signed C2PA manifest ({signer.credentials.origin})"
 
 
