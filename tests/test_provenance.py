@@ -273,6 +273,11 @@ def test_no_provenance_writes_no_metadata_at_all(tmp_path: Path, content_png: Pa
     assert found.state == "none" and found.plain_record is None
     code, stdout, _ = run(capsys, "inspect", out)
     assert code == 0 and "none" in stdout
+    code, _, err = run(capsys, "inspect", tmp_path / "missing.png")
+    assert_one_line_error(code, err, "not found")
+    (tmp_path / "clip.mkv").write_bytes(b"x")
+    code, _, err = run(capsys, "inspect", tmp_path / "clip.mkv")
+    assert_one_line_error(code, err, "not .mkv")
 
 
 # ---------------------------------------------------------------------- every front end

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -401,3 +402,20 @@ def test_each_key_sees_its_own_jobs(tmp_path: Path) -> None:
     assert client.post(f"/api/jobs/{job['id']}/cancel",
                        headers={"X-API-Key": "bob"}).status_code == 404
     assert client.get("/api/jobs", headers={"X-API-Key": "bob"}).json()["total"] == 0
+
+
+def test_serve_refuses_bad_settings_before_starting(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_cli import assert_one_line_error, run
+
+    data = ["--data-dir", tmp_path / "serve"]
+    code, _, err = run(capsys, "serve", "--host", "0.0.0.0", *data)
+    assert_one_line_error(code, err, "--api-key")
+    code, _, err = run(capsys, "serve", "--workers", "0", *data)
+    assert_one_line_error(code, err, "--workers")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, _, err = run(capsys, "serve", "--port", str(taken.getsockname()[1]), *data)
+    assert_one_line_error(code, err, "cannot listen on 127.0.0.1")
+    assert not (tmp_path / "serve").exists()  # nothing made, no worker started

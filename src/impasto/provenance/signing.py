@@ -101,8 +101,8 @@ class ManifestSigner:
 def mime_type(path: str | os.PathLike[str]) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in MIME_TYPES:
-        raise InvalidOption(f"C2PA manifests cannot go in {suffix or 'a file without suffix'} "
-                            "files here")
+        raise InvalidOption(f"C2PA manifests go in {', '.join(sorted(MIME_TYPES))} files, not "
+                            f"{suffix or 'a file without an extension'}")
     return MIME_TYPES[suffix]
 
 

@@ -153,6 +153,19 @@ def wait_until_up(base: str, headers: dict[str, str] | None = None,
         time.sleep(0.1)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse, before any worker starts, a port that is taken or an address not on this
+    machine (uvicorn would only log it after the start)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        raise InvalidOption(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def check_options(options: ServeOptions) -> ServeOptions:
     keys = options.api_keys or tuple(
         k.strip() for k in os.environ.get(API_KEYS_ENV, "").split(",") if k.strip())
@@ -179,6 +192,7 @@ def serve(options: ServeOptions, *, ready: Any = None) -> None:
     from impasto.serve.files import default_data_dir
 
     options = check_options(options)
+    _check_port(options.host, options.port)
     root = Path(options.data_dir) if options.data_dir else default_data_dir()
     try:
         data = DataDir(root).create()
