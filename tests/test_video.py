@@ -329,7 +329,7 @@ def test_unwritable_output_and_the_input_itself(clip: Path, tmp_path: Path,
     code, _, err = run(capsys, "video", clip, "the-scream", "-o", blocked / "out.mp4")
     assert_one_line_error(code, err, "cannot create the folder")
     code, _, err = run(capsys, "video", clip, "the-scream", "-o", clip)
-    assert_one_line_error(code, err, "is the input video")
+    assert_one_line_error(code, err, "is an input of this run")
     assert clip.stat().st_size > 0
 
 

@@ -33,3 +33,7 @@ class Cancelled(ImpastoError):
 
 class Diverged(ImpastoError):
     """The optimisation produced NaN or inf and could not recover."""
+
+
+class AnimatedPictureWarning(UserWarning):
+    """An animated picture (GIF, APNG, WebP) was read as its first frame."""

@@ -25,7 +25,7 @@ from impasto.cli import styles as style_commands
 from impasto.cli import training as training_commands
 from impasto.cli import video as video_commands
 from impasto.cli.options import config_from_cli, parse_sweep, with_config_options
-from impasto.cli.progress import ProgressBar
+from impasto.cli.progress import RUN, Interrupted, ProgressBar, interruptible
 from impasto.cli.provenance import (
     NoProvenanceOpt,
     SignCertOpt,
@@ -38,6 +38,7 @@ from impasto.cli.provenance import (
 )
 from impasto.cli.render import Job, run_job, typed_values
 from impasto.errors import Cancelled, ImpastoError, InvalidOption
+from impasto.image.guard import refuse_overwriting_inputs
 from impasto.image.io import DEFAULT_MAX_PIXELS
 from impasto.image.masks import DEFAULT_PROTECT_WEIGHT
 from impasto.image.save import check_output_path, save_image
@@ -79,7 +80,8 @@ def _root(
 
 
 OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output picture (.png, .jpg, "
-                                         ".webp, .tif); its folder is created.")]
+                                         ".webp, .tif); its folder is created; never one of "
+                                         "the inputs (refused, even through a link).")]
 PreviewDirOpt = Annotated[Path | None, typer.Option(
     "--preview-dir", help="Folder for preview snapshots (with --preview-every).")]
 BitDepthOpt = Annotated[int, typer.Option("--bit-depth", help="8, or 16 for PNG/TIFF.")]
@@ -148,7 +150,10 @@ def stylize(
 ) -> None:
     """Render CONTENT in the style of one or more STYLE pictures: optimise the picture (Gatys
     et al.; best quality), or in one pass with any style (--method adain / wct), or with a
-    trained network (--model). CONTENT may be a folder (then -o is a folder) or - (stdin)."""
+    trained network (--model). CONTENT may be a folder (then -o is a folder) or - (stdin).
+    An animated CONTENT (GIF, APNG, WebP) is painted from its first frame (impasto video
+    paints every frame); a picture thinner than 16 px at --size is refused with the size
+    that works; Ctrl-C stops with one line and writes nothing half-done."""
     given = {name for name in config
              if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"}
     values = typed_values(config, given)
@@ -240,6 +245,7 @@ def sweep(
     cfgs = [base.replace(**{name: value}) for value in values]  # validates every value first
     if not cfgs:
         raise InvalidOption("--param needs at least one value")
+    refuse_overwriting_inputs(output, [content, *styles])
     check_output_path(output)
     signer = signer_from_cli(no_provenance, sign_cert, sign_key)
     dev = resolve_device(device)
@@ -247,6 +253,7 @@ def sweep(
     pictures, labels, results = [], [], []
     for i, cfg in enumerate(cfgs, start=1):
         label = f"{name.replace('_', '-')}={getattr(cfg, name)}"
+        RUN.begin(f"the sweep at {label} (cell {i} of {len(cfgs)})")
         with ProgressBar(err, header=f"[{i}/{len(cfgs)}] {label}") as bar:
             result = stylizer.stylize(content, styles, cfg, callback=bar)
         pictures.append(result.image)
@@ -385,9 +392,12 @@ def _is_number(text: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: every user error is one line on stderr and exit code 2."""
     argv = _expand_optional_values(list(sys.argv[1:] if argv is None else argv))
-    command = typer.main.get_command(app)
+    command = interruptible(typer.main.get_command(app))
+    RUN.clear()
     try:
-        command.main(args=argv, prog_name="impasto", standalone_mode=False)
+        code = command.main(args=argv, prog_name="impasto", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code  # a command's typer.Exit(N), returned by click
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -407,8 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc).replace("\n", " ")
         print(f"impasto: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("impasto: interrupted; no output written", file=sys.stderr)
+    except (KeyboardInterrupt, Interrupted):
+        # What was stopped, at which step, what was written (outputs are written whole or
+        # not at all) and where the last preview is: one line.
+        print(RUN.interrupted(), file=sys.stderr)
         return 130
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -66,30 +66,42 @@ def export(
 
 
 def webcam(
-    model: Annotated[list[str], typer.Option("--model", help="Model folder(s); keys 1-9 "
-                                                             "switch between them.")],
+    styles: Annotated[list[str] | None, typer.Argument(
+        metavar="STYLE", help="With --method adain / wct: style pictures or built-in "
+                                   "styles by name; keys 1-9 switch between them.")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="A trained network (folder or shipped name), repeatable; keys 1-9 "
+                        "switch between them.")] = None,
+    method: Annotated[Literal["network", "adain", "wct"] | None, typer.Option(
+        "--method", help="network (with --model; the default then), adain (the default with "
+                         "STYLE pictures) or wct.")] = None,
     camera: Annotated[int, typer.Option("--camera", help="Camera index.")] = 0,
     size: Annotated[int, typer.Option("--size", help="Long side of the frames processed.")
                     ] = 640,
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
-    backend: Annotated[Backend, typer.Option("--backend")] = "auto",
-    temporal: Annotated[float, typer.Option(
+    backend: Annotated[Backend, typer.Option("--backend", help="With --model.")] = "auto",
+    temporal: Annotated[float | None, typer.Option(
         "--temporal", help="Blend with the previous frame moved along the motion, 0 to 0.95 "
-                           "(0: frame by frame).")] = 0.5,
+                           "(0: frame by frame; default 0.5 for networks, 0.3 for adain / "
+                           "wct).")] = None,
     record: Annotated[Path | None, typer.Option(
-        "--record", help="Also write what is shown to this video file (.mp4, .mkv ...).")
-    ] = None,
+        "--record", help="Also write what is shown to this video file (.mp4, .mkv ...); "
+                         "never one of the style pictures.")] = None,
     sign_cert: SignCertOpt = None,
     sign_key: SignKeyOpt = None,
     no_provenance: NoProvenanceOpt = False,
 ) -> None:
-    """Show the camera live, stylised, with its frames per second. Keys: 1-9 model, +/-
-    strength, c colour, q quit."""
-    from impasto.webcam import run_webcam
+    """Show the camera live, stylised, with its frames per second: with trained networks
+    (--model), or with any STYLE picture (--method adain / wct), as stylize does. Keys: 1-9
+    model or style, +/- strength, c colour, q quit. Without a camera or a display it says so
+    in one line."""
+    from impasto.webcam import run_webcam, webcam_method
 
+    webcam_method(model or [], styles or [], method)  # bad options before the camera
     signer = signer_from_cli(no_provenance, sign_cert, sign_key) if record else False
-    run_webcam(model, camera=camera, size=size, device=str(resolve_device(device)),
-               backend=backend, temporal=temporal, record=record, provenance=signer)
+    run_webcam(model or [], styles=styles or [], method=method, camera=camera, size=size,
+               device=str(resolve_device(device)), backend=backend, temporal=temporal,
+               record=record, provenance=signer)
 
 
 def register(app: typer.Typer) -> None:

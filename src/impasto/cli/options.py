@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 import typing
 from collections.abc import Callable
 from typing import Any, get_args, get_origin
@@ -12,24 +11,11 @@ from typing import Any, get_args, get_origin
 import typer
 
 from impasto.config import TransferConfig
+from impasto.config.text import parse_cli_values
 from impasto.errors import InvalidOption
 
 #: Options that the command states itself (not from the dataclass), or that are set elsewhere.
 _SKIP = {"learning_rate"}
-
-
-def _parse_floats(name: str, text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise InvalidOption(f"--{name} needs comma-separated numbers, not {text!r}") from None
-    if any(math.isnan(v) or math.isinf(v) for v in values):
-        raise InvalidOption(f"--{name} needs finite numbers, not {text!r}")
-    return values
-
-
-def _parse_names(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def config_parameters(skip: frozenset[str] = frozenset(),
@@ -70,20 +56,6 @@ def config_from_cli(values: dict[str, Any], base: Any = None, cls: type = Transf
     changes = {k: v for k, v in parse_cli_values(values, cls).items()
                if k in names and not (v is None and names[k].metadata.get("cli_type"))}
     return (base or cls()).replace(**changes)
-
-
-def parse_cli_values(values: dict[str, Any], cls: type = TransferConfig) -> dict[str, Any]:
-    """CLI values with the comma-separated list options of ``cls`` parsed into tuples (the
-    other values as they are)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    out = dict(values)
-    for name, value in values.items():
-        cli_type = fields[name].metadata.get("cli_type") if name in fields else None
-        if cli_type is not None and isinstance(value, str):
-            flag = name.replace("_", "-")
-            out[name] = (_parse_floats(flag, value) if cli_type == "floats"
-                         else _parse_names(value))
-    return out
 
 
 def with_config_options(

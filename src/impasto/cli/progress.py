@@ -1,8 +1,13 @@
-"""Rich progress bar and preview writer: two callbacks on the pipeline's progress events."""
+"""Rich progress bar and preview writer: two callbacks on the pipeline's progress events;
+and what the command is doing, for the one line Ctrl-C prints."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -16,6 +21,73 @@ from rich.progress import (
 
 from impasto.events import Progress as ProgressEvent
 from impasto.image.save import save_image
+
+
+@dataclass
+class RunState:
+    """What the command is doing now: the picture, the optimiser's step, the last preview
+    written and the outputs written so far; :meth:`interrupted` says it in one line."""
+
+    what: str | None = None
+    step: int | None = None
+    total: int | None = None
+    preview: Path | None = None
+    written: list[Path] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.what, self.step, self.total, self.preview = None, None, None, None
+        self.written = []
+
+    def begin(self, what: str) -> None:
+        self.what, self.step, self.total = what, None, None
+
+    def interrupted(self) -> str:
+        """The line Ctrl-C prints: what was stopped, at which step, what was (not) written."""
+        line = "impasto: interrupted"
+        if self.what:
+            line += f" {self.what}"
+        if self.step is not None:
+            line += f" at step {self.step}" + (f" of {self.total}" if self.total else "")
+        if self.written:
+            folder = self.written[-1].parent
+            line += (f"; {len(self.written)} finished picture"
+                     f"{'s were' if len(self.written) > 1 else ' was'} written to {folder}, "
+                     f"nothing else")
+        else:
+            line += "; no output written"
+        if self.preview is not None:
+            line += f"; the last preview is {self.preview}"
+        return line
+
+
+#: The running command's state (one command at a time; ``main`` clears it before each).
+RUN = RunState()
+
+
+class Interrupted(Exception):
+    """Ctrl-C inside a command, carried past typer (which would turn it into a silent exit
+    code 130) to ``main``, which says :meth:`RunState.interrupted`."""
+
+
+def interruptible(command: Any) -> Any:
+    """``command`` (a click group) with each subcommand's Ctrl-C raised as
+    :class:`Interrupted`; a command that says its own line (``video``) catches
+    KeyboardInterrupt first."""
+    for sub in getattr(command, "commands", {}).values():
+        if sub.callback is not None:
+            sub.callback = _raising_interrupted(sub.callback)
+    return command
+
+
+def _raising_interrupted(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted from None
+
+    return run
 
 
 class ProgressBar:
@@ -54,6 +126,7 @@ class ProgressBar:
                 self.console.print(self.header)
             self.progress.start()
             self.started = True
+        RUN.step, RUN.total = event.step, event.total_steps
         parts = " ".join(f"{k} {v:.3g}" for k, v in event.losses.items())
         self.progress.update(
             self.task,
@@ -75,6 +148,7 @@ class PreviewWriter:
             return
         path = self.folder / f"step_{event.step:05d}.png"
         self.written.append(save_image(event.image, path))
+        RUN.preview = path
 
 
 class Fanout:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,11 +20,12 @@ from PIL import Image, UnidentifiedImageError
 from rich.console import Console
 
 from impasto._version import __version__
-from impasto.cli.options import parse_cli_values
-from impasto.cli.progress import Fanout, PreviewWriter, ProgressBar
+from impasto.cli.progress import RUN, Fanout, PreviewWriter, ProgressBar
 from impasto.cli.provenance import after_writing
-from impasto.errors import InvalidImage, InvalidOption
-from impasto.image.io import open_image
+from impasto.config.text import parse_cli_values
+from impasto.errors import AnimatedPictureWarning, InvalidImage, InvalidOption
+from impasto.image.guard import refuse_overwriting_inputs
+from impasto.image.io import frame_count, open_image
 from impasto.image.masks import DEFAULT_PROTECT_WEIGHT, parse_mask_spec, parse_protect_spec
 from impasto.image.save import check_output_path
 from impasto.pipeline import Pipeline, Request, check_method
@@ -93,12 +96,20 @@ def run_job(job: Job) -> None:
     for path, _ in request.masks:
         if isinstance(path, str) and not Path(path).is_file():
             raise InvalidImage(f"mask not found: {path}")
-    folder = _check_io(job)
+    folder = _check_io(job, request)
     if folder and (request.masks or request.protect):
         raise InvalidOption("masks need one CONTENT picture, not a folder")
     pipeline = Pipeline(job.device)
     where = describe(pipeline.device)
     header = f"impasto {__version__} on {where}"
+    with warnings.catch_warnings():
+        # The command line says it in its own words (_note_animated).
+        warnings.simplefilter("ignore", AnimatedPictureWarning)
+        _run(job, request, pipeline, where, header, folder)
+
+
+def _run(job: Job, request: Request, pipeline: Pipeline, where: str, header: str,
+         folder: bool) -> None:
     if not isinstance(job.content, str):
         _write_one(job, _render(pipeline, request.replace(content=job.content), job, header),
                    where)
@@ -126,6 +137,9 @@ def run_job(job: Job) -> None:
 
 
 def _render(pipeline: Pipeline, request: Request, job: Job, header: str) -> Result:
+    content = request.content
+    RUN.begin("synthesising the texture" if content is None else
+              f"stylising {content}" if isinstance(content, str | Path) else "stylising")
     if request.method != "optimize":
         return pipeline.render(request)
     callbacks = Fanout(PreviewWriter(job.preview_dir) if job.preview_dir is not None else None)
@@ -155,9 +169,27 @@ def _write_one(job: Job, result: Result, where: str) -> None:
               highlight=False)
 
 
-def _check_io(job: Job) -> bool:
-    """Check CONTENT and -o before any work; return whether CONTENT is a folder."""
+#: What ``init`` names when it is not a picture.
+_STARTS = ("auto", "adain", "content", "noise")
+
+
+def run_inputs(job: Job, request: Request) -> list[Any]:
+    """Every file the run reads: content, styles, masks, the start picture (an output must be
+    none of them)."""
+    found: list[Any] = [job.content, *request.styles]
+    found += [source for source, _ in (*request.masks, *request.protect)]
+    init = getattr(request.options, "init", None)
+    if isinstance(init, str) and init not in _STARTS:
+        found.append(init)
+    return found
+
+
+def _check_io(job: Job, request: Request) -> bool:
+    """Check CONTENT and -o before any work (no input is ever written over); return whether
+    CONTENT is a folder."""
+    inputs = run_inputs(job, request)
     if not isinstance(job.content, str):  # a texture, or the demo's built-in picture
+        refuse_overwriting_inputs(job.output, inputs)
         check_output_path(job.output, bit_depth=job.bit_depth)
         return False
     source = Path(job.content)
@@ -168,11 +200,44 @@ def _check_io(job: Job) -> bool:
         if job.output.suffix.lower() in PICTURES or (job.output.exists()
                                                      and not job.output.is_dir()):
             raise InvalidOption(f"CONTENT is a folder, so -o must be a folder, not {job.output}")
+        files = folder_pictures(source)
+        names = output_names(files)
+        for path in files:
+            refuse_overwriting_inputs(
+                job.output / names[path], [*files, *inputs[1:]],
+                hint=f"choose another output folder than {job.output}")
         job.output.mkdir(parents=True, exist_ok=True)
         check_output_path(job.output / "x.png", bit_depth=job.bit_depth)
     elif str(job.output) != "-":
+        refuse_overwriting_inputs(job.output, inputs)
         check_output_path(job.output, bit_depth=job.bit_depth)
+        if job.content != "-":
+            _note_animated(job)
     return folder
+
+
+def _note_animated(job: Job) -> None:
+    """An animated CONTENT (GIF, APNG, WebP) is painted from its first frame: one line says
+    so, with the command that paints every frame."""
+    frames = frame_count(str(job.content))
+    if frames < 2:
+        return
+    video = ["impasto", "video", str(job.content), *(str(s) for s in job.styles), "-o",
+             str(job.output.with_suffix(".gif"))]
+    if job.method != "adain":
+        video += ["--method", job.method]
+    if job.values.get("model"):
+        video += ["--model", str(job.values["model"])]
+    print(f"impasto: {job.content} has {frames} frames; used the first; for all frames run: "
+          f"{shlex.join(video)}", file=sys.stderr)
+
+
+def folder_pictures(source: Path) -> list[Path]:
+    """The pictures of a CONTENT folder, in order."""
+    files = sorted(p for p in source.iterdir() if p.suffix.lower() in PICTURES and p.is_file())
+    if not files:
+        raise InvalidImage(f"no pictures in {source}")
+    return files
 
 
 def output_names(files: list[Path]) -> dict[Path, str]:
@@ -184,10 +249,7 @@ def output_names(files: list[Path]) -> dict[Path, str]:
 
 
 def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> None:
-    source = Path(str(job.content))
-    files = sorted(p for p in source.iterdir() if p.suffix.lower() in PICTURES and p.is_file())
-    if not files:
-        raise InvalidImage(f"no pictures in {source}")
+    files = folder_pictures(Path(str(job.content)))
     names = output_names(files)
     rows: list[dict[str, Any]] = []
     styled: list[Result] = []
@@ -215,6 +277,7 @@ def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> No
                 continue
             saving = saver.submit(result.save, job.output / names[path],
                                   bit_depth=job.bit_depth, provenance=job.provenance)
+            saving.add_done_callback(_remember_written)
             if pending is not None:
                 report(*pending)
             pending = (path, result, saving)
@@ -229,6 +292,12 @@ def _render_folder(job: Job, render: Callable[[Path], Result], where: str) -> No
                            f"are in {job.output}")
 
 
+def _remember_written(saving: Future[Path]) -> None:
+    """A picture written whole goes on the list Ctrl-C reports."""
+    if not saving.cancelled() and saving.exception() is None:
+        RUN.written.append(saving.result())
+
+
 def _read_stdin(max_pixels: int) -> Image.Image:
     data = sys.stdin.buffer.read()
     if not data:
@@ -237,6 +306,9 @@ def _read_stdin(max_pixels: int) -> Image.Image:
         picture = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidImage(f"standard input is not a picture ({exc})") from None
+    frames = frame_count(picture)
+    if frames > 1:
+        print(f"impasto: standard input has {frames} frames; used the first", file=sys.stderr)
     return open_image(picture, name="content", max_pixels=max_pixels)
 
 

@@ -56,10 +56,12 @@ def _sheet(path: Path, photo: str | None, size: int, method: str, device: str,
 
     from impasto.api import style_sheet
     from impasto.errors import InvalidOption
+    from impasto.image.guard import refuse_overwriting_inputs
     from impasto.image.save import check_output_path, save_image
 
     if not 32 <= size <= 2048:
         raise InvalidOption(f"--size must be between 32 and 2048, not {size}")
+    refuse_overwriting_inputs(path, [photo])
     check_output_path(path)
     started = time.perf_counter()
     with err.status("painting the styles") as status:

@@ -40,7 +40,8 @@ def video(
     ] = None,
     *,
     output: Annotated[Path, typer.Option("-o", "--output", help="Output video: .mp4, .mov, "
-                                         ".mkv, .webm, .gif or .webp.")],
+                                         ".mkv, .webm, .gif or .webp; never the input or a "
+                                         "style picture.")],
     method: Annotated[Literal["adain", "wct", "network", "optimize"] | None, typer.Option(
         "--method", help="adain (default), wct, network (with --model) or optimize.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="A trained network.")] = None,

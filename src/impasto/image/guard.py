@@ -28,12 +28,16 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 
 
 def refuse_overwriting_inputs(output: str | os.PathLike[str], inputs: Iterable[Any],
-                              *, what: str = "output") -> None:
+                              *, what: str = "output", hint: str | None = None) -> None:
     """Raise :class:`~impasto.errors.InvalidOption` when ``output`` is one of ``inputs``
     (paths; anything else, such as a picture in memory or a built-in style's name, is
-    ignored), so a run never replaces the picture it reads."""
+    ignored), so a run never replaces the picture it reads. ``hint`` replaces the advice at
+    the end of the message."""
+    if _as_path(output) is None:  # standard output
+        return
     for source in inputs:
         path = _as_path(source)
-        if path is not None and path.exists() and same_file(output, path):
+        if path is not None and path.is_file() and same_file(output, path):
             raise InvalidOption(f"the {what} {output} is an input of this run ({path}); "
-                                f"choose another path so the input is not overwritten")
+                                + (hint or "choose another path so the input is not "
+                                           "overwritten"))

@@ -94,6 +94,28 @@ def _check_size(size: tuple[int, int], max_pixels: int, label: str, where: str) 
         raise InvalidImage(_too_large(label, where, pixels, f" ({width}x{height})", max_pixels))
 
 
+#: Formats whose files may hold an animation (a multi-page TIFF is not one).
+ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}
+
+
+def frame_count(source: ImageSource) -> int:
+    """How many frames an animated picture (GIF, APNG, WebP) holds; 1 for a still picture,
+    an array, or anything that cannot be read (reading it says why)."""
+    if isinstance(source, Image.Image):
+        if source.format not in ANIMATED_FORMATS:
+            return 1
+        return int(getattr(source, "n_frames", 1))
+    if not isinstance(source, str | os.PathLike):
+        return 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(Path(os.fspath(source)).expanduser()) as img:
+                return frame_count(img)
+    except Exception:
+        return 1
+
+
 def _open_path(path: Path, label: str, max_pixels: int) -> Image.Image:
     if not path.exists():
         raise InvalidImage(f"{label} not found: {path}")

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
+
+#: The shortest side a picture is painted at: VGG-19 pools four times before its deepest
+#: style layer (relu5_1), which then still sees one position; a thinner picture is a strip.
+MIN_SIDE = 16
 
 
 def fit_long_side(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(h, w) with the given long side and the same aspect ratio (each side at least 1)."""
     scale = long_side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def smallest_long_side(height: int, width: int, min_side: int = MIN_SIDE) -> int:
+    """The smallest long side at which :func:`fit_long_side` keeps both sides at least
+    ``min_side``."""
+    long, short = max(height, width), min(height, width)
+    side = max(min_side, math.ceil((min_side - 0.5) * long / short))
+    while min(fit_long_side(height, width, side)) < min_side:
+        side += 1
+    while side > min_side and min(fit_long_side(height, width, side - 1)) >= min_side:
+        side -= 1
+    return side
 
 
 def resize(image: torch.Tensor, size: tuple[int, int], *, wrap: str = "none") -> torch.Tensor:

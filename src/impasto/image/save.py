@@ -181,6 +181,9 @@ def _open_temp(target: Path) -> tuple[Path, IO[bytes]]:
 def _target(path: str | os.PathLike[str], bit_depth: int) -> tuple[Path, str]:
     """The output path and its format, with the bit depth checked against the format."""
     target = Path(os.fspath(path)).expanduser()
+    if target.is_dir():
+        raise OutputError(f"the output {target} is a folder: give a picture's file name "
+                          f"(e.g. {target / 'out.png'})")
     fmt = _output_format(target)
     if bit_depth not in (8, 16):
         raise InvalidOption(f"bit-depth must be 8 or 16, not {bit_depth}")
@@ -213,7 +216,10 @@ def _atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.replace(temp, target)
         done = True
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {error_reason(exc)}") from None
+        # A full disk, a quota, a removed drive: the hidden temporary file goes (below), so
+        # nothing half-written is left, and a picture already at ``target`` is untouched.
+        raise OutputError(f"cannot write {target}: {error_reason(exc)}; nothing was "
+                          f"written") from None
     finally:
         if not done:
             with contextlib.suppress(OSError):

@@ -56,6 +56,9 @@ def for_export(net: nn.Module) -> nn.Module:
 def onnx_target(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     """The ``.onnx`` file to write and the temporary file beside it that becomes it."""
     out = Path(output)
+    if out.is_dir():
+        raise InvalidOption(f"the output {out} is a folder: give the ONNX file's name (e.g. "
+                            f"-o {out / 'model.onnx'})")
     if out.suffix.lower() != ".onnx":
         raise InvalidOption(f"the ONNX file must end in .onnx, not {out.name}")
     out.parent.mkdir(parents=True, exist_ok=True)

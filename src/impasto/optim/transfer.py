@@ -20,7 +20,13 @@ from impasto.errors import InvalidOption
 from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
 from impasto.image import color
-from impasto.image.resize import fit_long_side, resize, resize_mask
+from impasto.image.resize import (
+    MIN_SIDE,
+    fit_long_side,
+    resize,
+    resize_mask,
+    smallest_long_side,
+)
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.objective import Region, TemporalTerm, TransferObjective, wrap_blend
@@ -172,6 +178,9 @@ def run_transfer(
                     f"{final[1]}x{final[0]} output: it needs about "
                     f"{format_bytes(needed + memory_budget - room)}")
     sides = scale_sides(max(final), cfg.scales)
+    # A coarse scale where the picture would be thinner than MIN_SIDE paints a strip: the
+    # pyramid starts at the first scale that is not (the pipeline checked the finest).
+    sides = [s for s in sides[:-1] if min(scale_size(final, s, cfg)) >= MIN_SIDE] + sides[-1:]
     # The pipeline resolves ``auto`` (TransferConfig.start) and paints the AdaIN start; here,
     # without it, ``auto`` starts from the photo.
     init = "content" if cfg.init == "auto" else cfg.init
@@ -198,8 +207,11 @@ def run_transfer(
         plan = plan_for(h, w) if tiled else None
         # Tiled scales keep the content and style pictures whole in 8 bits (what the files had).
         keep = quantise if plan is not None else _identity
-        styles_here = [keep(resize(s, fit_long_side(s.shape[-2], s.shape[-1], style_side)))
-                       for s in styles]
+        # A long, thin style is read large enough to be MIN_SIDE px across at every scale.
+        styles_here = [keep(resize(s, fit_long_side(
+            s.shape[-2], s.shape[-1],
+            max(style_side, smallest_long_side(s.shape[-2], s.shape[-1])))))
+            for s in styles]
         content_here = None if content is None else keep(resize(content, (h, w)))
         hook = (reporter.scale(index, n_steps, h, w, None if plan is None else plan.core)
                 if callback is not None else None)

@@ -15,6 +15,7 @@ from impasto.metrics.scores import Scorer
 from impasto.pipeline.engines import ArbitraryEngine, NetworkEngine, OptimizeEngine
 from impasto.pipeline.inputs import read_picture
 from impasto.pipeline.request import Request
+from impasto.pipeline.sizes import check_paintable
 from impasto.provenance import build_record
 from impasto.result import Result
 from impasto.runtime.policy import Runtime, choose_runtime
@@ -69,6 +70,7 @@ class Pipeline:
                   for i, s in enumerate(request.styles, start=1)]
         for style, terms in zip(styles, request.style_terms, strict=False):
             style.record.update(terms)
+        check_paintable(request, content, styles)
         if request.scores and not styles:
             raise InvalidOption("scores compare with a style picture: method network has none "
                                 "(use impasto score CONTENT STYLE OUTPUT)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,8 +14,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from impasto.errors import InvalidOption
-from impasto.image.io import ImageSource, open_image, rgb8_tensor, split_alpha, to_tensor
+from impasto.errors import AnimatedPictureWarning, InvalidOption
+from impasto.image.io import (
+    ImageSource,
+    frame_count,
+    open_image,
+    rgb8_tensor,
+    split_alpha,
+    to_tensor,
+)
 from impasto.image.masks import load_mask
 from impasto.image.resize import fit_long_side, resize
 from impasto.provenance import source_record
@@ -43,8 +51,13 @@ class Picture:
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
 
 
-def read_picture(source: ImageSource | BuiltinStyle, name: str, max_pixels: int) -> Picture:
-    """A picture of a request (a built-in style's record goes into its provenance)."""
+def read_picture(source: ImageSource | BuiltinStyle | Picture, name: str, max_pixels: int
+                 ) -> Picture:
+    """A picture of a request (a built-in style's record goes into its provenance); a
+    :class:`Picture` already read (a batch reads the next one while this one renders) is used
+    as it is."""
+    if isinstance(source, Picture):
+        return source
     if isinstance(source, BuiltinStyle):
         style = source
 
@@ -60,6 +73,12 @@ def read_picture(source: ImageSource | BuiltinStyle, name: str, max_pixels: int)
         if frame is not None:
             return Picture(frame, None, source_record(source, source))
     image = open_image(source, max_pixels=max_pixels, name=name)
+    frames = frame_count(source)
+    if frames > 1:
+        where = f" {source}" if isinstance(source, str | os.PathLike) else ""
+        warnings.warn(AnimatedPictureWarning(
+            f"the {name} picture{where} has {frames} frames; used the first (every frame: "
+            f"impasto.video.stylize_frames, or impasto video)"), stacklevel=3)
     rgb, alpha = split_alpha(image)
     return Picture(to_tensor(rgb), alpha, source_record(source, rgb))
 

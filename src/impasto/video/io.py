@@ -78,6 +78,8 @@ def probe(path: str | Path) -> VideoInfo:
     video stream, or has no frame."""
     av = _av()
     path = Path(path)
+    if path.is_dir():
+        raise InvalidImage(f"{path} is a folder, not a video")
     if not path.is_file():
         raise InvalidImage(f"video not found: {path}")
     try:

@@ -27,6 +27,7 @@ import numpy as np
 
 from impasto._version import __version__
 from impasto.errors import InvalidImage, InvalidOption, OutputError
+from impasto.image.guard import refuse_overwriting_inputs
 from impasto.video import io as vio
 from impasto.video.frames import FrameStylizer, even_size
 
@@ -71,6 +72,9 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     started = time.perf_counter()
     info = vio.probe(job.input)
     output = Path(job.output)
+    if output.is_dir():
+        raise OutputError(f"the output {output} is a folder: give a video's file name "
+                          f"(e.g. -o {output / 'out.mp4'})")
     fmt, codec, audio_codec = vio.output_format(output, job.codec)
     _check_paths(job, info, output)
     if job.start < 0 or (job.duration is not None and job.duration <= 0):
@@ -93,8 +97,11 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     total = _estimate_frames(info, job)
     done = state["done"]
     flow_before = stylizer.blender.flow_seconds
-    frames = _stylise_all(job, info, size, stylizer, work, state, segment_codec, total, started,
-                          progress)
+    try:
+        frames = _stylise_all(job, info, size, stylizer, work, state, segment_codec, total,
+                              started, progress)
+    except OSError as exc:  # a full disk ...: one line, the whole segments kept
+        raise OutputError(_not_written(output, work, exc)) from None
     made = frames - done
     flow_seconds = stylizer.blender.flow_seconds - flow_before
     if frames <= 0:
@@ -109,8 +116,11 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
         signer.sign_file(source, target, video_record(stylizer, info, job, summary),
                          output.name)
 
-    audio = _join(work, output, fmt, codec, audio_codec, info, job, size,
-                  sign if signer is not None else None)
+    try:
+        audio = _join(work, output, fmt, codec, audio_codec, info, job, size,
+                      sign if signer is not None else None)
+    except OSError as exc:
+        raise OutputError(_not_written(output, work, exc)) from None
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"output": str(output), "frames": frames, "made_now": made,
@@ -208,15 +218,15 @@ def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
+def _not_written(output: Path, work: Path, exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return (f"{output} was not written: {' '.join(reason.split())} (the whole segments are "
+            f"kept in {work}: the same command with --resume goes on from them)")
+
+
 def _check_paths(job: VideoJob, info: vio.VideoInfo, output: Path) -> None:
-    if output.is_dir():
-        raise OutputError(f"{output} is a folder: give a file name (-o out.mp4)")
-    if output.exists() and output.resolve() == info.path.resolve():
-        raise OutputError(f"the output {output} is the input video: choose another name")
-    for style in job.styles:
-        if isinstance(style, str | os.PathLike) and Path(style).exists() and \
-                Path(style).resolve() == output.resolve():
-            raise OutputError(f"the output {output} is a style picture: choose another name")
+    # Through symlinks and hard links too: the input video, a style picture.
+    refuse_overwriting_inputs(output, [info.path, *job.styles])
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
