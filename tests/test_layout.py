@@ -25,7 +25,7 @@ LAYERS = (
     {"api"},  # Python conveniences over the pipeline
     {"video"},  # frames and video files with temporal consistency
     {"webcam"},  # the live camera window
-    {"serve"},  # the job service and web page
+    {"serve", "batch"},  # the job service and web page; batch work (local and Ray)
     {"cli"},  # the command line
     {"__init__", "__main__"},  # the public names; python -m impasto
 )

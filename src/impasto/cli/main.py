@@ -18,6 +18,7 @@ from rich.table import Table
 
 from impasto import api
 from impasto._version import __version__
+from impasto.cli import batch as batch_commands
 from impasto.cli import models as model_commands
 from impasto.cli import provenance as provenance_commands
 from impasto.cli import serve as serve_commands
@@ -365,6 +366,7 @@ style_commands.register(app)
 video_commands.register(app)
 provenance_commands.register(app)
 serve_commands.register(app)
+batch_commands.register(app)
 
 
 def _expand_optional_values(argv: list[str]) -> list[str]:
