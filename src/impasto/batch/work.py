@@ -15,9 +15,13 @@ from impasto.batch.plan import Task
 from impasto.errors import ImpastoError
 from impasto.image.io import DEFAULT_MAX_PIXELS
 from impasto.pipeline import Pipeline, Request
-from impasto.pipeline.inputs import Picture, read_picture
+from impasto.pipeline.inputs import Picture, fitted, read_picture
 from impasto.provenance.signing import ManifestSigner, resolve_signer
 from impasto.result import Result
+
+#: The methods that fit the content to ``size`` before one pass (the optimiser resizes per
+#: scale itself).
+ONE_PASS = ("network", "adain", "wct")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -49,9 +53,12 @@ class Worker:
                        scores=self.scores, max_pixels=self.max_pixels)
 
     def read(self, task: Task) -> Picture:
-        """The content picture, decoded (the local engine reads the next item's while this
-        one renders)."""
-        return read_picture(task.content, "content", self.max_pixels)
+        """The content picture, decoded and, for the one-pass methods, at its working size
+        (the local engine reads the next item's while this one renders)."""
+        picture = read_picture(task.content, "content", self.max_pixels)
+        if task.method in ONE_PASS:
+            return fitted(picture, task.options.get("size"), self.max_pixels)
+        return picture
 
     def render(self, task: Task, picture: Picture) -> Result:
         return self.pipeline.render(self._request(task, picture))

@@ -54,15 +54,15 @@ def batch(
         "--encoder", help="With --method adain: vgg19 or a distilled encoder.")] = "vgg19",
     backend: Annotated[str, typer.Option(
         "--backend", help="With --model: auto, torch or onnx.")] = "auto",
-    out_format: Annotated[str, typer.Option(
-        "--format", help="Output format: png, jpg, webp or tif.")] = "png",
+    out_format: Annotated[Literal["png", "jpg", "webp", "tif"], typer.Option(
+        "--format", help="Output format.")] = "png",
     bit_depth: Annotated[int, typer.Option("--bit-depth", help="8, or 16 (png, tif).")] = 8,
     scores: Annotated[bool, typer.Option(
         "--scores", help="Also measure each picture's style and content distances (into "
                          "results.jsonl).")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Redo every item, even those an earlier run finished.")] = False,
-    engine: Annotated[str, typer.Option(
+    engine: Annotated[Literal["local", "ray"], typer.Option(
         "--engine", help="local (this process) or ray (a Ray cluster; [ray] extra).")
     ] = "local",
     ray_address: Annotated[str | None, typer.Option(

@@ -82,8 +82,9 @@ class OnnxBackend:
         # Idle worker threads sleep rather than spin: alone it made no measurable difference,
         # next to video's motion thread spinning took the core that thread needed.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
+        # As many threads as torch is given (by default the same: the physical cores), so one
+        # setting governs both, as in a batch's Ray actor holding one CPU.
+        options.intra_op_num_threads = threads or torch.get_num_threads()
         try:
             self.session = ort.InferenceSession(str(path), options,
                                                 providers=["CPUExecutionProvider"])

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
-import gc
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +30,7 @@ from impasto.optim.prepared import prepare
 from impasto.optim.pyramid import scale_sides, schedule
 from impasto.optim.tiled import TiledTransfer, tiled_grams
 from impasto.optim.tiles import TilePlan, history_size, plan_tiles, quantise, tiled_bytes
-from impasto.runtime.memory import format_bytes, resident_bytes
+from impasto.runtime.memory import format_bytes, release_memory, resident_bytes
 
 #: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
 MIN_STYLE_SIDE = 64
@@ -287,15 +283,6 @@ def scale_objective(
         precision=precision,
         temporal=temporal,
     )
-
-
-def release_memory() -> None:
-    """Hand freed heap memory back to the system between scales (glibc keeps it otherwise,
-    and the next, larger scale then stacks its peak on top of the last one's)."""
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _identity(image: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ from impasto.image.io import (
     to_tensor,
 )
 from impasto.image.masks import load_mask
-from impasto.image.resize import fit_long_side, resize
+from impasto.image.resize import MIN_SIDE, fit_long_side, resize
 from impasto.provenance import source_record
 from impasto.styles.library import BuiltinStyle
 
@@ -93,6 +93,19 @@ def fit_size(x: torch.Tensor, size: int | None, max_pixels: int) -> torch.Tensor
         raise InvalidOption(f"size {size} makes {w}x{h}, over the limit of {max_pixels} pixels "
                             "(max-pixels)")
     return resize(x, (h, w))
+
+
+def fitted(picture: Picture, size: int | None, max_pixels: int) -> Picture:
+    """``picture`` at long side ``size`` as :func:`fit_size` makes it (so a method that fits
+    its content finds it done: a batch resizes the next content while this one renders); as
+    it is when it would come out thinner than a picture can be painted, so the method's own
+    check names its real size."""
+    if size is None:
+        return picture
+    h, w = fit_long_side(*picture.size, size)
+    if min(h, w) < MIN_SIDE:
+        return picture
+    return Picture(fit_size(picture.tensor, size, max_pixels), picture.alpha, picture.record)
 
 
 def read_masks(masks: tuple[tuple[Any, int], ...], size: tuple[int, int], max_pixels: int

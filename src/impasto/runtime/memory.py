@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import os
 import re
+import sys
 from pathlib import Path
 
 import torch
@@ -72,3 +76,16 @@ def format_bytes(size: float) -> str:
         if size >= scale:
             return f"{size / scale:.1f}{unit}"
     return f"{size / (1 << 20):.2f}MB"
+
+
+def release_memory(*, collect: bool = True) -> None:
+    """Hand freed heap memory back to the system: between an optimisation's scales (glibc
+    keeps it otherwise, and the next, larger scale stacks its peak on top of the last one's),
+    and every few items of a batch (without it, a long batch's resident memory creeps up by
+    the heap's fragments). ``collect=False`` skips Python's cycle collection (tens of
+    milliseconds with torch loaded), for callers that make no cycles."""
+    if collect:
+        gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
