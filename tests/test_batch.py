@@ -244,3 +244,16 @@ def test_ctrl_c_says_how_far_and_exits_130(tmp_path: Path) -> None:
     rows = _rows(out)
     assert 1 <= len(rows) < 8 and all(r["status"] == "done" for r in rows)
     assert sorted(p.name for p in out.glob("*.png")) == sorted(r["output"] for r in rows)
+
+
+def test_animated_content_is_named_not_silent(tmp_path: Path, capsys) -> None:
+    frames = [Image.fromarray(synthetic_rgb(40, 48, seed=s)) for s in range(3)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:])
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("content,style\nclip.gif,starry-night\n")
+    assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), *ADAIN]) == 0
+    (row,) = _rows(tmp_path / "out")
+    assert row["content"]["frames"] == 3
+    err = capsys.readouterr().err
+    assert "1 animated pictures were painted from their first frame" in err
+    assert "Warning" not in err

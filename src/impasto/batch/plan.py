@@ -18,9 +18,12 @@ import numpy as np
 
 from impasto.batch.items import Item
 from impasto.errors import ImpastoError, InvalidOption
+from impasto.image.io import frame_count
 from impasto.pipeline.request import Request
 from impasto.styles.library import BuiltinStyle
 
+#: Files that may hold more than one frame.
+ANIMATED_SUFFIXES = (".gif", ".png", ".apng", ".webp")
 #: Stands in for the content while an item's request is checked.
 _PLACEHOLDER = np.zeros((16, 16, 3), np.uint8)
 
@@ -102,6 +105,16 @@ def _source(source: Any, hasher: Hasher) -> dict[str, Any]:
     return {"path": str(source), "sha256": hasher(source)}
 
 
+def _content(path: str, hasher: Hasher) -> dict[str, Any]:
+    """The content's name and hash; for an animated picture also its number of frames (its
+    first is painted)."""
+    found = _source(path, hasher)
+    frames = frame_count(path) if Path(path).suffix.lower() in ANIMATED_SUFFIXES else 1
+    if frames > 1:
+        found["frames"] = frames
+    return found
+
+
 def _hashed_options(options: dict[str, Any], hasher: Hasher) -> dict[str, Any]:
     """The options with each path (a model, a decoder, an encoder) replaced by the hash of
     what it holds: the same model under another name is the same work."""
@@ -136,7 +149,7 @@ def plan(items: list[Item], out_dir: Path, *, ext: str, bit_depth: int, scores: 
     for item in items:
         try:
             request = check_item(item)
-            inputs = {"content": _source(item.content, hasher),
+            inputs = {"content": _content(item.content, hasher),
                       "styles": [_source(s, hasher) for s in request.styles]}
             options = request.options.to_dict()
             if "model" in options and not isinstance(options["model"], str):

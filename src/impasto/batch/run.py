@@ -33,6 +33,8 @@ class Summary:
     failed: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     results: Path | None = None
+    #: Items made from the first frame of an animated picture.
+    animated: int = 0
 
     @property
     def ok(self) -> bool:
@@ -102,6 +104,7 @@ def run_batch(items: list[Item], folder: Path, options: BatchOptions, *,
             ledger.append(row)
             if row["status"] == "done":
                 summary.done += 1
+                summary.animated += int(row["content"].get("frames", 1) > 1)
             else:
                 summary.failed.append(row)
             if progress is not None:

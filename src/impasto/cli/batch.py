@@ -4,6 +4,7 @@ machine or on a Ray cluster."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +22,7 @@ from rich.progress import (
 from impasto.cli.options import with_config_options
 from impasto.cli.provenance import NoProvenanceOpt, SignCertOpt, SignKeyOpt, signer_from_cli
 from impasto.cli.render import typed_values
-from impasto.errors import InvalidOption
+from impasto.errors import AnimatedPictureWarning, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS
 from impasto.runtime.device import DeviceName, describe, resolve_device
 
@@ -122,7 +123,11 @@ def batch(
         max_pixels=max_pixels)
     bar = _Bar(json_out)
     try:
-        summary = run_batch(items, output, options, progress=bar.advance, planned=bar.start)
+        with warnings.catch_warnings():
+            # Said once at the end, for the batch (an animated content's first frame).
+            warnings.simplefilter("ignore", AnimatedPictureWarning)
+            summary = run_batch(items, output, options, progress=bar.advance,
+                                planned=bar.start)
     except KeyboardInterrupt:
         bar.stop()
         err.print(f"impasto: batch interrupted after {bar.finished} of {bar.total} items; "
@@ -142,6 +147,10 @@ def batch(
         err.print(f"impasto batch: {summary.items} items: {summary.done} made, "
                   f"{summary.skipped} already done, {len(summary.failed)} failed, in "
                   f"{summary.seconds:.1f} s; results in {summary.results}", highlight=False)
+    if summary.animated:
+        err.print(f"impasto: {summary.animated} animated pictures were painted from their "
+                  "first frame (results.jsonl gives their frames); impasto video paints every "
+                  "frame", highlight=False)
     for row in summary.failed:
         styles = " + ".join(s.get("builtin") or Path(s.get("path", "?")).name
                             for s in row.get("styles", []))
