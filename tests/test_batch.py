@@ -257,3 +257,42 @@ def test_animated_content_is_named_not_silent(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "1 animated pictures were painted from their first frame" in err
     assert "Warning" not in err
+
+
+def test_stacked_network_passes_match_one_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """--stack puts a trained network's same-size pictures into one pass (a GPU's way): the
+    pictures and rows are those of one at a time, a corrupt picture among them fails alone."""
+    import torch
+
+    from impasto.models import architecture, save_model
+    from impasto.pipeline import Pipeline
+
+    passes: list[int] = []
+    stack_of = Pipeline.render_stack
+
+    def counted(self, requests):
+        passes.append(len(requests))
+        return stack_of(self, requests)
+
+    monkeypatch.setattr(Pipeline, "render_stack", counted)
+
+    torch.manual_seed(0)
+    model = save_model(tmp_path / "net", architecture("fast").build().eval(), "fast", {},
+                       {"name": "test"})
+    _pictures(tmp_path / "in", ["a.png", "b.png", "c.png", "e.png"])
+    _pictures(tmp_path / "in", ["d.png"], size=(40, 48))  # another shape: its own pass
+    (tmp_path / "in" / "bad.png").write_bytes(b"\x89PNG broken")
+    rows = {}
+    for stack in (1, 4):
+        out = tmp_path / f"out{stack}"
+        assert main(["batch", str(tmp_path / "in"), "-o", str(out), "--model", str(model),
+                     "--size", "48", "--no-provenance", "--stack", str(stack)]) == 1
+        rows[stack] = {r["output"]: {k: v for k, v in r.items() if k != "seconds"}
+                       for r in _rows(out)}
+    assert rows[1] == rows[4]
+    assert passes == [3]  # a, b, c in one pass (bad.png failed alone; d.png's shape and
+    # e.png, in the next group, each on their own)
+    made = sorted(p.name for p in (tmp_path / "out1").glob("*.png"))
+    assert len(made) == 5 and rows[4]["bad_net.png"]["status"] == "failed"
+    for name in made:
+        assert (tmp_path / "out1" / name).read_bytes() == (tmp_path / "out4" / name).read_bytes()

@@ -23,65 +23,76 @@ RELEASE_EVERY = 20
 
 def run_local(tasks: Iterable[Task], worker: Worker,
               report: Callable[[dict[str, Any]], None]) -> None:
-    """Render ``tasks`` in order; ``report`` gets each item's row (done or failed) in the
+    """Render ``tasks`` in order (a trained network's consecutive items of one size in one
+    pass, up to ``worker.stack``); ``report`` gets each item's row (done or failed) in the
     tasks' order, once its picture is on disk."""
     queue = iter(tasks)
     finished = 0
     reads: deque[tuple[Task, Future[Picture] | None]] = deque()
-    writing: tuple[Task, Future[dict[str, Any]]] | None = None
+    writing: deque[tuple[Task, Future[dict[str, Any]]]] = deque()
 
     def read_next() -> None:
         task = next(queue, None)
         if task is not None:
             reads.append((task, None if task.error else reader.submit(worker.read, task)))
 
-    def finish(pending: tuple[Task, Future[dict[str, Any]]]) -> None:
-        task, future = pending
-        try:
-            row = future.result()
-        except Exception as exc:  # a write that failed fails its item only
-            row = worker.row(task, "failed", describe_error(exc))
-        report(row)
+    def done(row: dict[str, Any]) -> Future[dict[str, Any]]:
+        future: Future[dict[str, Any]] = Future()
+        future.set_result(row)
+        return future
+
+    def finish_all() -> None:
         nonlocal finished
-        finished += 1
-        if finished % RELEASE_EVERY == 0:
-            release_memory(collect=False)
+        while writing:
+            task, future = writing.popleft()
+            try:
+                row = future.result()
+            except Exception as exc:  # a write that failed fails its item only
+                row = worker.row(task, "failed", describe_error(exc))
+            report(row)
+            finished += 1
+            if finished % RELEASE_EVERY == 0:
+                release_memory(collect=False)
 
     with ThreadPoolExecutor(1, thread_name_prefix="impasto-read") as reader, \
             ThreadPoolExecutor(1, thread_name_prefix="impasto-write") as writer:
         try:
-            for _ in range(READ_AHEAD):
+            for _ in range(max(READ_AHEAD, worker.stack + 1)):
                 read_next()
             while reads:
-                task, reading = reads.popleft()
+                group = [reads.popleft()]
                 read_next()
-                if reading is None:
-                    row: dict[str, Any] | None = worker.row(task, "failed", task.error)
-                    future = None
-                else:
+                while reads and len(group) < worker.stack and worker.stackable(
+                        group[0][0], reads[0][0]):
+                    group.append(reads.popleft())
+                    read_next()
+                outcomes: list[tuple[Task, Future[dict[str, Any]] | None]] = []
+                ready: list[tuple[Task, Picture]] = []
+                for task, reading in group:
+                    if reading is None:
+                        outcomes.append((task, done(worker.row(task, "failed", task.error))))
+                        continue
                     try:
-                        result = worker.render(task, reading.result())
-                    except Exception as exc:  # one item's failure never stops the batch
-                        row, future = worker.row(task, "failed", describe_error(exc)), None
-                    else:
-                        row, future = None, writer.submit(worker.write, task, result)
-                if writing is not None:
-                    finish(writing)
-                    writing = None
-                if future is not None:
-                    writing = (task, future)
-                else:
-                    assert row is not None
-                    report(row)
-            if writing is not None:
-                finish(writing)
-                writing = None
+                        ready.append((task, reading.result()))
+                        outcomes.append((task, None))
+                    except Exception as exc:  # an unreadable picture fails alone
+                        outcomes.append((task, done(worker.row(task, "failed",
+                                                               describe_error(exc)))))
+                made = iter(worker.render_group(ready))
+                finish_all()  # the last group's pictures, written while this one rendered
+                for task, outcome in outcomes:
+                    if outcome is None:
+                        result = next(made)
+                        outcome = (done(worker.row(task, "failed", describe_error(result)))
+                                   if isinstance(result, BaseException)
+                                   else writer.submit(worker.write, task, result))
+                    writing.append((task, outcome))
+            finish_all()
         except BaseException:
-            # Interrupted: what is being written is finished and recorded (the picture is
+            # Interrupted: what is being written is finished and recorded (each picture is
             # whole), nothing read ahead is kept.
             for _, pending in reads:
                 if pending is not None:
                     pending.cancel()
-            if writing is not None:
-                finish(writing)
+            finish_all()
             raise

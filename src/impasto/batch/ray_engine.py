@@ -53,7 +53,7 @@ class _Renderer:
         from impasto.batch.local import RELEASE_EVERY
         from impasto.runtime.memory import release_memory
 
-        done = [self.worker(Task.from_row(_listed(row))) for row in rows]
+        done = self.worker.run_many([Task.from_row(_listed(row)) for row in rows])
         self.finished += len(done)
         if self.finished % RELEASE_EVERY < len(done):
             release_memory(collect=False)
@@ -85,7 +85,7 @@ def start(settings: RaySettings) -> bool:
 
 def run_ray(tasks: list[Task], settings: RaySettings, *, device: str, folder: Path,
             bit_depth: int, scores: bool, credentials: Credentials | None, max_pixels: int,
-            report: Callable[[dict[str, Any]], None]) -> None:
+            report: Callable[[dict[str, Any]], None], stack: int | None = None) -> None:
     """Render ``tasks`` on the cluster; ``report`` gets each item's row as it arrives (in
     any order)."""
     import json
@@ -115,9 +115,11 @@ def run_ray(tasks: list[Task], settings: RaySettings, *, device: str, folder: Pa
             _Renderer, fn_constructor_kwargs={
                 "device": ("cuda" if gpus else "cpu") if device == "auto" else device,
                 "folder": str(folder), "bit_depth": bit_depth, "scores": scores,
-                "credentials": credentials, "max_pixels": max_pixels,
+                "credentials": credentials, "max_pixels": max_pixels, "stack": stack,
                 "threads": max(1, int(per_actor))},
-            batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
+            # An actor's batch is one pass of a network where pictures are stacked.
+            batch_size=stack or (8 if gpus else 1),
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=per_actor, num_gpus=gpus)
         for batch in mapped.iter_batches(batch_size=1, batch_format="numpy",
                                          prefetch_batches=0):

@@ -4,6 +4,7 @@ or on Ray, record every item as it finishes, and rewrite ``results.jsonl`` in or
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -56,6 +57,8 @@ class BatchOptions:
     ray: RaySettings = field(default_factory=RaySettings)
     force: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: A trained network's pictures of one size per pass (None: 1 on a CPU, 8 on a GPU).
+    stack: int | None = None
 
 
 def prepare(items: list[Item], folder: Path, options: BatchOptions) -> list[Task]:
@@ -65,6 +68,8 @@ def prepare(items: list[Item], folder: Path, options: BatchOptions) -> list[Task
     if f".{options.ext}" not in SUPPORTED_OUTPUTS:
         wanted = ", ".join(sorted(e.lstrip(".") for e in SUPPORTED_OUTPUTS))
         raise InvalidOption(f"--format must be one of {wanted}, not {options.ext}")
+    if options.stack is not None and not 1 <= options.stack <= 256:
+        raise InvalidOption(f"--stack must be between 1 and 256, not {options.stack}")
     if options.engine not in ("local", "ray"):
         raise InvalidOption(f"--engine must be local or ray, not {options.engine}")
     if folder.exists() and not folder.is_dir():
@@ -81,6 +86,10 @@ def prepare(items: list[Item], folder: Path, options: BatchOptions) -> list[Task
         raise InvalidOption(f"every item fails before any work: {errors.pop()}")
     refuse_inputs_as_outputs(tasks)
     return tasks
+
+
+def _work_group(task: Task) -> tuple[str, tuple[str, ...], str]:
+    return (task.method, task.styles, json.dumps(task.options, sort_keys=True, default=str))
 
 
 def run_batch(items: list[Item], folder: Path, options: BatchOptions, *,
@@ -113,18 +122,21 @@ def run_batch(items: list[Item], folder: Path, options: BatchOptions, *,
         for task in todo:  # items that cannot run fail at once, on the driver
             if task.error is not None:
                 report(task_row(task, folder, "failed", task.error))
-        todo = [t for t in todo if t.error is None]
+        # Run the items of one method, style and options together (a stable sort: their own
+        # order otherwise), so each style's statistics and each model are made once however
+        # many styles the batch has; results.jsonl keeps the batch's order.
+        todo = sorted((t for t in todo if t.error is None), key=_work_group)
         try:
             if options.engine == "ray" and todo:
                 run_ray(todo, options.ray, device=options.device, folder=folder,
                         bit_depth=options.bit_depth, scores=options.scores,
                         credentials=None if signer is None else signer.credentials,
-                        max_pixels=options.max_pixels, report=report)
+                        max_pixels=options.max_pixels, report=report, stack=options.stack)
             elif todo:
                 worker = Worker(options.device, folder, bit_depth=options.bit_depth,
                                 scores=options.scores,
                                 provenance=signer if signer is not None else False,
-                                max_pixels=options.max_pixels)
+                                max_pixels=options.max_pixels, stack=options.stack)
                 run_local(todo, worker, report)
         finally:
             # Whatever happened, results.jsonl is left whole and in the batch's order.

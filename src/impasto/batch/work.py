@@ -12,7 +12,7 @@ from typing import Any
 
 from impasto.batch.ledger import file_sha256
 from impasto.batch.plan import Task
-from impasto.errors import ImpastoError
+from impasto.errors import ImpastoError, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS
 from impasto.pipeline import Pipeline, Request
 from impasto.pipeline.inputs import Picture, fitted, read_picture
@@ -40,8 +40,10 @@ class Worker:
 
     def __init__(self, device: str, folder: Path, *, bit_depth: int = 8, scores: bool = False,
                  provenance: bool | ManifestSigner = True,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, stack: int | None = None) -> None:
         self.pipeline = Pipeline(device)
+        #: Pictures of one trained network in one pass (None: the device's default).
+        self.stack = stack or default_stack(self.pipeline.device)
         self.folder = folder
         self.bit_depth = bit_depth
         self.scores = scores
@@ -63,6 +65,36 @@ class Worker:
     def render(self, task: Task, picture: Picture) -> Result:
         return self.pipeline.render(self._request(task, picture))
 
+    def stackable(self, first: Task, other: Task) -> bool:
+        """Whether ``other`` can share ``first``'s pass of the network."""
+        return (self.stack > 1 and not self.scores and first.method == "network"
+                and other.method == "network" and other.options == first.options)
+
+    def render_group(self, group: list[tuple[Task, Picture]]) -> list[Result | BaseException]:
+        """Each task's result (or what it raised), in order; the pictures of one size in one
+        pass. A stack that fails is rendered again one by one, so one bad picture fails
+        alone."""
+        out: dict[int, Result | BaseException] = {}
+        sizes: dict[tuple[int, int], list[tuple[Task, Picture]]] = {}
+        for task, picture in group:
+            sizes.setdefault(picture.size, []).append((task, picture))
+        for part in sizes.values():
+            if len(part) > 1:
+                try:
+                    made = self.pipeline.render_stack(
+                        [self._request(task, picture) for task, picture in part])
+                except Exception:  # rendered again one by one below
+                    pass
+                else:
+                    out.update({task.index: r for (task, _), r in zip(part, made, strict=True)})
+                    continue
+            for task, picture in part:
+                try:
+                    out[task.index] = self.render(task, picture)
+                except Exception as exc:  # one item's failure never stops the batch
+                    out[task.index] = exc
+        return [out[task.index] for task, _ in group]
+
     def write(self, task: Task, result: Result) -> dict[str, Any]:
         """Save the picture (atomically, signed) and make its row."""
         started = time.perf_counter()
@@ -82,6 +114,29 @@ class Worker:
     def row(self, task: Task, status: str, error: str | None = None) -> dict[str, Any]:
         return task_row(task, self.folder, status, error)
 
+    def run_many(self, tasks: list[Task]) -> list[dict[str, Any]]:
+        """Every stage of ``tasks`` in turn (a Ray actor's batch), a trained network's
+        pictures of one size in one pass; each task's failure is its row."""
+        if self.stack <= 1 or len(tasks) == 1:
+            return [self(task) for task in tasks]
+        rows: dict[int, dict[str, Any]] = {}
+        ready: list[tuple[Task, Picture]] = []
+        for task in tasks:
+            try:
+                if task.error is not None:
+                    raise InvalidOption(task.error)
+                ready.append((task, self.read(task)))
+            except Exception as exc:  # one item's failure never stops the batch
+                rows[task.index] = self.row(task, "failed", describe_error(exc))
+        for (task, _), result in zip(ready, self.render_group(ready), strict=True):
+            try:
+                if isinstance(result, BaseException):
+                    raise result
+                rows[task.index] = self.write(task, result)
+            except Exception as exc:
+                rows[task.index] = self.row(task, "failed", describe_error(exc))
+        return [rows[task.index] for task in tasks]
+
     def __call__(self, task: Task) -> dict[str, Any]:
         """All three stages of one task; its failure is its row."""
         if task.error is not None:
@@ -90,6 +145,12 @@ class Worker:
             return self.write(task, self.render(task, self.read(task)))
         except Exception as exc:  # one item's failure never stops the batch
             return self.row(task, "failed", describe_error(exc))
+
+
+def default_stack(device: Any) -> int:
+    """Pictures per pass of a trained network: one on a CPU (stacking four was up to twice
+    as slow a picture there: benchmarks/batch.py --mode stacking), eight on a GPU."""
+    return 1 if str(device).startswith("cpu") else 8
 
 
 def task_row(task: Task, folder: Path, status: str, error: str | None = None

@@ -208,10 +208,13 @@ class NetworkEngine:
         assert content is not None
         x = fit_size(content.tensor, opts.size, request.max_pixels)
         out = self.tensor(x, opts, runtime)
+        return Rendered(out, opts, self.parts(opts, runtime), "network")
+
+    def parts(self, opts: NetworkOptions, runtime: Runtime) -> dict[str, Any]:
+        """What the provenance record says of the network."""
         model = self.model(opts, runtime)
-        parts = {"model": {"name": model.name, "arch": model.arch, "sha256": model.sha256,
-                           "style": model.config.get("style")}}
-        return Rendered(out, opts, parts, "network")
+        return {"model": {"name": model.name, "arch": model.arch, "sha256": model.sha256,
+                          "style": model.config.get("style")}}
 
 
 class ArbitraryEngine:
