@@ -331,3 +331,17 @@ def _cell(value: Any) -> str:
             return f"{value:.3f}"
         return f"{value:.4f}"
     return str(value)
+
+
+def network_dir(model: str | None, work: Path) -> Path:
+    """The trained network folder ``model``, or an untrained ``fast`` network (seed 0) made
+    in ``work``: a network's speed does not depend on its weights."""
+    if model:
+        return Path(model)
+    import torch
+
+    from impasto.models import architecture, save_model
+
+    torch.manual_seed(0)
+    return save_model(work / "fast", architecture("fast").build().eval(), "fast", {},
+                      {"name": "untrained fast"})

