@@ -212,6 +212,118 @@ def test_a_brushed_region_is_kept_by_the_optimiser(tmp_path: Path) -> None:
     assert record is not None and record["masks"][0]["protect"] == 10.0
 
 
+def half_mask(width: int = 56, height: int = 40) -> bytes:
+    """White on the left half (the second style's region), black on the right."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[:, : width // 2] = 255
+    return png(np.dstack([mask] * 3))
+
+
+def submit_region(client: TestClient, *, style_id: str | None = "the-scream",
+                  mask: bytes | None = None, **kwargs: Any) -> Any:
+    form = {"method": kwargs.pop("method", "adain"),
+            "options": json.dumps(kwargs.pop("options", QUICK)),
+            "style_id": list(kwargs.pop("styles", ("starry-night",)))}
+    if style_id is not None:
+        form["region_style_id"] = style_id
+    upload = [("content", ("photo.png", PHOTO, "image/png"))]
+    if mask is not None:
+        upload.append(("region", ("region.png", mask, "image/png")))
+    return client.post("/api/jobs", data=form, files=upload, **kwargs)
+
+
+def test_two_styles_in_two_regions(tmp_path: Path) -> None:
+    client, data = make(tmp_path)
+    both = submit_region(client, mask=half_mask())
+    assert both.status_code == 202, both.text
+    job = both.json()
+    assert job["styles"] == ["starry-night", "the-scream"] and job["region_style"] == 2
+    alone = {name: submit(client, styles=(name,)).json()["id"]
+             for name in ("starry-night", "the-scream")}
+    assert drain(data) == 3
+
+    def picture(job_id: str, name: str) -> np.ndarray:
+        done = client.get(f"/api/jobs/{job_id}").json()
+        assert done["status"] == "done", done
+        path = tmp_path / f"{name}.png"
+        path.write_bytes(client.get(done["links"]["result"]).content)
+        return np.asarray(Image.open(path).convert("RGB"), np.float32)
+
+    two = picture(job["id"], "two")
+    starry, scream = picture(alone["starry-night"], "starry"), picture(alone["the-scream"],
+                                                                      "scream")
+    assert two.shape == starry.shape == (34, 48, 3)
+    left, right = np.s_[:, :16], np.s_[:, 32:]  # a third of each side: the edge blends
+
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a - b).mean())
+
+    # The brushed (left) side is in the second style, the rest in the first.
+    assert distance(two[left], scream[left]) < distance(two[left], starry[left])
+    assert distance(two[right], starry[right]) < distance(two[right], scream[right])
+    from impasto.provenance.inspect import inspect_file
+
+    record = inspect_file(tmp_path / "two.png").record
+    assert record is not None
+    assert record["masks"] == [{"name": "region.png", "style": 2},
+                               {"name": "region-rest.png", "style": 1}]
+    assert [s.get("builtin", {}).get("name") for s in record["styles"]] == [
+        "starry-night", "the-scream"]
+    # An uploaded style is a second style too.
+    own = client.post("/api/styles", data={"title": "Stripes", "licence": "CC0"},
+                      files={"image": ("s.png", PAINTING, "image/png")}).json()
+    answer = submit_region(client, style_id=own["id"], mask=half_mask())
+    assert answer.status_code == 202 and answer.json()["styles"] == ["starry-night",
+                                                                      "Stripes"]
+
+
+@pytest.mark.parametrize("case", ["no style", "no region", "not a picture", "all black",
+                                  "network", "colour", "shape", "unknown style",
+                                  "two main styles", "oversize"])
+def test_bad_regions_are_refused_with_a_message(tmp_path: Path, case: str) -> None:
+    client, data = make(tmp_path, max_upload_bytes=200_000)
+    mask, style_id, kwargs = half_mask(), "the-scream", {}
+    code, needle = 422, ""
+    if case == "no style":
+        style_id, needle = None, "needs region_style_id"
+    elif case == "no region":
+        mask, needle = None, "needs a region"
+    elif case == "not a picture":
+        mask, needle = b"GIF89a but not really", "the region mask is not a picture"
+    elif case == "all black":
+        mask, needle = png(np.zeros((40, 56, 3), np.uint8)), "all black"
+    elif case == "network":
+        kwargs, needle = {"method": "network", "styles": ()}, "not network"
+    elif case == "colour":
+        red = np.zeros((40, 56, 3), np.uint8)
+        red[..., 0] = 255
+        mask, needle = png(red), "black and white"
+    elif case == "shape":
+        mask, needle = half_mask(40, 40), "the photo's shape"
+    elif case == "unknown style":
+        style_id, needle = "../../etc/passwd", "no style"
+    elif case == "two main styles":
+        kwargs, needle = {"styles": ("starry-night", "the-scream")}, "one main style"
+    else:
+        mask, code, needle = os.urandom(300_000), 413, "over the limit"
+    answer = submit_region(client, style_id=style_id, mask=mask, **kwargs)
+    assert answer.status_code == code, answer.text
+    assert needle in answer.json()["detail"]
+    assert Store(data.db).list(limit=10, offset=0)[1] == 0  # nothing accepted
+    assert not any(data.uploads_dir.iterdir())
+
+
+def test_a_protect_mask_is_checked_at_submission(tmp_path: Path) -> None:
+    client, data = make(tmp_path)
+    for mask, needle in ((half_mask(40, 40), "the protect mask is 40x40 but the photo is "
+                                             "56x40"),
+                         (PAINTING, "the protect mask must be black and white")):
+        answer = submit(client, method="optimize", options={"size": 32, "iterations": 4},
+                        files=[("protect", ("protect.png", mask, "image/png"))])
+        assert answer.status_code == 422 and needle in answer.json()["detail"], answer.text
+    assert Store(data.db).list(limit=10, offset=0)[1] == 0
+
+
 def test_idempotency_cancel_and_delete(tmp_path: Path) -> None:
     client, data = make(tmp_path)
     key = {"Idempotency-Key": "order-1"}
@@ -291,6 +403,37 @@ def test_api_keys_rate_limit_and_full_queue(tmp_path: Path) -> None:
     assert limited.status_code == 429 and limited.headers["Retry-After"]
     assert client.get("/api/jobs", headers={"Authorization": "Bearer secret-1"}).json()[
         "total"] == 1
+
+
+def test_get_requests_take_the_key_as_a_query_parameter(tmp_path: Path) -> None:
+    """What a browser fetches by itself (EventSource, <img>, a download link) cannot send a
+    header: GET requests take ?key=, nothing that changes anything does."""
+    client, data = make(tmp_path, api_keys=("secret-1",))
+    job = submit(client, headers={"X-API-Key": "secret-1"}).json()
+    assert client.post("/api/jobs", params={"key": "secret-1"}, data={
+        "style_id": ["starry-night"]}, files=[("content", ("p.png", PHOTO, "image/png"))]
+                       ).status_code == 401
+    assert client.post(f"/api/jobs/{job['id']}/cancel",
+                       params={"key": "secret-1"}).status_code == 401
+    assert client.delete(f"/api/jobs/{job['id']}", params={"key": "secret-1"}
+                         ).status_code == 401
+    assert client.get("/api/jobs", params={"key": "secret-1"}).json()["total"] == 1
+    wrong = client.get("/api/jobs", params={"key": "wrong"})
+    assert wrong.status_code == 401 and "not valid" in wrong.json()["detail"]
+    assert client.get("/api/styles", params={"key": "secret-1"}).status_code == 200
+    assert client.get("/api/styles/starry-night/image",
+                      params={"key": "secret-1"}).status_code == 200
+    assert drain(data) == 1
+    with client.stream("GET", f"/api/jobs/{job['id']}/events",
+                       params={"key": "secret-1"}) as stream:
+        assert stream.status_code == 200
+        assert "event: done" in "".join(stream.iter_text())
+    result = client.get(f"/api/jobs/{job['id']}/result",
+                        params={"format": "jpg", "key": "secret-1"})
+    assert result.status_code == 200 and result.headers["content-type"] == "image/jpeg"
+    # A header, when there is one, is what counts.
+    assert client.get("/api/jobs", params={"key": "secret-1"},
+                      headers={"X-API-Key": "wrong"}).status_code == 401
 
 
 def test_a_dead_workers_job_is_claimed_again_then_failed_with_the_reason(

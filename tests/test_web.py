@@ -1,16 +1,19 @@
 """The web page of ``impasto serve`` in a real browser: Playwright driving Debian's Chromium
 (``/usr/bin/chromium``, installed by ``.ci/run``; nothing downloads a browser) against a real
 service (uvicorn and a worker process). Open the page, drop a photo, pick a style, paint it,
-watch the picture form, download it, reload and find it in the gallery."""
+watch the picture form, download it, reload and find it in the gallery; brush a region for a
+second style; enter the API key of a service that needs one."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -26,15 +29,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--no-first-run"]
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(tmp_path: Path, *args: str) -> Iterator[str]:
+    """A real service (uvicorn and one worker process) on a free port."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "impasto", "serve", "--port", str(port),
                                "--data-dir", str(tmp_path / "serve"), "--workers", "1",
-                               "--device", "cpu"])
+                               "--device", "cpu", *args])
     base = f"http://127.0.0.1:{port}"
-    wait_until_up(base)
     try:
+        wait_until_up(base)
         yield base
     finally:
         server.send_signal(signal.SIGINT)
@@ -44,41 +48,72 @@ def service(tmp_path: Path) -> Iterator[str]:
             server.kill()
 
 
-def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) -> None:
-    photo = tmp_path / "photo.png"
-    Image.open(content_png).resize((96, 72)).save(photo)
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[str]:
+    with serving(tmp_path) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1200, height: int = 900) -> Iterator[Any]:
+    """A page in Debian's Chromium; the test fails on any uncaught error in the page."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(accept_downloads=True,
-                                      viewport={"width": 1200, "height": 900})
+                                      viewport={"width": width, "height": height})
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+        assert not errors, errors
+        browser.close()
+
+
+def drop_photo(page: Any, photo: Path) -> None:
+    """Drop the photo on the drop zone, as a user drags a file from their desktop."""
+    data = page.evaluate_handle(
+        """async (bytes) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array(bytes)], "photo.png", {type: "image/png"}));
+            return dt;
+        }""", list(photo.read_bytes()))
+    page.dispatch_event("#drop", "drop", {"dataTransfer": data})
+    assert page.inner_text("#drop-text") == "photo.png"
+    page.wait_for_function("document.getElementById('brush').width > 0")
+
+
+def brush_over(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """One stroke over the photo, from and to fractions of its width and height."""
+    box = page.locator("#brush").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1],
+                    steps=8)
+    page.mouse.up()
+
+
+def tiny(page: Any) -> None:
+    """The smallest picture (64 px on its long side): quick on two cores."""
+    page.eval_on_selector("#size", "el => { el.min = 64; el.value = 64; "
+                                    "el.dispatchEvent(new Event('input')); }")
+
+
+def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.open(content_png).resize((96, 72)).save(photo)
+    with browser_page() as page:
         page.goto(service + "/")
         page.wait_for_selector(".style[data-id='starry-night']")
-        # Drop the photo on the drop zone, as a user drags a file from their desktop.
-        data = page.evaluate_handle(
-            """async (bytes) => {
-                const dt = new DataTransfer();
-                dt.items.add(new File([new Uint8Array(bytes)], "photo.png", {type: "image/png"}));
-                return dt;
-            }""", list(photo.read_bytes()))
-        page.dispatch_event("#drop", "drop", {"dataTransfer": data})
-        assert page.inner_text("#drop-text") == "photo.png"
+        drop_photo(page, photo)
         page.click(".style[data-id='the-scream']")
         assert "Edvard Munch" in page.inner_text("#style-terms")
         assert "public domain" in page.inner_text("#style-terms")
         # Brush a region of the photo to keep.
         page.check("#brushing")
-        box = page.locator("#brush").bounding_box()
-        assert box is not None
-        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5, steps=8)
-        page.mouse.up()
+        brush_over(page, (0.3, 0.4), (0.6, 0.5))
         page.check("input[name=method][value=optimize]")
-        page.eval_on_selector("#size", "el => { el.min = 64; el.value = 64; "
-                                        "el.dispatchEvent(new Event('input')); }")
+        tiny(page)
         page.click("#run")
         # The instant preview, then the optimiser's pictures as they form.
         page.wait_for_function("document.getElementById('after').src.includes('/result')",
@@ -107,5 +142,77 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) ->
         page.reload()
         page.wait_for_selector("#gallery li img")
         assert page.locator("#gallery li").count() == 2  # the instant preview and the picture
-        assert not errors, errors
-        browser.close()
+
+
+def test_two_styles_in_two_regions_on_the_page(service: str, tmp_path: Path,
+                                               content_png: Path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.open(content_png).resize((96, 72)).save(photo)
+    with browser_page() as page:
+        page.goto(service + "/")
+        page.wait_for_selector(".style[data-id='starry-night']")
+        drop_photo(page, photo)
+        page.click(".style[data-id='starry-night']")
+        page.select_option("#region-style", "the-scream")
+        assert "Edvard Munch" in page.inner_text("#region-terms")
+        assert page.is_checked("#brushing-region")  # its brush, ready to use
+        tiny(page)
+        page.click("#run")  # nothing brushed yet: the page says what to do
+        assert "Brush where the second style goes" in page.inner_text("#message")
+        brush_over(page, (0.1, 0.2), (0.4, 0.8))
+        page.click("#run")
+        page.wait_for_selector("#save:not([hidden])", timeout=300_000)
+        assert page.inner_text("#message") == ""
+        with page.expect_download() as download:
+            page.click("#download")
+        saved = tmp_path / "two.png"
+        download.value.save_as(saved)
+        from impasto.provenance.inspect import inspect_file
+
+        record = inspect_file(saved).record
+        assert record is not None
+        assert record["masks"] == [{"name": "region.png", "style": 2},
+                                   {"name": "region-rest.png", "style": 1}]
+        assert [s["builtin"]["name"] for s in record["styles"]] == ["starry-night",
+                                                                    "the-scream"]
+        page.wait_for_selector("#gallery li img")
+        assert "the-scream in a brushed region" in page.inner_text("#gallery")
+
+
+def test_the_page_asks_for_the_api_key(tmp_path: Path, content_png: Path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.open(content_png).resize((96, 72)).save(photo)
+    with serving(tmp_path, "--api-key", "letmein") as base, browser_page(390, 844) as page:
+        page.goto(base + "/")  # a phone-width screen
+        page.wait_for_selector("#key-form:not([hidden])")
+        assert "needs an API key" in page.inner_text("#key-message")
+        assert page.evaluate("document.activeElement.id") == "api-key"
+        page.fill("#api-key", "wrong")
+        page.press("#api-key", "Enter")
+        page.wait_for_function(
+            "document.getElementById('key-message').textContent.includes('not accepted')")
+        assert page.is_visible("#key-form")
+        page.fill("#api-key", "letmein")
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector(".style[data-id='starry-night']")
+        assert page.is_hidden("#key-form") and page.is_visible("#key-change")
+        assert page.evaluate("localStorage.getItem('impasto.apiKey')") == "letmein"
+        # Style pictures, the events and the result are fetched by the browser itself, with
+        # the key as ?key=.
+        page.wait_for_function("[...document.querySelectorAll('.style img')]"
+                               ".some((img) => img.complete && img.naturalWidth > 0)")
+        drop_photo(page, photo)
+        tiny(page)
+        page.click("#run")
+        page.wait_for_selector("#save:not([hidden])", timeout=300_000)
+        assert page.inner_text("#progress-text") == "done"
+        page.wait_for_function("document.getElementById('after').complete && "
+                               "document.getElementById('after').naturalWidth > 0")
+        with page.expect_download() as download:
+            page.click("#download")
+        saved = tmp_path / "download.png"
+        download.value.save_as(saved)
+        assert Image.open(saved).size == (64, 48)
+        page.reload()  # the key is kept: no prompt, and the gallery has the picture
+        page.wait_for_selector("#gallery li img")
+        assert page.is_hidden("#key-form")

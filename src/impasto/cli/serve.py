@@ -26,8 +26,8 @@ def serve(
         "--workers", help="Worker processes (with 2 or more, the last takes quick jobs "
                           "only).")] = 2,
     api_key: Annotated[list[str] | None, typer.Option(
-        "--api-key", help="A key clients must send (X-API-Key); repeatable; or "
-                          "$IMPASTO_API_KEYS, comma-separated.")] = None,
+        "--api-key", help="A key clients must send (X-API-Key; the web page asks for it); "
+                          "repeatable; or $IMPASTO_API_KEYS, comma-separated.")] = None,
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
     retention_days: Annotated[float, typer.Option(
         "--retention-days", help="Finished jobs and their pictures are removed after this "

@@ -5,6 +5,9 @@ Every error a client can cause is a 4xx with ``{"detail": "..."}``: 401 (API key
 (unknown job, style or preview), 409 (a job not in the state asked for), 413 (upload too
 large), 422 (not a picture, too many pixels, a bad option), 429 (over the rate), 503 (the
 queue is full).
+
+With API keys, every request sends one as a header; GET requests may send it as ``?key=``
+instead (a browser's EventSource, ``<img>`` and download links cannot send headers).
 """
 
 
@@ -46,10 +49,13 @@ from impasto.serve.checks import (
     check_request,
     decode,
     job_spec,
+    mask_pixels,
     read_upload,
+    region_spec,
 )
 from impasto.serve.files import DataDir
 from impasto.serve.store import FINAL, Job, Store
+from impasto.serve.views import converted, job_json, style_json
 
 STATIC = Path(__file__).with_name("static")
 MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp",
@@ -114,21 +120,40 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["*"], allow_headers=["*"])
 
-    def client(x_api_key: Annotated[str | None, Header()] = None,
-               authorization: Annotated[str | None, Header()] = None) -> str | None:
-        """The caller's API key (None when the service needs none)."""
+    def check_key(given: str | None) -> str | None:
+        """The caller's client name from its API key (None when the service needs none)."""
         if not settings.api_keys:
             return None
-        given = x_api_key or (authorization[7:] if authorization and
-                              authorization.lower().startswith("bearer ") else None)
-        if given is None:
+        if not given:
             raise HTTPException(401, "an API key is needed: send it as X-API-Key")
         for key in settings.api_keys:
             if hmac.compare_digest(given.encode(), key.encode()):
                 return hashlib.sha256(key.encode()).hexdigest()[:16]
         raise HTTPException(401, "this API key is not valid")
 
+    def header_key(x_api_key: str | None, authorization: str | None) -> str | None:
+        return x_api_key or (authorization[7:] if authorization and
+                             authorization.lower().startswith("bearer ") else None)
+
+    def client(x_api_key: Annotated[str | None, Header()] = None,
+               authorization: Annotated[str | None, Header()] = None
+               ) -> str | None:
+        """The key from the X-API-Key or Authorization: Bearer header."""
+        return check_key(header_key(x_api_key, authorization))
+
+    def reader(x_api_key: Annotated[str | None, Header()] = None,
+               authorization: Annotated[str | None, Header()] = None,
+               key: Annotated[str | None, Query(
+                   max_length=500, description="The API key, for GET requests that cannot "
+                   "send headers (a browser's EventSource, <img>, a download link); the "
+                   "X-API-Key header is better where it can be sent.")] = None,
+               ) -> str | None:
+        """GET endpoints also take the key as ``?key=`` (never a request that changes
+        anything); a key in a header wins."""
+        return check_key(header_key(x_api_key, authorization) or key)
+
     Client = Annotated[str | None, Depends(client)]
+    Reader = Annotated[str | None, Depends(reader)]
 
     def job_or_404(job_id: str, who: str | None) -> Job:
         """The job, when it is the caller's (with API keys, each key sees its own)."""
@@ -160,13 +185,13 @@ def create_app(settings: Settings) -> FastAPI:
     # ---------------------------------------------------------------------------- styles
 
     @app.get("/api/styles")
-    def list_styles(_: Client) -> dict[str, Any]:
+    def list_styles(_: Reader) -> dict[str, Any]:
         from impasto.styles import builtin_styles
 
         out = [{"id": s.name, "title": s.title, "artist": s.artist, "year": s.year,
                 "licence": s.licence, "attribution": None, "builtin": True,
                 "image": f"/api/styles/{s.name}/image"} for s in builtin_styles()]
-        out += [_style_json(s) for s in store.styles()]
+        out += [style_json(s) for s in store.styles()]
         return {"styles": out}
 
     @app.post("/api/styles", status_code=201)
@@ -191,10 +216,10 @@ def create_app(settings: Settings) -> FastAPI:
                                     "width": picture["width"], "height": picture["height"]})
         style = store.style(style_id)
         assert style is not None
-        return _style_json(style)
+        return style_json(style)
 
     @app.get("/api/styles/{style_id}/image", response_class=FileResponse)
-    def style_image(style_id: str, _: Client) -> FileResponse:
+    def style_image(style_id: str, _: Reader) -> FileResponse:
         from impasto.styles import find_style
 
         builtin = find_style(style_id)
@@ -220,6 +245,13 @@ def create_app(settings: Settings) -> FastAPI:
                      protect: Annotated[UploadFile | None, File(
                          description="A mask, white where the photo is to be kept (method "
                                      "optimize).")] = None,
+                     region_style_id: Annotated[str | None, Form(
+                         max_length=200, description="A second style (built-in or uploaded "
+                         "id) for the region white in `region`; the rest of the picture takes "
+                         "the main style. Methods adain, wct, optimize.")] = None,
+                     region: Annotated[UploadFile | None, File(
+                         description="A mask of the photo's shape, white where "
+                                     "region_style_id goes.")] = None,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
                      ) -> JSONResponse:
         check_rate(limiter, request, who)
@@ -227,18 +259,21 @@ def create_app(settings: Settings) -> FastAPI:
         uploads = [await read_upload(f, settings.max_upload_bytes) for f in style or []]
         mask = None if protect is None else await read_upload(protect,
                                                              settings.max_upload_bytes)
+        brushed = None if region is None else await read_upload(region,
+                                                                settings.max_upload_bytes)
         # The checks (SQLite, decoding) in a worker thread: the event loop keeps answering.
         return await run_in_threadpool(accept, who, method, style_id or [], options,
-                                       idempotency_key, raw, uploads, mask)
+                                       idempotency_key, raw, uploads, mask,
+                                       (region_style_id, brushed))
 
     def accept(who: str | None, method: str, style_ids: list[str], options: str,
                idempotency_key: str | None, raw: bytes, uploads: list[bytes],
-               mask: bytes | None) -> JSONResponse:
+               mask: bytes | None, region: tuple[str | None, bytes | None]) -> JSONResponse:
         """A checked submission stored (its files first, then the committed job)."""
         if idempotency_key is not None:
             found = store.by_idempotency_key(idempotency_key, who)
             if found is not None:
-                return JSONResponse(_job_json(found), status_code=200)
+                return JSONResponse(job_json(found), status_code=200)
         if store.queued() >= settings.max_queue:
             raise HTTPException(503, "the queue is full: try again later",
                                 headers={"Retry-After": "30"})
@@ -254,8 +289,13 @@ def create_app(settings: Settings) -> FastAPI:
         spec["content"] = f"content.{photo['ext']}"
         if mask is not None:
             kept = decode(mask, settings.max_pixels, "the protect mask")
+            mask_pixels(mask, photo, "the protect mask")
             spec["protect"] = {"upload": f"protect.{kept['ext']}",
                                "weight": DEFAULT_PROTECT_WEIGHT}
+        # A second style where the region mask is white, the main style everywhere else.
+        second = region_spec(spec, *region, photo, settings.max_pixels, store)
+        if second is not None:
+            spec["region"] = second[0]
         check_request(method, spec)
         from impasto.serve.store import new_id
 
@@ -265,28 +305,31 @@ def create_app(settings: Settings) -> FastAPI:
             write_bytes_atomically(data.upload(job_id, f"style-{i}.{p['ext']}"), r)
         if mask is not None:
             write_bytes_atomically(data.upload(job_id, spec["protect"]["upload"]), mask)
+        if second is not None and region[1] is not None:
+            write_bytes_atomically(data.upload(job_id, second[0]["upload"]), region[1])
+            write_bytes_atomically(data.upload(job_id, second[0]["rest"]), second[1])
         job, created = store.submit(method, spec, idempotency_key=idempotency_key,
                                     client=who, job_id=job_id)
         if not created:  # the same key raced in: keep the first job
             data.remove_job_files(job_id)
-        return JSONResponse(_job_json(job), status_code=202 if created else 200)
+        return JSONResponse(job_json(job), status_code=202 if created else 200)
 
     @app.get("/api/jobs")
-    def list_jobs(who: Client, limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    def list_jobs(who: Reader, limit: Annotated[int, Query(ge=1, le=200)] = 20,
                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> dict[str, Any]:
         jobs, total = store.list(limit=limit, offset=offset, client=who)
-        return {"jobs": [_job_json(j) for j in jobs], "total": total, "limit": limit,
+        return {"jobs": [job_json(j) for j in jobs], "total": total, "limit": limit,
                 "offset": offset}
 
     loop_reader = Store(data.db)  # used on the event loop only: status answers wait for
     # no thread of the pool, which submissions may fill
 
     @app.get("/api/jobs/{job_id}")
-    async def get_job(job_id: str, who: Client) -> dict[str, Any]:
+    async def get_job(job_id: str, who: Reader) -> dict[str, Any]:
         job = loop_reader.get(job_id)
         if job is None or (settings.api_keys and job.client != who):
             raise HTTPException(404, f"no job {job_id}")
-        return _job_json(job)
+        return job_json(job)
 
     @app.post("/api/jobs/{job_id}/cancel", status_code=202)
     def cancel_job(job_id: str, who: Client) -> dict[str, Any]:
@@ -295,7 +338,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(409, f"job {job_id} is already {job.status}")
         cancelled = store.cancel(job_id)
         assert cancelled is not None
-        return _job_json(cancelled)
+        return job_json(cancelled)
 
     @app.delete("/api/jobs/{job_id}", status_code=204)
     def delete_job(job_id: str, who: Client) -> Response:
@@ -307,7 +350,7 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/api/jobs/{job_id}/result", response_class=FileResponse)
-    def job_result(job_id: str, who: Client,
+    def job_result(job_id: str, who: Reader,
                    format: Literal["png", "jpg", "webp", "tif"] = "png") -> FileResponse:
         """The picture as PNG (as made), or converted to JPEG, WebP or TIFF: the plain record
         carried over and the C2PA manifest signed again for the new file."""
@@ -319,7 +362,7 @@ def create_app(settings: Settings) -> FastAPI:
                             filename=f"impasto-{job_id}.{format}")
 
     @app.get("/api/jobs/{job_id}/previews/{number}", response_class=FileResponse)
-    def job_preview(job_id: str, number: int, who: Client) -> FileResponse:
+    def job_preview(job_id: str, number: int, who: Reader) -> FileResponse:
         job_or_404(job_id, who)
         path = data.preview(job_id, number)
         if number < 1 or not path.is_file():
@@ -327,7 +370,7 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(path, media_type="image/jpeg")
 
     @app.get("/api/jobs/{job_id}/events")
-    async def job_events(job_id: str, who: Client,
+    async def job_events(job_id: str, who: Reader,
                          last_event_id: Annotated[str | None, Header()] = None,
                          ) -> StreamingResponse:
         job_or_404(job_id, who)
@@ -379,46 +422,3 @@ def create_app(settings: Settings) -> FastAPI:
             return FileResponse(STATIC / "index.html")
 
     return app
-
-
-def converted(data: DataDir, job_id: str, fmt: str) -> Path:
-    """The job's picture in another format, made once (atomically) and kept beside it."""
-    from PIL import Image
-
-    from impasto.image.save import read_metadata, save_image
-    from impasto.provenance import METADATA_KEY
-    from impasto.provenance.signing import default_signer
-
-    target = data.result(job_id).with_suffix(f".{fmt}")
-    if target.is_file():
-        return target
-    source = data.result(job_id)
-    metadata = read_metadata(source)
-    record = json.loads(metadata[METADATA_KEY]) if METADATA_KEY in metadata else None
-    with Image.open(source) as img:
-        picture = img.convert("RGBA" if "A" in img.getbands() else "RGB")
-
-    save_image(picture, target, metadata=metadata or None,
-               sign=None if record is None else default_signer().for_record(record))
-    return target
-
-
-def _style_json(style: dict[str, Any]) -> dict[str, Any]:
-    return {"id": style["id"], "title": style["title"], "artist": style.get("artist"),
-            "year": style.get("year"), "licence": style.get("licence"),
-            "attribution": style.get("attribution"), "builtin": False,
-            "image": f"/api/styles/{style['id']}/image"}
-
-
-def _job_json(job: Job) -> dict[str, Any]:
-    base = f"/api/jobs/{job.id}"
-    links = {"self": base, "events": f"{base}/events", "cancel": f"{base}/cancel"}
-    if job.status == "done":
-        links["result"] = f"{base}/result"
-    return {"id": job.id, "status": job.status, "method": job.method,
-            "progress": round(job.progress, 4), "error": job.error, "attempts": job.attempts,
-            "created": job.created, "started": job.started, "finished": job.finished,
-            "timings": job.timings, "options": job.request.get("options") or {},
-            "styles": [s.get("builtin") or s.get("title") or "uploaded"
-                       for s in job.request.get("styles") or ()],
-            "links": links}

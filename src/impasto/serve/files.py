@@ -85,8 +85,11 @@ class DataDir:
         while terms and not terms[-1]:
             terms.pop()
         protect = spec.get("protect")
+        region = spec.get("region")  # a second style where its mask is white, the first
+        masks = [(str(self.upload(job.id, region["upload"])), int(region["style"])),  # elsewhere
+                 (str(self.upload(job.id, region["rest"])), 1)] if region else ()
         return Request(str(self.upload(job.id, spec["content"])), styles,
                        method=job.method, options=spec.get("options") or {},
-                       style_terms=terms if any(terms) else (),
+                       style_terms=terms if any(terms) else (), masks=masks,
                        protect=[(str(self.upload(job.id, protect["upload"])),
                                  float(protect["weight"]))] if protect else ())

@@ -1,5 +1,6 @@
 // The impasto web page: a photo and a style in, the job followed by server-sent events, the
 // picture out. Plain JavaScript, no build step, nothing fetched from anywhere but this server.
+// brush.js (loaded first) holds the brush on the photo.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -7,16 +8,73 @@ const state = { photo: null, style: null, styles: [], job: null, source: null, p
 
 function say(text) { $("message").textContent = text || ""; }
 
+// -------------------------------------------------------------------------------- API key
+// A service started with --api-key answers 401 without one: the page then asks for it, keeps
+// it in this browser (localStorage) and sends it as X-API-Key with every request; what the
+// browser fetches by itself (EventSource, <img>, download links: GET requests only) carries
+// it as ?key=.
+
+const KEY_STORE = "impasto.apiKey";
+
+function apiKey() {
+  try { return localStorage.getItem(KEY_STORE) || ""; } catch (_) { return ""; }
+}
+
+function keepKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_STORE, key); else localStorage.removeItem(KEY_STORE);
+  } catch (_) { /* storage refused: the key is then forgotten with the page */ }
+}
+
+function withKey(url) {
+  const key = apiKey();
+  if (!key || !url) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}`;
+}
+
+function askForKey(text) {
+  $("key-form").hidden = false;
+  $("key-change").hidden = true;
+  $("key-message").textContent = text;
+  if (!$("key-form").contains(document.activeElement)) $("api-key").focus();
+}
+
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  const headers = { ...(options.headers || {}) };
+  if (apiKey()) headers["X-API-Key"] = apiKey();
+  const response = await fetch(path, { ...options, headers });
   if (!response.ok) {
     let detail = `${response.status} ${response.statusText}`;
     try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
     if (typeof detail !== "string") detail = JSON.stringify(detail);
+    if (response.status === 401) {
+      detail = apiKey() ? "The API key was not accepted: check it and enter it again."
+                        : "This service needs an API key: enter the one you were given.";
+      askForKey(detail);
+    }
     throw new Error(detail);
   }
   return response.status === 204 ? null : response.json();
 }
+
+$("key-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  keepKey($("api-key").value.trim());
+  $("key-message").textContent = "Checking the key…";
+  try {
+    await loadStyles();
+  } catch (err) {  // still in the key form: what was wrong
+    $("key-message").textContent = err.message;
+    return;
+  }
+  $("key-form").hidden = true;
+  $("key-change").hidden = false;
+  $("api-key").value = "";
+  say("");
+  loadGallery();
+});
+$("key-change").addEventListener("click", () => askForKey(""));
+$("key-change").hidden = !apiKey();
 
 // ---------------------------------------------------------------------------------- photo
 
@@ -34,66 +92,6 @@ function setPhoto(file) {
   $("brush-tools").hidden = false;
   $("drop-text").textContent = file.name;
   say("");
-}
-
-// ---------------------------------------------------------------------------------- brush
-// What is brushed on the photo is kept as it is (method optimize's protect mask): shown in
-// red over the photo, sent as a black and white mask at the photo's size (at most 1024 px).
-
-const brush = { mask: null, strokes: 0, drawing: false };
-
-function resetBrush(width, height) {
-  const scale = Math.min(1, 1024 / Math.max(width, height));
-  const canvas = $("brush");
-  canvas.width = Math.round(width * scale);
-  canvas.height = Math.round(height * scale);
-  brush.mask = document.createElement("canvas");
-  brush.mask.width = canvas.width;
-  brush.mask.height = canvas.height;
-  const m = brush.mask.getContext("2d");
-  m.fillStyle = "#000";
-  m.fillRect(0, 0, canvas.width, canvas.height);
-  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
-  brush.strokes = 0;
-}
-
-function paint(e) {
-  const canvas = $("brush");
-  const box = canvas.getBoundingClientRect();
-  const x = (e.clientX - box.left) * canvas.width / box.width;
-  const y = (e.clientY - box.top) * canvas.height / box.height;
-  const radius = Math.max(4, canvas.width / 30);
-  for (const [ctx, colour] of [[canvas.getContext("2d"), "rgba(181, 69, 43, 0.55)"],
-                               [brush.mask.getContext("2d"), "#fff"]]) {
-    ctx.fillStyle = colour;
-    ctx.beginPath();
-    ctx.arc(x, y, radius, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-  brush.strokes += 1;
-}
-
-$("brushing").addEventListener("change", (e) => {
-  $("brush-area").classList.toggle("on", e.target.checked);
-});
-$("brush").addEventListener("pointerdown", (e) => {
-  if (!$("brushing").checked || !brush.mask) return;
-  brush.drawing = true;
-  $("brush").setPointerCapture(e.pointerId);
-  paint(e);
-});
-$("brush").addEventListener("pointermove", (e) => { if (brush.drawing) paint(e); });
-$("brush").addEventListener("pointerup", () => { brush.drawing = false; });
-$("clear-brush").addEventListener("click", () => {
-  const img = $("photo-preview");
-  resetBrush(img.naturalWidth, img.naturalHeight);
-});
-
-function brushedMask() {
-  return new Promise((resolve) => {
-    if (!brush.mask || brush.strokes === 0) { resolve(null); return; }
-    brush.mask.toBlob(resolve, "image/png");
-  });
 }
 
 const drop = $("drop");
@@ -128,6 +126,40 @@ function chooseStyle(id) {
   $("style-terms").textContent = style ? describe(style) : "";
 }
 
+// The second style, for the region brushed in blue: a list of the same styles.
+function fillRegionStyles() {
+  const select = $("region-style");
+  const kept = select.value;
+  select.replaceChildren(new Option("None", ""));
+  for (const style of state.styles) select.append(new Option(style.title, style.id));
+  select.value = state.styles.some((s) => s.id === kept) ? kept : "";
+  regionTerms();
+}
+
+function regionTerms() {
+  const style = state.styles.find((s) => s.id === $("region-style").value);
+  $("region-terms").textContent = style ? describe(style) : "";
+  return style;
+}
+
+$("region-style").addEventListener("change", () => {
+  if (regionTerms() && brushMode() === "off" && !$("brushing-region").disabled) {
+    $("brushing-region").checked = true;  // the next thing to do: brush where it goes
+    brushModeChanged();
+  }
+});
+
+$("styles").addEventListener("keydown", (e) => {
+  const ids = state.styles.map((s) => s.id);
+  const at = ids.indexOf(state.style);
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+  if (step === undefined || !ids.length) return;
+  e.preventDefault();
+  const next = ids[(at + step + ids.length) % ids.length];
+  chooseStyle(next);
+  $("styles").querySelector(`[data-id="${next}"]`).focus();
+});
+
 async function loadStyles(select) {
   const { styles } = await api("/api/styles");
   state.styles = styles;
@@ -142,7 +174,7 @@ async function loadStyles(select) {
     button.setAttribute("aria-checked", "false");
     button.title = describe(style);
     const img = document.createElement("img");
-    img.src = style.image;
+    img.src = withKey(style.image);
     img.alt = "";
     img.loading = "lazy";
     const name = document.createElement("span");
@@ -151,16 +183,7 @@ async function loadStyles(select) {
     button.addEventListener("click", () => chooseStyle(style.id));
     box.append(button);
   }
-  box.addEventListener("keydown", (e) => {
-    const ids = state.styles.map((s) => s.id);
-    const at = ids.indexOf(state.style);
-    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
-    if (step === undefined) return;
-    e.preventDefault();
-    const next = ids[(at + step + ids.length) % ids.length];
-    chooseStyle(next);
-    box.querySelector(`[data-id="${next}"]`).focus();
-  });
+  fillRegionStyles();
   chooseStyle(select || state.style || (styles.find((s) => s.id === "starry-night") || styles[0]).id);
 }
 
@@ -183,6 +206,23 @@ for (const [input, out] of [["strength", "strength-out"], ["size", "size-out"],
 
 function method() { return document.querySelector("input[name=method]:checked").value; }
 
+// A trained network paints its own style: no second style with it.
+function methodChanged() {
+  const network = method() === "network";
+  $("region-style").disabled = network;
+  $("brushing-region").disabled = network;
+  $("region-help").textContent = network
+    ? "A trained network paints its own style: a second style goes with the other methods."
+    : "Brush where it goes on the photo (the blue brush); the rest of the picture takes the " +
+      "style above.";
+  brushModeChanged();
+}
+
+for (const radio of document.querySelectorAll("input[name=method]")) {
+  radio.addEventListener("change", methodChanged);
+}
+methodChanged();
+
 function options(forMethod) {
   const values = { size: Number($("size").value), strength: Number($("strength").value),
                    preserve_color: $("preserve-color").value };
@@ -197,8 +237,14 @@ async function submit(forMethod) {
   form.append("method", forMethod);
   form.append("style_id", state.style);
   form.append("options", JSON.stringify(options(forMethod)));
-  const mask = forMethod === "optimize" ? await brushedMask() : null;
+  const mask = forMethod === "optimize" ? await brushedMask("keep") : null;
   if (mask) form.append("protect", mask, "protect.png");
+  const second = forMethod === "network" ? "" : $("region-style").value;
+  const region = second ? await brushedMask("region") : null;
+  if (region) {
+    form.append("region_style_id", second);
+    form.append("region", region, "region.png");
+  }
   return api("/api/jobs", { method: "POST", body: form });
 }
 
@@ -222,9 +268,16 @@ function busy(running) {
 
 function follow(job) {
   return new Promise((resolve) => {
-    const source = new EventSource(job.links.events);
+    const source = new EventSource(withKey(job.links.events));
     state.source = source;
     const end = (status) => { source.close(); state.source = null; resolve(status); };
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) return;  // it reconnects by itself
+      api(job.links.self).then((now) => {  // refused (a key no longer valid?) or gone
+        say(`The job's progress could not be followed (it is ${now.status}).`);
+        end(now.status === "done" ? "done" : "lost");
+      }).catch((err) => { say(err.message); end("lost"); });
+    });
     source.addEventListener("progress", (e) => {
       const d = JSON.parse(e.data);
       const left = d.seconds_left == null ? "" : `, about ${Math.ceil(d.seconds_left)} s left`;
@@ -233,7 +286,7 @@ function follow(job) {
     });
     source.addEventListener("preview", (e) => {
       const d = JSON.parse(e.data);
-      showPicture(d.url);
+      showPicture(withKey(d.url));
       progress(d.fraction || 0, `step ${d.step} of ${d.total_steps}`);
     });
     source.addEventListener("running", () => progress(0, "started"));
@@ -247,13 +300,13 @@ function downloadLink() {
   if (!state.done) return;
   const format = $("format").value;
   const link = $("download");
-  link.href = `/api/jobs/${state.done.id}/result?format=${format}`;
+  link.href = withKey(`/api/jobs/${state.done.id}/result?format=${format}`);
   link.download = `impasto-${state.done.id}.${format}`;
 }
 
 function finished(job) {
   state.done = job;
-  showPicture(`/api/jobs/${job.id}/result`);
+  showPicture(withKey(`/api/jobs/${job.id}/result`));
   downloadLink();
   $("save").hidden = false;
   progress(1, "done");
@@ -264,6 +317,16 @@ $("format").addEventListener("change", downloadLink);
 $("run").addEventListener("click", async () => {
   if (!state.photo) { say("Choose a photo first."); return; }
   if (!state.style) { say("Choose a style first."); return; }
+  const second = method() === "network" ? "" : $("region-style").value;
+  if (second && brush.strokes.region === 0) {
+    say("Brush where the second style goes (the blue brush, under 1. Photo), or set the " +
+        "second style to None.");
+    return;
+  }
+  if (!second && brush.strokes.region > 0) {
+    say("Choose the second style for the blue region (under 2. Style), or clear it.");
+    return;
+  }
   say("");
   busy(true);
   $("save").hidden = true;
@@ -272,7 +335,9 @@ $("run").addEventListener("click", async () => {
     if (chosen === "optimize") {  // an instant preview, then the optimiser refines it
       const instant = await submit("adain");
       state.job = instant;
-      if (await follow(instant) === "done") showPicture(`/api/jobs/${instant.id}/result`);
+      if (await follow(instant) === "done") {
+        showPicture(withKey(`/api/jobs/${instant.id}/result`));
+      }
     }
     const job = await submit(chosen);
     state.job = job;
@@ -308,20 +373,32 @@ async function loadGallery() {
     for (const job of jobs.filter((j) => j.status === "done")) {
       const item = document.createElement("li");
       const link = document.createElement("a");
-      link.href = job.links.result;
+      link.href = withKey(job.links.result);
       link.download = `impasto-${job.id}.png`;
       const img = document.createElement("img");
-      img.src = job.links.result;
-      img.alt = `${job.method} in ${job.styles.join(" and ")}`;
+      img.src = withKey(job.links.result);
+      const styles = job.region_style
+        ? `${job.styles[0]}, with ${job.styles[job.region_style - 1]} in a brushed region`
+        : job.styles.join(" and ");
+      img.alt = `${job.method} in ${styles}`;
       img.loading = "lazy";
       link.append(img);
       const caption = document.createElement("span");
-      caption.textContent = `${job.method}: ${job.styles.join(", ")}`;
+      caption.textContent = `${job.method}: ${styles}`;
       item.append(link, caption);
       list.append(item);
     }
   } catch (err) { say(err.message); }
 }
 
-loadStyles().catch((err) => say(`The styles could not be loaded: ${err.message}`));
-loadGallery();
+async function start() {
+  try {
+    await loadStyles();
+  } catch (err) {
+    say(`The styles could not be loaded: ${err.message}`);
+    return;
+  }
+  loadGallery();
+}
+
+start();
