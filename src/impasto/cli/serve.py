@@ -50,7 +50,11 @@ def serve(
         err.print(f"impasto serve: {url}/ ({workers} workers; API docs at {url}/docs)",
                   highlight=False)
 
-    run(options, ready=ready)
+    try:
+        run(options, ready=ready)
+    except KeyboardInterrupt:  # Ctrl-C is how a service is stopped: not an error
+        err.print("impasto serve: stopped; every job not finished stays queued for the next "
+                  "start", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
