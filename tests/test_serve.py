@@ -562,3 +562,19 @@ def test_serve_refuses_bad_settings_before_starting(tmp_path: Path,
         code, _, err = run(capsys, "serve", "--port", str(taken.getsockname()[1]), *data)
     assert_one_line_error(code, err, "cannot listen on 127.0.0.1")
     assert not (tmp_path / "serve").exists()  # nothing made, no worker started
+
+
+def test_ctrl_c_stops_the_service_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "impasto", "serve", "--port", str(port), "--data-dir",
+         str(tmp_path / "data"), "--workers", "1"], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}")
+        server.send_signal(signal.SIGINT)
+        err = server.communicate(timeout=60)[1]
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    assert "impasto serve: stopped" in err and "Traceback" not in err
