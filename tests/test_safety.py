@@ -230,6 +230,30 @@ def test_an_animated_content_says_which_frame_was_used(tmp_path: Path, style_png
         impasto.render(impasto.Request(str(clip), [str(style_png)], method="adain"))
 
 
+@pytest.mark.parametrize("ext", ["gif", "webp"])
+def test_an_animated_content_to_an_animated_output_paints_every_frame(
+        tmp_path: Path, style_png: Path, ext: str, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = [Image.fromarray(synthetic_rgb(48, 64, seed=i)) for i in range(3)]
+    clip = tmp_path / "clip.gif"
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = tmp_path / f"out.{ext}"
+    code, _, err = run(capsys, "stylize", clip, style_png, "-o", out, "--method", "adain",
+                       "--size", "32")
+    assert code == 0, err
+    assert "painting every frame" in err
+    painted = Image.open(out)
+    assert painted.n_frames == 3 and max(painted.size) == 32
+    # The frames differ as the clip's do (each one painted, not the first one repeated).
+    first = np.asarray(painted.convert("RGB"))
+    painted.seek(2)
+    assert np.abs(first.astype(int) - np.asarray(painted.convert("RGB")).astype(int)).mean() > 5
+    # What only a still picture takes is refused in one line, before any work.
+    code, _, err = run(capsys, "stylize", clip, style_png, "-o", tmp_path / "m.gif",
+                       "--protect-faces")
+    assert code == 2 and "painted frame by frame" in err
+    assert not (tmp_path / "m.gif").exists()
+
+
 def test_a_still_picture_gets_no_note(tmp_path: Path, content_png: Path, style_png: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     import impasto

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from rich.console import Console
 
 from impasto._version import __version__
+from impasto.cli.animated import frames_to_paint, paint_every_frame
 from impasto.cli.progress import RUN, Fanout, PreviewWriter, ProgressBar
 from impasto.cli.provenance import after_writing
 from impasto.config.text import parse_cli_values
@@ -96,6 +97,11 @@ def run_job(job: Job) -> None:
     for path, _ in request.masks:
         if isinstance(path, str) and not Path(path).is_file():
             raise InvalidImage(f"mask not found: {path}")
+    frames = frames_to_paint(job.content, job.output)
+    if frames:
+        refuse_overwriting_inputs(job.output, run_inputs(job, request))
+        paint_every_frame(job, request.method, frames)
+        return
     folder = _check_io(job, request)
     if folder and (request.masks or request.protect):
         raise InvalidOption("masks need one CONTENT picture, not a folder")
