@@ -93,19 +93,30 @@ def brush_over(page: Any, start: tuple[float, float], end: tuple[float, float]) 
     page.mouse.up()
 
 
+@pytest.fixture
+def photo(tmp_path: Path, content_png: Path) -> Path:
+    """A small photo to drop on the page."""
+    path = tmp_path / "photo.png"
+    Image.open(content_png).resize((96, 72)).save(path)
+    return path
+
+
+def open_with_photo(page: Any, url: str, photo: Path) -> None:
+    """The page at ``url``, its styles loaded, ``photo`` dropped on it."""
+    page.goto(url + "/")
+    page.wait_for_selector(".style[data-id='starry-night']")
+    drop_photo(page, photo)
+
+
 def tiny(page: Any) -> None:
     """The smallest picture (64 px on its long side): quick on two cores."""
     page.eval_on_selector("#size", "el => { el.min = 64; el.value = 64; "
                                     "el.dispatchEvent(new Event('input')); }")
 
 
-def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) -> None:
-    photo = tmp_path / "photo.png"
-    Image.open(content_png).resize((96, 72)).save(photo)
+def test_the_page_end_to_end(service: str, tmp_path: Path, photo: Path) -> None:
     with browser_page() as page:
-        page.goto(service + "/")
-        page.wait_for_selector(".style[data-id='starry-night']")
-        drop_photo(page, photo)
+        open_with_photo(page, service, photo)
         page.click(".style[data-id='the-scream']")
         assert "Edvard Munch" in page.inner_text("#style-terms")
         assert "public domain" in page.inner_text("#style-terms")
@@ -145,13 +156,9 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, content_png: Path) ->
 
 
 def test_two_styles_in_two_regions_on_the_page(service: str, tmp_path: Path,
-                                               content_png: Path) -> None:
-    photo = tmp_path / "photo.png"
-    Image.open(content_png).resize((96, 72)).save(photo)
+                                               photo: Path) -> None:
     with browser_page() as page:
-        page.goto(service + "/")
-        page.wait_for_selector(".style[data-id='starry-night']")
-        drop_photo(page, photo)
+        open_with_photo(page, service, photo)
         page.click(".style[data-id='starry-night']")
         page.select_option("#region-style", "the-scream")
         assert "Edvard Munch" in page.inner_text("#region-terms")
@@ -179,9 +186,7 @@ def test_two_styles_in_two_regions_on_the_page(service: str, tmp_path: Path,
         assert "the-scream in a brushed region" in page.inner_text("#gallery")
 
 
-def test_the_page_asks_for_the_api_key(tmp_path: Path, content_png: Path) -> None:
-    photo = tmp_path / "photo.png"
-    Image.open(content_png).resize((96, 72)).save(photo)
+def test_the_page_asks_for_the_api_key(tmp_path: Path, photo: Path) -> None:
     with serving(tmp_path, "--api-key", "letmein") as base, browser_page(390, 844) as page:
         page.goto(base + "/")  # a phone-width screen
         page.wait_for_selector("#key-form:not([hidden])")

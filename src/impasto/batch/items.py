@@ -16,10 +16,9 @@ from typing import Any
 from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.config.text import parse_text_value
 from impasto.errors import InvalidImage, InvalidOption
+from impasto.image.io import PICTURE_SUFFIXES
 from impasto.pipeline.request import OPTIONS, check_method
 
-#: The pictures a folder is read for.
-PICTURES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 #: Manifest columns that are not options.
 COLUMNS = ("content", "style", "styles", "method", "model", "output")
 #: Every option any method takes (a manifest column may name one, with - or _).
@@ -58,8 +57,8 @@ class Defaults:
 
 def pictures_in(folder: Path) -> list[Path]:
     """The pictures of a folder, in name order (hidden files left out)."""
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in PICTURES and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.is_file()
+                  and p.suffix.lower() in PICTURE_SUFFIXES and not p.name.startswith("."))
 
 
 def _expand_styles(styles: tuple[str, ...]) -> list[str]:

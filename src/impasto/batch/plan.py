@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from impasto.batch.items import Item
+from impasto.batch.ledger import file_sha256
 from impasto.errors import ImpastoError, InvalidOption
 from impasto.image.io import frame_count
 from impasto.pipeline.request import Request
@@ -72,16 +73,14 @@ class Hasher:
         key = str(Path(path).resolve())
         if key not in self._seen:
             target = Path(key)
-            digest = hashlib.sha256()
             if target.is_dir():
+                digest = hashlib.sha256()
                 for part in sorted(p for p in target.rglob("*") if p.is_file()):
                     digest.update(part.relative_to(target).as_posix().encode())
                     digest.update(bytes.fromhex(self(part)))
+                self._seen[key] = digest.hexdigest()
             else:
-                with open(target, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-            self._seen[key] = digest.hexdigest()
+                self._seen[key] = file_sha256(target)
         return self._seen[key]
 
 

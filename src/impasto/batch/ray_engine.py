@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from impasto.batch.local import RELEASE_EVERY
 from impasto.batch.plan import Task
 from impasto.errors import InvalidOption
 from impasto.provenance.credentials import Credentials
+from impasto.runtime.memory import release_memory
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,6 @@ class _Renderer:
         import json
 
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["key"]))]
-        from impasto.batch.local import RELEASE_EVERY
-        from impasto.runtime.memory import release_memory
-
         done = self.worker.run_many([Task.from_row(_listed(row)) for row in rows])
         self.finished += len(done)
         if self.finished % RELEASE_EVERY < len(done):

@@ -110,8 +110,7 @@ def batch(
     for name, value, unset in (("encoder", encoder, "vgg19"), ("backend", backend, "auto")):
         if value != unset:
             values[name] = value
-    chosen = {"gatys": "optimize"}.get(method or "", method)
-    defaults = Defaults(chosen, tuple(style or ()), values)
+    defaults = Defaults(method, tuple(style or ()), values)  # check_method maps gatys
     if not source.exists():
         raise InvalidOption(f"INPUT not found: {source}")
     manifest = source.is_file() and source.suffix.lower() in (".csv", ".tsv", ".jsonl",

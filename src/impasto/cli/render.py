@@ -26,7 +26,7 @@ from impasto.cli.provenance import after_writing
 from impasto.config.text import parse_cli_values
 from impasto.errors import AnimatedPictureWarning, InvalidImage, InvalidOption
 from impasto.image.guard import refuse_overwriting_inputs
-from impasto.image.io import frame_count, open_image
+from impasto.image.io import PICTURE_SUFFIXES, frame_count, open_image
 from impasto.image.masks import DEFAULT_PROTECT_WEIGHT, parse_mask_spec, parse_protect_spec
 from impasto.image.save import check_output_path
 from impasto.pipeline import Pipeline, Request, check_method
@@ -34,7 +34,7 @@ from impasto.provenance.signing import resolve_signer
 from impasto.result import Result
 from impasto.runtime.device import describe
 
-PICTURES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+PICTURES = PICTURE_SUFFIXES
 
 err = Console(stderr=True)
 

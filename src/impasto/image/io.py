@@ -52,6 +52,11 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 # --------------------------------------------------------------------------------------- reading
 
 
+#: The picture files impasto reads from a folder (a folder of photos, styles or training
+#: pictures).
+PICTURE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
 def open_image(
     source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "image"
 ) -> Image.Image:

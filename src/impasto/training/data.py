@@ -13,8 +13,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from impasto.errors import InvalidImage, InvalidOption
+from impasto.image.io import PICTURE_SUFFIXES
 
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+EXTENSIONS = PICTURE_SUFFIXES
 
 
 def list_images(folder: str | Path) -> list[Path]:
