@@ -155,6 +155,7 @@ def test_manifest_csv_and_jsonl(tmp_path: Path) -> None:
     ("content,style,strenght\nx.jpg,s.png,1\n", "did you mean strength"),
     ("style\ns.png\n", "no content column"),
     ('{"content": "x.jpg"\n', "is not JSON"),
+    ("content,style,strength\nx.jpg,s.png,abc\n", "m.csv line 2: strength must be a number"),
 ])
 def test_bad_manifests_are_usage_errors(tmp_path: Path, capsys, manifest: str,
                                         expected: str) -> None:

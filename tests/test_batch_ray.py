@@ -28,6 +28,21 @@ def cluster():
     ray.shutdown()
 
 
+def test_an_unreachable_cluster_is_one_line_at_once(tmp_path: Path, capsys) -> None:
+    """Before any cluster is started here: Ray alone would wait minutes for the address."""
+    from impasto.serve.service import free_port
+
+    _photos(tmp_path / "in", 1)
+    started = time.monotonic()
+    assert main(["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--style",
+                 "starry-night", "--method", "adain", "--engine", "ray", "--ray-address",
+                 f"127.0.0.1:{free_port()}"]) == 2
+    assert time.monotonic() - started < 60
+    err = capsys.readouterr().err
+    assert "cannot reach the Ray cluster at 127.0.0.1:" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
 def _photos(folder: Path, count: int, size: tuple[int, int] = (64, 48)) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):

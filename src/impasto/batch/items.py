@@ -154,6 +154,16 @@ def _row_item(row: Mapping[str, Any], base: Path, defaults: Defaults, origin: st
                 method, options, None if output is None else str(output), origin)
 
 
+def _located(row: Mapping[str, Any], base: Path, defaults: Defaults, where: str) -> Item:
+    """:func:`_row_item`, its errors saying which line of the manifest they are about."""
+    try:
+        return _row_item(row, base, defaults, where)
+    except InvalidOption as exc:
+        message = str(exc)
+        raise InvalidOption(message if message.startswith(where)
+                            else f"{where}: {message}") from None
+
+
 def _resolve(path: str, base: Path) -> str:
     """A manifest's relative path, from the manifest's folder (a built-in style's name, which
     is no file there, stays a name)."""
@@ -186,7 +196,7 @@ def from_manifest(path: Path, defaults: Defaults) -> list[Item]:
             if not isinstance(row, dict):
                 raise InvalidOption(f"{where} is not a JSON object")
             _check_columns(list(row), where)
-            items.append(_row_item(row, base, defaults, where))
+            items.append(_located(row, base, defaults, where))
     elif path.suffix.lower() in (".csv", ".tsv"):
         reader = csv.DictReader(text.splitlines(),
                                 delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
@@ -197,7 +207,7 @@ def from_manifest(path: Path, defaults: Defaults) -> list[Item]:
         for number, row in enumerate(reader, start=2):
             if None in row:
                 raise InvalidOption(f"{path.name} line {number} has more cells than columns")
-            items.append(_row_item(row, base, defaults, f"{path.name} line {number}"))
+            items.append(_located(row, base, defaults, f"{path.name} line {number}"))
     else:
         raise InvalidOption(f"a manifest is .csv, .tsv or .jsonl, not {path.name}")
     if not items:

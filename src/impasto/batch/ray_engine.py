@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from impasto.batch.plan import Task
 from impasto.errors import InvalidOption
 from impasto.provenance.credentials import Credentials
 from impasto.runtime.memory import release_memory
+
+#: Seconds to wait for a cluster's address to answer.
+CONNECT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,19 @@ def _listed(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "styles": [str(s) for s in row["styles"]]}
 
 
-def start(settings: RaySettings) -> bool:
-    """Connect to the cluster (or start a local instance); whether this call started it."""
+def check_ray(settings: RaySettings) -> None:
+    """Before any work: Ray is installed, and the cluster's address (if given) answers."""
     try:
-        import ray
+        import ray  # noqa: F401
     except ImportError:
         raise InvalidOption("--engine ray needs Ray: pip install 'impasto[ray]'") from None
+    _check_reachable(settings.address or os.environ.get("RAY_ADDRESS") or None)
+
+
+def start(settings: RaySettings) -> bool:
+    """Connect to the cluster (or start a local instance); whether this call started it."""
+    import ray
+
     if ray.is_initialized():
         return False
     address = settings.address or os.environ.get("RAY_ADDRESS") or None
@@ -80,6 +91,23 @@ def start(settings: RaySettings) -> bool:
         raise InvalidOption(f"cannot reach the Ray cluster at {address}: "
                             f"{str(exc).splitlines()[0]}") from None
     return True
+
+
+def _check_reachable(address: str | None) -> None:
+    """A cluster address (``host:port`` or ``ray://host:port``) that answers no connection
+    is one clear error at once (Ray itself waits minutes for it); ``auto`` and none are
+    Ray's to find."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidOption(f"--ray-address is auto, HOST:PORT or ray://HOST:PORT, not "
+                            f"{address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise InvalidOption(f"cannot reach the Ray cluster at {address}: "
+                            f"{exc.strerror or exc}") from None
 
 
 def run_ray(tasks: list[Task], settings: RaySettings, *, device: str, folder: Path,

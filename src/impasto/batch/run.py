@@ -16,7 +16,7 @@ from impasto.batch.items import Item
 from impasto.batch.ledger import Ledger
 from impasto.batch.local import run_local
 from impasto.batch.plan import Task, plan, refuse_inputs_as_outputs
-from impasto.batch.ray_engine import RaySettings, run_ray
+from impasto.batch.ray_engine import RaySettings, check_ray, run_ray
 from impasto.batch.work import Worker, task_row
 from impasto.errors import InvalidOption, OutputError
 from impasto.image.io import DEFAULT_MAX_PIXELS
@@ -72,6 +72,8 @@ def prepare(items: list[Item], folder: Path, options: BatchOptions) -> list[Task
         raise InvalidOption(f"--stack must be between 1 and 256, not {options.stack}")
     if options.engine not in ("local", "ray"):
         raise InvalidOption(f"--engine must be local or ray, not {options.engine}")
+    if options.engine == "ray":
+        check_ray(options.ray)
     if folder.exists() and not folder.is_dir():
         raise InvalidOption(f"-o must be a folder, and {folder} is a file")
     if folder.suffix.lower() in SUPPORTED_OUTPUTS:
