@@ -347,3 +347,21 @@ def test_the_shipped_models_list_the_training_set_the_script_rebuilds(
     assert [e["name"] for e in on_disk] == sorted(
         p.name for p in (tmp_path / "set" / "content").glob("*.jpg"))
     assert all(len(e["sha256"]) == 64 for e in on_disk)
+
+
+def test_onnx_sessions_take_torch_thread_count(tmp_path: Path) -> None:
+    """One thread setting governs both runtimes: a Ray actor holding one CPU sets torch's,
+    and onnxruntime must not take every core anyway."""
+    pytest.importorskip("onnxruntime")
+    from impasto.models.inference import OnnxBackend, backend_for
+
+    model = load_model(save_model(tmp_path / "m", architecture("fast").build().eval(), "fast",
+                                  {}, {}))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        backend = backend_for(model, "onnx", device=torch.device("cpu"))
+        assert backend.session.get_session_options().intra_op_num_threads == 1
+        assert isinstance(backend, OnnxBackend)
+    finally:
+        torch.set_num_threads(before)
