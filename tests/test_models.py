@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from impasto.errors import InvalidOption, WeightsError
-from impasto.image.color import finish
+from impasto.image.finish import finish
 from impasto.image.resize import pad_to
 from impasto.models import architecture, architectures, load_model, save_model
 from impasto.models.inference import run_network

@@ -163,7 +163,7 @@ def test_sizes_are_refused_before_any_pixel_is_made(parts: dict[str, Path], pipe
     def no_resize(*args: object, **kwargs: object) -> None:
         raise AssertionError("resized before the size was checked")
 
-    monkeypatch.setattr(inputs, "resize", no_resize)
+    monkeypatch.setattr(inputs, "resize_array", no_resize)
     for method in ("network", "adain"):
         request = requests(parts, content_array, style_array)[method]
         big = request.replace(options=request.options.replace(size=20000),

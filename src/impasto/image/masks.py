@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from impasto.errors import InvalidImage, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource, open_image
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "downsample_mask",
@@ -59,6 +61,9 @@ def load_mask(
     resized (bilinear, antialiased); any other size raises InvalidImage naming both sizes
     (``against`` names the picture it must match). Problems raise one-line InvalidImage errors.
     """
+    import torch
+    import torch.nn.functional as F
+
     where = _where(source)
     img = open_image(source, max_pixels=max_pixels, name=name)
     rgb = np.asarray(img.convert("RGB") if img.mode != "RGB" else img, dtype=np.uint8)
@@ -164,6 +169,8 @@ def downsample_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     same way (each value covers exactly the pixels its feature sees); otherwise it is adaptively
     average-pooled. Both keep the mean when the sizes divide evenly.
     """
+    import torch.nn.functional as F
+
     if mask.dim() != 4:
         raise ValueError(f"expected a (B, 1, H, W) mask, got shape {tuple(mask.shape)}")
     dst = (int(size[0]), int(size[1]))
@@ -199,6 +206,8 @@ def normalise_region_masks(masks: list[torch.Tensor]) -> list[torch.Tensor]:
     Pixels where the masks sum to 1 or less are unchanged; elsewhere each mask is divided by
     the sum, so overlapping regions share the pixel in proportion.
     """
+    import torch
+
     if not masks:
         return []
     shape = masks[0].shape

@@ -17,16 +17,18 @@ import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import png
 import tifffile
-import torch
 from PIL import Image, PngImagePlugin
 
 from impasto.errors import InvalidImage, InvalidOption, OutputError
 from impasto.image.io import ALPHA_MODES, error_reason, split_alpha, tensor_to_array
+
+if TYPE_CHECKING:
+    import torch
 
 SUPPORTED_OUTPUTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"}
 
@@ -74,11 +76,10 @@ def _metadata_json(metadata: dict[str, str]) -> str:
     return json.dumps(metadata, ensure_ascii=True, separators=(",", ":"))
 
 
-def _pixels(
-    image: torch.Tensor | Image.Image, alpha: Image.Image | None, fmt: str, bit_depth: int
-) -> np.ndarray:
+def _pixels(image: torch.Tensor | np.ndarray | Image.Image, alpha: Image.Image | None,
+            fmt: str, bit_depth: int) -> np.ndarray:
     """HxWx3 or HxWx4 array of the output's dtype (alpha attached when the format allows)."""
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, Image.Image):  # a (1, 3, H, W) tensor or array in [0, 1]
         rgb = tensor_to_array(image, bit_depth)
     else:
         if fmt in _ALPHA_FORMATS:
@@ -235,7 +236,7 @@ def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def save_image(
-    image: torch.Tensor | Image.Image,
+    image: torch.Tensor | np.ndarray | Image.Image,
     path: str | os.PathLike[str],
     *,
     metadata: dict[str, str] | None = None,

@@ -1,18 +1,29 @@
 """Feed-forward networks: architectures registered by name, trained models on disk.
 
-Importing this package registers every built-in architecture (each module registers itself);
-model folders and the shipped models are read by :mod:`impasto.models.store`.
+Model folders and the shipped models are read by :mod:`impasto.models.folder` (without
+PyTorch) and loaded by :mod:`impasto.models.store`; the registry
+(:mod:`impasto.models.registry`) imports the built-in architectures when first consulted.
+The names below are imported when first used, so reading a model folder does not load
+PyTorch.
 """
 
-from impasto.models import decoder, fast, johnson, student  # noqa: F401  (registers them)
-from impasto.models.registry import Architecture, architecture, architectures, register
-from impasto.models.store import (
-    StyleModel,
-    load_encoder,
-    load_model,
-    save_model,
-    shipped_models,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Architecture": "impasto.models.registry", "architecture": "impasto.models.registry",
+    "architectures": "impasto.models.registry", "register": "impasto.models.registry",
+    "StyleModel": "impasto.models.store", "load_encoder": "impasto.models.store",
+    "load_model": "impasto.models.store", "save_model": "impasto.models.store",
+    "shipped_models": "impasto.models.folder",
+}
+
+if TYPE_CHECKING:
+    from impasto.models.folder import shipped_models
+    from impasto.models.registry import Architecture, architecture, architectures, register
+    from impasto.models.store import StyleModel, load_encoder, load_model, save_model
 
 __all__ = [
     "Architecture",
@@ -25,3 +36,16 @@ __all__ = [
     "save_model",
     "shipped_models",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'impasto.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

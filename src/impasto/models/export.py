@@ -11,7 +11,11 @@ import torch
 from torch import nn
 
 from impasto.errors import InvalidOption
+from impasto.models.onnx import STRIDE_KEY, WEIGHTS_KEY
 from impasto.models.store import StyleModel
+
+__all__ = ["OPSET", "STRIDE_KEY", "WEIGHTS_KEY", "export_onnx", "for_export", "onnx_target",
+           "stamp"]
 
 OPSET = 17
 
@@ -65,10 +69,6 @@ def onnx_target(output: str | os.PathLike[str]) -> tuple[Path, Path]:
     return out, out.with_name(out.name + ".part")
 
 
-#: The ONNX metadata key that holds the SHA-256 of the weights a file was exported from.
-WEIGHTS_KEY = "impasto_weights_sha256"
-
-
 def _varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -88,15 +88,10 @@ def stamp(path: Path, key: str, value: str) -> None:
         fh.write(b"\x72" + _varint(len(entry)) + entry)
 
 
-def onnx_weights_sha256(session: object) -> str | None:
-    """The weights' SHA-256 that an export recorded (an onnxruntime session's metadata)."""
-    meta = session.get_modelmeta().custom_metadata_map  # type: ignore[attr-defined]
-    return meta.get(WEIGHTS_KEY)
-
-
 def export_onnx(model: StyleModel, output: str | os.PathLike[str]) -> Path:
     """Write ``model`` as ONNX; atomic (no ``.part`` file is left when it fails). The file's
-    metadata records the SHA-256 of the weights (``impasto_weights_sha256``).
+    metadata records the SHA-256 of the weights (``impasto_weights_sha256``) and the network's
+    stride (``impasto_stride``), so that it runs without PyTorch (:mod:`impasto.models.onnx`).
 
     A style network: input ``image`` (B, 3, H, W) in [0, 1], H and W multiples of the model's
     stride; output ``stylized``, unclamped. A decoder: input ``features``, output ``image``.
@@ -123,6 +118,7 @@ def export_onnx(model: StyleModel, output: str | os.PathLike[str]) -> Path:
             )
         if model.sha256:
             stamp(tmp, WEIGHTS_KEY, model.sha256)
+        stamp(tmp, STRIDE_KEY, str(model.stride))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

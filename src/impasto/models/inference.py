@@ -7,25 +7,27 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from impasto._version import __version__
 from impasto.errors import InvalidOption
 from impasto.image.resize import pad_to
+from impasto.models.onnx import (
+    MAX_STRIDE,
+    OnnxBackend,
+    cached_export_path,
+    usable,
+)
 from impasto.models.store import StyleModel
-from impasto.runtime.cache import cache_dir
 from impasto.runtime.precision import autocast
+
+__all__ = ["MAX_STRIDE", "OnnxBackend", "StaleExportWarning", "TorchBackend", "backend_for",
+           "run_network"]
 
 
 class StaleExportWarning(UserWarning):
     """A ``model.onnx`` beside a model's weights was exported from other weights (it is not
     used)."""
-
-
-#: Largest stride of the registered networks: inputs are padded to a multiple of it.
-MAX_STRIDE = 8
 
 
 def run_network(net: nn.Module, x: torch.Tensor, *, stride: int = MAX_STRIDE,
@@ -66,40 +68,6 @@ class TorchBackend:
                            precision=self.precision, channels_last=self.channels_last)
 
 
-class OnnxBackend:
-    """An exported model (see :func:`impasto.models.export.export_onnx`) in onnxruntime."""
-
-    name = "onnx"
-
-    def __init__(self, path: str | Path, *, stride: int = MAX_STRIDE, threads: int = 0) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise InvalidOption("--backend onnx needs onnxruntime: pip install "
-                                "'impasto[onnx]'") from None
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Idle worker threads sleep rather than spin: alone it made no measurable difference,
-        # next to video's motion thread spinning took the core that thread needed.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # As many threads as torch is given (by default the same: the physical cores), so one
-        # setting governs both, as in a batch's Ray actor holding one CPU.
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        try:
-            self.session = ort.InferenceSession(str(path), options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise InvalidOption(f"cannot load {path} in onnxruntime: "
-                                f"{str(exc).splitlines()[0]}") from None
-        self.stride = stride
-        self.input = self.session.get_inputs()[0].name
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        padded, (h, w) = pad_to(x.detach().float().cpu(), self.stride)
-        (y,) = self.session.run(None, {self.input: np.ascontiguousarray(padded.numpy())})
-        return torch.from_numpy(y[..., :h, :w]).clamp(0.0, 1.0).contiguous()
-
-
 def backend_for(model: StyleModel, backend: str, *, device: torch.device,
                 precision: str = "fp32", channels_last: bool = False,
                 compile: bool = False) -> TorchBackend | OnnxBackend:
@@ -107,7 +75,7 @@ def backend_for(model: StyleModel, backend: str, *, device: torch.device,
         return TorchBackend(model, device=device, precision=precision,
                             channels_last=channels_last, compile=compile)
     if backend == "onnx":
-        from impasto.models.export import export_onnx, onnx_weights_sha256
+        from impasto.models.export import export_onnx
 
         # A model.onnx next to the weights (impasto export -o MODEL_DIR/model.onnx) is used
         # when it records these weights' SHA-256; otherwise (another model's, an export of
@@ -117,7 +85,7 @@ def backend_for(model: StyleModel, backend: str, *, device: torch.device,
         beside = model.path / "model.onnx" if model.path is not None else None
         if beside is not None and beside.is_file():
             found = OnnxBackend(beside, stride=model.stride)
-            if model.sha256 and onnx_weights_sha256(found.session) == model.sha256:
+            if model.sha256 and found.weights_sha256 == model.sha256:
                 return found
             warnings.warn(f"{beside} was not exported from these weights; exporting them "
                           f"afresh (impasto export {model.path} -o {beside} refreshes it)",
@@ -135,17 +103,18 @@ def _cached_backend(model: StyleModel) -> OnnxBackend | None:
     """The model's export from the user's cache (:mod:`impasto.runtime.cache`), exported there
     first when missing: a later process skips the export (about a second). The file is named
     by the weights' SHA-256 and impasto's version and used only when the SHA-256 it records
-    matches; None when the cache is off or cannot be written."""
-    from impasto.models.export import export_onnx, onnx_weights_sha256
+    matches and the stride is recorded (so that a later process runs it without PyTorch,
+    :mod:`impasto.models.onnx`); None when the cache is off or cannot be written."""
+    from impasto.models.export import export_onnx
 
-    folder = cache_dir("onnx") if model.sha256 else None
-    if folder is None:
+    path = cached_export_path(model.arch, model.sha256) if model.sha256 else None
+    if path is None:
         return None
-    path = folder / f"{model.arch}-{model.sha256}-{__version__}.onnx"
+    folder = path.parent
     if path.is_file():
         try:
             found = OnnxBackend(path, stride=model.stride)
-            if onnx_weights_sha256(found.session) == model.sha256:
+            if usable(found, model.sha256):
                 return found
         except InvalidOption:  # a damaged file: export it again
             pass

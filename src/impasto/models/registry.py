@@ -1,17 +1,20 @@
 """Feed-forward architectures, registered by name.
 
-Each architecture's module registers itself with :func:`register` when imported;
-:mod:`impasto.models` imports them all, so the registry is full whenever the package is.
+Each architecture's module registers itself with :func:`register` when imported; the
+registry imports the built-in ones the first time it is consulted, so it is full whenever it
+is read (and reading a model folder, :mod:`impasto.models.folder`, needs none of them).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 from impasto.errors import InvalidOption
 
@@ -60,7 +63,13 @@ def register(name: str, *, stride: int,
     return decorate
 
 
+#: The modules of the built-in architectures (each registers itself when imported).
+BUILTIN = ("decoder", "fast", "johnson", "student")
+
+
 def architectures() -> dict[str, Architecture]:
+    for module in BUILTIN:
+        importlib.import_module(f"impasto.models.{module}")
     return dict(sorted(_REGISTRY.items()))
 
 

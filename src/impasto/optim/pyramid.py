@@ -9,6 +9,8 @@ from impasto.image.resize import fit_long_side
 __all__ = ["auto_scales", "fit_long_side", "progressive_steps", "scale_sides", "schedule",
            "split_steps"]
 
+#: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
+MIN_STYLE_SIDE = 64
 #: The coarsest scale's long side in automatic mode: big enough for relu5_1 to see structure.
 MIN_AUTO_SIDE = 192
 #: Steps of a run from the AdaIN start (the default) at the coarsest scale, at each middle

@@ -27,13 +27,11 @@ from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, StepHook, optimise
 from impasto.optim.objective import Region, TemporalTerm, TransferObjective, wrap_blend
 from impasto.optim.prepared import prepare
-from impasto.optim.pyramid import scale_sides, schedule
+from impasto.optim.pyramid import MIN_STYLE_SIDE, scale_sides, schedule
 from impasto.optim.tiled import TiledTransfer, tiled_grams
 from impasto.optim.tiles import TilePlan, history_size, plan_tiles, quantise, tiled_bytes
 from impasto.runtime.memory import format_bytes, release_memory, resident_bytes
 
-#: Style images are never resized below this long side (relu5_1 would see 4 x 4 positions).
-MIN_STYLE_SIDE = 64
 #: Seamless outputs have sides divisible by this (four 2x2 poolings before relu5_1), so that
 #: pooling does not break the wrap-around.
 WRAP_MULTIPLE = 16

@@ -6,20 +6,25 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Sequence
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from impasto.errors import InvalidOption
 from impasto.events import CallbackLike, CancelToken, Progress
-from impasto.metrics.scores import Scorer, Scores
-from impasto.pipeline.engines import ArbitraryEngine, NetworkEngine, OptimizeEngine, Rendered
 from impasto.pipeline.inputs import Picture, fit_size, read_picture
+from impasto.pipeline.network import NetworkEngine
+from impasto.pipeline.rendered import Rendered
 from impasto.pipeline.request import Request
 from impasto.pipeline.sizes import check_paintable
 from impasto.provenance import build_record
 from impasto.result import Result
+from impasto.runtime.device import is_cpu
 from impasto.runtime.policy import Runtime, choose_runtime
+
+if TYPE_CHECKING:
+    import torch
+
+    from impasto.metrics.scores import Scorer, Scores
+    from impasto.pipeline.engines import ArbitraryEngine, OptimizeEngine
 
 #: The runtime policy's name for the work each method does.
 WORKLOADS = {"optimize": "optimize", "network": "network", "adain": "arbitrary",
@@ -36,16 +41,49 @@ class Pipeline:
     """
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
-        self.device = choose_runtime("optimize", device).device
+        is_cpu(device)  # a name that is no device, or a GPU that is not here: refused now
+        self._device = device
         self.network = NetworkEngine()
-        self.arbitrary = ArbitraryEngine()
-        self.optimize = OptimizeEngine(self.arbitrary)
         self._scorer: Scorer | None = None
+
+    @functools.cached_property
+    def device(self) -> torch.device:
+        """The device the pipeline's PyTorch methods run on (``auto`` resolved when first
+        asked: a network run in onnxruntime never asks)."""
+        return choose_runtime("optimize", self._device).device
+
+    @functools.cached_property
+    def arbitrary(self) -> ArbitraryEngine:
+        from impasto.pipeline.engines import ArbitraryEngine
+
+        return ArbitraryEngine()
+
+    @functools.cached_property
+    def optimize(self) -> OptimizeEngine:
+        from impasto.pipeline.engines import OptimizeEngine
+
+        return OptimizeEngine(self.arbitrary)
+
+    def engine(self, method: str) -> NetworkEngine | ArbitraryEngine | OptimizeEngine:
+        """The engine of a method (made when first used)."""
+        if method == "network":
+            return self.network
+        return self.optimize if method == "optimize" else self.arbitrary
+
+    def describe(self, method: str, opts: Any) -> str:
+        """Where a method runs with these options, in words: ``cpu (onnxruntime)``, or the
+        device as :func:`impasto.runtime.describe` says it."""
+        if self.runtime(method, opts).backend == "onnx":
+            return "cpu (onnxruntime)"
+        from impasto.runtime.device import describe
+
+        return describe(self.device)
 
     def runtime(self, method: str, opts: Any) -> Runtime:
         """Where and how a method runs with these options (the one runtime policy
         decides)."""
-        return choose_runtime(WORKLOADS[method], self.device,
+        device = self.__dict__.get("device", self._device)  # resolved, if it has been
+        return choose_runtime(WORKLOADS[method], device,
                               precision=opts.precision,
                               backend=getattr(opts, "backend", "torch"),
                               channels_last=getattr(opts, "channels_last", None) or None,
@@ -76,8 +114,7 @@ class Pipeline:
             raise InvalidOption("scores compare with a style picture: method network has none "
                                 "(use impasto score CONTENT STYLE OUTPUT)")
         loaded = time.perf_counter()
-        engine = {"optimize": self.optimize, "network": self.network,
-                  "adain": self.arbitrary, "wct": self.arbitrary}[request.method]
+        engine = self.engine(request.method)
         height, width = content.size if content is not None else (0, 0)
         _emit(callback, Progress("start", height=height, width=width, method=request.method))
         if cancel is not None:
@@ -93,8 +130,8 @@ class Pipeline:
                    "total": done - started}
         if scores is not None:
             timings["scores"] = done - rendered
-        _emit(callback, Progress("done", height=int(made.tensor.shape[-2]),
-                                 width=int(made.tensor.shape[-1]), method=request.method,
+        _emit(callback, Progress("done", height=int(made.pixels.shape[-2]),
+                                 width=int(made.pixels.shape[-1]), method=request.method,
                                  elapsed=done - started, work_done=1.0))
         return _result(request, runtime, content, styles, made, timings, scores)
 
@@ -114,10 +151,13 @@ class Pipeline:
         opts = first.options
         runtime = self.runtime("network", opts)
         contents = [read_picture(r.content, "content", r.max_pixels) for r in requests]
+        import torch
+
         pictures = []
         for request, content in zip(requests, contents, strict=True):
             check_paintable(request, content, [])
-            pictures.append(fit_size(content.tensor, opts.size, request.max_pixels))
+            pictures.append(torch.from_numpy(fit_size(content.array, opts.size,
+                                                      request.max_pixels)))
         if len({tuple(x.shape) for x in pictures}) != 1:
             raise InvalidOption("the pictures of a stack must come out the same size")
         loaded = time.perf_counter()
@@ -133,6 +173,8 @@ class Pipeline:
 
     def scorer(self) -> Scorer:
         if self._scorer is None:
+            from impasto.metrics.scores import Scorer
+
             self._scorer = Scorer(self.device)
         return self._scorer
 
@@ -147,7 +189,7 @@ def _result(request: Request, runtime: Runtime, content: Picture | None,
         content=None if content is None else content.record,
         styles=[s.record for s in styles],
         scores=None if scores is None else scores.to_dict(), **made.parts)
-    return Result(tensor=made.tensor, method=request.method,
+    return Result(pixels=made.pixels, method=request.method,
                   content_alpha=None if content is None else content.alpha,
                   options=made.options, runtime=runtime, record=record, timings=timings,
                   scores=scores)

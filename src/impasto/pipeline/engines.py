@@ -1,6 +1,8 @@
-"""The methods behind :class:`~impasto.pipeline.Pipeline`: each takes the pictures a request
+"""The PyTorch methods behind :class:`~impasto.pipeline.Pipeline` (optimisation, AdaIN and
+WCT; trained networks are :mod:`impasto.pipeline.network`): each takes the pictures a request
 read and its options, keeps what is costly to load (networks, style statistics) across calls,
-and returns the picture as a tensor and what the provenance record says of the method."""
+and returns the picture as a tensor and what the provenance record says of the method. The
+pipeline imports this module when a request first needs one of them."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import functools
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,44 +21,32 @@ from impasto.arbitrary.core import (
     describe_decoders,
     describe_encoder,
 )
-from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
+from impasto.config import ArbitraryOptions, TransferConfig
 from impasto.events import CallbackLike, CancelToken, Progress
 from impasto.features.vgg import VGG19
 from impasto.features.weights import WEIGHTS_SHA256
 from impasto.image import color
 from impasto.image.faces import detect_faces, face_mask
+from impasto.image.finish import finish
 from impasto.image.masks import load_mask
 from impasto.image.resize import fit_long_side, resize, resize_mask
-from impasto.models.inference import OnnxBackend, TorchBackend, backend_for
-from impasto.models.store import StyleModel, load_model
+from impasto.models.store import StyleModel
 from impasto.optim.pyramid import scale_sides
 from impasto.optim.transfer import TransferInputs, run_transfer
 from impasto.pipeline.inputs import Picture, fit_size, mask_name, read_masks, read_picture
+from impasto.pipeline.rendered import Rendered
 from impasto.pipeline.request import Request
+from impasto.pipeline.sizes import STYLE_SIZE, style_scale
 from impasto.runtime.cache import cache_key, code_hash, load_tensors, save_tensors
 from impasto.runtime.memory import memory_budget
 from impasto.runtime.policy import Runtime, choose_runtime
 
 #: VGG-19 padding for each ``wrap`` of the optimiser (circular padding wraps the features).
 PADDING_FOR_WRAP = {"none": "zeros", "both": "circular", "x": "circular_x"}
-#: Long side the style pictures of AdaIN / WCT are read at (Huang and Belongie 2017 train at
-#: 512).
-STYLE_SIZE = 512
 #: Style statistics kept per arbitrary-style stylizer (a folder of contents reuses them).
 STATS_CACHE = 16
 #: The user's cache folder of built-in styles' prepared statistics.
 STYLE_CACHE = "styles"
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """What an engine made: the picture, the options as they ran (the seed filled in), and
-    the method's parts of the provenance record."""
-
-    tensor: torch.Tensor  # (1, 3, H, W) in [0, 1] on the CPU
-    options: Any
-    parts: dict[str, Any]
-    method: str
 
 
 #: The largest long side of the AdaIN start (the coarsest scale is far smaller).
@@ -164,59 +153,6 @@ class OptimizeEngine:
                                             "decoders": describe_decoders(core)}
 
 
-class NetworkEngine:
-    """Trained per-style networks (Johnson et al. 2016), loaded once per model and
-    runtime."""
-
-    def __init__(self) -> None:
-        self._backends: dict[tuple[Any, ...], TorchBackend | OnnxBackend] = {}
-        self._models: dict[tuple[Any, ...], StyleModel] = {}
-
-    def model(self, opts: NetworkOptions, runtime: Runtime) -> StyleModel:
-        """The network ``opts`` names, as its backend runs it."""
-        self.backend(opts, runtime)
-        return self._models[self._key(opts, runtime)]
-
-    @staticmethod
-    def _key(opts: NetworkOptions, runtime: Runtime) -> tuple[Any, ...]:
-        model = opts.model
-        return (id(model) if isinstance(model, StyleModel) else str(model),
-                *runtime.to_dict().values(), opts.compile)
-
-    def backend(self, opts: NetworkOptions, runtime: Runtime) -> TorchBackend | OnnxBackend:
-        model = opts.model
-        key = self._key(opts, runtime)
-        if key not in self._backends:
-            loaded = model if isinstance(model, StyleModel) else load_model(model,
-                                                                             runtime.device)
-            self._models[key] = loaded
-            self._backends[key] = backend_for(
-                loaded, runtime.backend, device=runtime.device, precision=runtime.precision,
-                channels_last=runtime.channels_last, compile=opts.compile)
-        return self._backends[key]
-
-    def tensor(self, x: torch.Tensor, opts: NetworkOptions, runtime: Runtime) -> torch.Tensor:
-        """(B, 3, H, W) in [0, 1] -> stylised, colour-finished, on the CPU (frames, webcam)."""
-        styled = self.backend(opts, runtime)(x).cpu()
-        return color.finish(styled, x.cpu(), strength=opts.strength,
-                            preserve_color=opts.preserve_color)
-
-    def run(self, request: Request, content: Picture | None, styles: list[Picture],
-            runtime: Runtime, callback: CallbackLike | None,
-            cancel: CancelToken | None) -> Rendered:
-        opts: NetworkOptions = request.options
-        assert content is not None
-        x = fit_size(content.tensor, opts.size, request.max_pixels)
-        out = self.tensor(x, opts, runtime)
-        return Rendered(out, opts, self.parts(opts, runtime), "network")
-
-    def parts(self, opts: NetworkOptions, runtime: Runtime) -> dict[str, Any]:
-        """What the provenance record says of the network."""
-        model = self.model(opts, runtime)
-        return {"model": {"name": model.name, "arch": model.arch, "sha256": model.sha256,
-                          "style": model.config.get("style")}}
-
-
 class ArbitraryEngine:
     """AdaIN and WCT: encoders and decoders loaded once per method, decoders, encoder and
     runtime; each style's statistics computed once per picture (by its SHA-256)."""
@@ -276,14 +212,14 @@ class ArbitraryEngine:
         stats = [self.style_stats(core, s) for s in styles]
         out = core.stylize_tensor(x, stats, weights=opts.style_blend, regions=regions,
                                   strength=opts.strength)
-        return color.finish(out, x, strength=1.0, preserve_color=opts.preserve_color), core
+        return finish(out, x, strength=1.0, preserve_color=opts.preserve_color), core
 
     def run(self, request: Request, content: Picture | None, styles: list[Picture],
             runtime: Runtime, callback: CallbackLike | None,
             cancel: CancelToken | None) -> Rendered:
         opts: ArbitraryOptions = request.options
         assert content is not None
-        x = fit_size(content.tensor, opts.size, request.max_pixels)
+        x = torch.from_numpy(fit_size(content.array, opts.size, request.max_pixels))
         regions, records = read_masks(request.masks, (int(x.shape[-2]), int(x.shape[-1])),
                                       request.max_pixels)
         if cancel is not None:
@@ -293,15 +229,6 @@ class ArbitraryEngine:
                  "masks": records or None,
                  "patches": bool(core.patch and max(x.shape[-2:]) > core.patch)}
         return Rendered(out, opts, parts, request.method)
-
-
-def style_scale(cfg: TransferConfig, styles: list[Picture]) -> float:
-    """The style scale a run uses: the one asked for, else the mean of the styles' own scales
-    (a built-in style's recorded scale, 1 for any other picture)."""
-    if cfg.style_scale is not None:
-        return float(cfg.style_scale)
-    own = [float((s.record.get("builtin") or {}).get("style_scale", 1.0)) for s in styles]
-    return round(sum(own) / len(own), 3) if own else 1.0
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from PIL import Image
@@ -15,8 +15,10 @@ from impasto.config import ArbitraryOptions, NetworkOptions, TransferConfig
 from impasto.config.checks import check_blend, check_style_number, finite
 from impasto.errors import InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource
-from impasto.optim.objective import TemporalTerm
 from impasto.styles.library import BuiltinStyle, network_model, resolve_style
+
+if TYPE_CHECKING:
+    from impasto.optim.objective import TemporalTerm
 
 Method = Literal["optimize", "network", "adain", "wct"]
 METHODS: tuple[str, ...] = get_args(Method)

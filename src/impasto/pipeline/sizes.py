@@ -9,10 +9,22 @@ from typing import Any
 from impasto.config.checks import MAX_SIZE
 from impasto.errors import InvalidImage
 from impasto.image.resize import MIN_SIDE, fit_long_side, smallest_long_side
-from impasto.optim.transfer import MIN_STYLE_SIDE
-from impasto.pipeline.engines import STYLE_SIZE, style_scale
+from impasto.optim.pyramid import MIN_STYLE_SIDE
 from impasto.pipeline.inputs import Picture
 from impasto.pipeline.request import Request
+
+#: Long side the style pictures of AdaIN / WCT are read at (Huang and Belongie 2017 train at
+#: 512).
+STYLE_SIZE = 512
+
+
+def style_scale(cfg: Any, styles: list[Picture]) -> float:
+    """The style scale a run uses: the one asked for, else the mean of the styles' own scales
+    (a built-in style's recorded scale, 1 for any other picture)."""
+    if cfg.style_scale is not None:
+        return float(cfg.style_scale)
+    own = [float((s.record.get("builtin") or {}).get("style_scale", 1.0)) for s in styles]
+    return round(sum(own) / len(own), 3) if own else 1.0
 
 
 def check_paintable(request: Request, content: Picture | None, styles: list[Picture]) -> None:

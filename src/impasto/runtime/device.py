@@ -6,18 +6,44 @@ The engines never choose a device by themselves; front ends resolve the user's c
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
-import torch
+import os
+import sys
+from typing import TYPE_CHECKING, Literal, get_args
 
 from impasto.errors import InvalidOption
+
+if TYPE_CHECKING:
+    import torch
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_CHOICES: tuple[str, ...] = get_args(DeviceName)
 
 
+#: Device files a GPU that PyTorch could use leaves on Linux: NVIDIA's driver, ROCm's, and
+#: WSL's GPU bridge.
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def is_cpu(name: str | torch.device) -> bool:
+    """Whether ``name`` resolves to the CPU, answered without importing PyTorch where it can
+    be: ``auto`` is the CPU on a Linux machine with no GPU driver's device files (elsewhere,
+    or once PyTorch is loaded, PyTorch is asked; any other name is checked as
+    :func:`resolve_device` checks it)."""
+    if not isinstance(name, str):
+        return name.type == "cpu"
+    base = name.split(":", 1)[0]
+    if base == "cpu":
+        return True
+    if (base == "auto" and "torch" not in sys.modules and sys.platform.startswith("linux")
+            and not any(os.path.exists(path) for path in GPU_DEVICE_FILES)):
+        return True
+    return resolve_device(name).type == "cpu"
+
+
 def resolve_device(name: str | torch.device) -> torch.device:
     """``auto`` -> cuda, then mps, then cpu; a named device must be available."""
+    import torch
+
     if isinstance(name, torch.device):
         return name
     base = name.split(":", 1)[0]
@@ -40,6 +66,8 @@ def resolve_device(name: str | torch.device) -> torch.device:
 
 
 def describe(device: torch.device) -> str:
+    import torch
+
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":

@@ -9,10 +9,12 @@ import os
 import re
 import sys
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from impasto.errors import InvalidOption
+
+if TYPE_CHECKING:
+    import torch
 
 _UNITS = {"": 1 << 30, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
           "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
@@ -39,6 +41,8 @@ def parse_memory(text: str) -> int | None:
 def available_memory(device: torch.device) -> int:
     """Free memory on ``device`` in bytes (CUDA: free GPU memory; else the system's)."""
     if device.type == "cuda":
+        import torch
+
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
     try:
@@ -62,6 +66,8 @@ def resident_bytes(device: torch.device) -> int:
     """Memory this process holds now on ``device`` (CUDA: allocated tensors; else the resident
     set size), the baseline a run's budget is planned on top of."""
     if device.type == "cuda":
+        import torch
+
         return int(torch.cuda.memory_allocated(device))
     try:
         pages = int(Path("/proc/self/statm").read_text().split()[1])

@@ -30,13 +30,14 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, get_args
-
-import torch
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from impasto.errors import InvalidOption
-from impasto.runtime.device import resolve_device
+from impasto.runtime.device import is_cpu, resolve_device
 from impasto.runtime.precision import resolve_precision
+
+if TYPE_CHECKING:
+    import torch
 
 Workload = Literal["optimize", "network", "arbitrary", "training"]
 WORKLOADS: tuple[str, ...] = get_args(Workload)
@@ -47,15 +48,18 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 @dataclass(frozen=True)
 class Runtime:
     """Where and how a run computes: a concrete device, precision, memory format and
-    backend (no ``auto`` left)."""
+    backend (no ``auto`` left). ``device`` is a ``torch.device``; for onnxruntime, which
+    runs without PyTorch, it is the name ``"cpu"``."""
 
-    device: torch.device
+    device: Any  # torch.device, or "cpu" for backend onnx
     precision: str  # fp32, bf16 or fp16
     channels_last: bool = False
     backend: str = "torch"
 
     @property
     def memory_format(self) -> torch.memory_format:
+        import torch
+
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def to_dict(self) -> dict[str, str | bool]:
@@ -79,18 +83,18 @@ def choose_runtime(workload: str, device: str | torch.device = "cpu", *,
         raise InvalidOption(f"workload must be one of {', '.join(WORKLOADS)}, not {workload!r}")
     if backend not in BACKENDS:
         raise InvalidOption(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    dev = resolve_device(device)
     if backend == "auto":
         torch_asked = compile or bool(channels_last) or precision not in ("auto", "fp32")
-        backend = ("onnx" if workload == "network" and dev.type == "cpu" and not torch_asked
-                   and onnxruntime_available() else "torch")
+        backend = ("onnx" if workload == "network" and not torch_asked
+                   and onnxruntime_available() and is_cpu(device) else "torch")
     if backend == "onnx":
         if workload != "network":
             raise InvalidOption("--backend onnx runs trained networks only")
-        if dev.type != "cpu":
+        if not is_cpu(device):
             raise InvalidOption("--backend onnx runs on the CPU; use --device cpu")
-        # onnxruntime runs the float32 export.
-        return Runtime(dev, "fp32", False, "onnx")
+        # onnxruntime runs the float32 export, without PyTorch.
+        return Runtime("cpu", "fp32", False, "onnx")
+    dev = resolve_device(device)
     if workload == "network" and precision == "auto" and dev.type == "cpu":
         resolved = "fp32"
     else:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-
-import torch
+from typing import TYPE_CHECKING
 
 from impasto.errors import InvalidOption
+
+if TYPE_CHECKING:
+    import torch
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -22,6 +24,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         if precision in ("bf16", "fp16") and device.type not in ("cpu", "cuda", "mps"):
             raise InvalidOption(f"precision {precision} is not available on {device.type}")
         return precision
+    import torch
+
     if device.type == "cpu":
         fast = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
         amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
@@ -37,6 +41,8 @@ def autocast(precision: str, device: torch.device) -> Iterator[None]:
     if precision == "fp32":
         yield
         return
+    import torch
+
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
