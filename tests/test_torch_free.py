@@ -101,8 +101,8 @@ def test_network_folder_runs_without_torch_once_exported(tmp_path: Path, model: 
         full = pixels(tmp_path / "one" / name)
         assert np.abs(ours - full).mean() > 1.0
     # The provenance record names the runtime and the model as before.
-    from impasto.provenance import METADATA_KEY
     from impasto.image.save import read_metadata
+    from impasto.provenance import METADATA_KEY
 
     record = json.loads(read_metadata(tmp_path / "two" / "a.png")[METADATA_KEY])
     assert record["backend"] == "onnx" and record["device"] == "cpu"
