@@ -18,6 +18,7 @@ from impasto.pipeline import Pipeline, Request
 from impasto.pipeline.inputs import Picture, fitted, read_picture
 from impasto.provenance.signing import ManifestSigner, resolve_signer
 from impasto.result import Result
+from impasto.runtime.device import is_cpu
 
 #: The methods that fit the content to ``size`` before one pass (the optimiser resizes per
 #: scale itself).
@@ -43,7 +44,7 @@ class Worker:
                  max_pixels: int = DEFAULT_MAX_PIXELS, stack: int | None = None) -> None:
         self.pipeline = Pipeline(device)
         #: Pictures of one trained network in one pass (None: the device's default).
-        self.stack = stack or default_stack(self.pipeline.device)
+        self.stack = stack or default_stack(device)
         self.folder = folder
         self.bit_depth = bit_depth
         self.scores = scores
@@ -150,7 +151,7 @@ class Worker:
 def default_stack(device: Any) -> int:
     """Pictures per pass of a trained network: one on a CPU (stacking four was up to twice
     as slow a picture there: benchmarks/batch.py --mode stacking), eight on a GPU."""
-    return 1 if str(device).startswith("cpu") else 8
+    return 1 if is_cpu(device) else 8
 
 
 def task_row(task: Task, folder: Path, status: str, error: str | None = None

@@ -24,7 +24,7 @@ from impasto.cli.provenance import NoProvenanceOpt, SignCertOpt, SignKeyOpt, sig
 from impasto.cli.render import typed_values
 from impasto.errors import AnimatedPictureWarning, InvalidOption
 from impasto.image.io import DEFAULT_MAX_PIXELS
-from impasto.runtime.device import DeviceName, describe, resolve_device
+from impasto.runtime.device import DeviceName, describe, is_cpu, resolve_device
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -116,7 +116,8 @@ def batch(
     manifest = source.is_file() and source.suffix.lower() in (".csv", ".tsv", ".jsonl",
                                                                ".ndjson", ".json")
     items = from_manifest(source, defaults) if manifest else from_pictures(source, defaults)
-    where = resolve_device(device) if engine == "local" else device
+    # The CPU is known without PyTorch (a network in onnxruntime never loads it).
+    where = ("cpu" if is_cpu(device) else resolve_device(device)) if engine == "local" else device
     options = BatchOptions(
         ext=out_format.lower().lstrip("."), bit_depth=bit_depth, scores=scores,
         provenance=signer_from_cli(no_provenance, sign_cert, sign_key),
