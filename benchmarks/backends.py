@@ -16,7 +16,8 @@ on a folder of ``--photos`` photos (copied from the data folder), and on one pho
 the first picture), in ``--rounds`` rotated rounds after one untimed run of each command (the
 OS's file cache warm; impasto's ONNX export made once into the user's cache, as after a first
 use; a last variant runs with that cache off, ``IMPASTO_CACHE=off``, to show what it saves);
-the ratio to the peer is taken within each round. Both write PNGs. Speed does not
+the ratio to the peer is taken within each round. Both write PNGs. Each of our commands is
+run once more under ``python -X importtime`` to record whether it loaded PyTorch. Speed does not
 depend on the weights, so an untrained ``fast`` network is timed unless ``--model`` names a
 trained one.
 
@@ -197,8 +198,23 @@ def folder_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(table(["command", "ms / picture", "speed vs peer"],
                     [[name, f"{1000 * v:.0f}", f"{steady[PEER] / v:.2f}x"]
                      for name, v in steady.items()]))
+    # Which of our commands load PyTorch (a network in onnxruntime should not, once its
+    # export is in the cache): each run once more under ``python -X importtime``.
+    loads_torch = {}
+    for name in builders:
+        if name == PEER:
+            continue
+        out = work / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        done = subprocess.run([sys.executable, "-X", "importtime",
+                               *builders[name](single, out)], capture_output=True, text=True,
+                              env={**os.environ, **(_env(name) or {})})
+        loads_torch[name] = any(line.split("|")[-1].strip() == "torch"
+                                for line in done.stderr.splitlines()
+                                if line.startswith("import time:"))
+    print("\nloads PyTorch:", ", ".join(f"{k}: {v}" for k, v in loads_torch.items()))
     return {"photos": len(photos), "rounds": args.rounds, "results": results,
-            "steady_seconds_per_picture": steady,
+            "steady_seconds_per_picture": steady, "loads_torch": loads_torch,
             "model": "trained" if args.model else "untrained fast (speed does not depend on "
                                                   "the weights)"}
 
