@@ -3,6 +3,9 @@ Chromium driven by Playwright, a photo from the shared data painted in a built-i
 
     python scripts/serve_screenshot.py --photo ../shared/data/content/chelsea_cat.jpg \\
         --style great-wave --out docs/images/serve_page.png
+
+``--photo`` may be a video (the page takes either): docs/images/serve_video.png is the shared
+clip, ``--photo ../shared/data/video/big_buck_bunny_10s.mp4 --style the-scream --size 320``.
 """
 
 from __future__ import annotations

@@ -50,6 +50,41 @@ def stripes(h: int, w: int, period: int = 6) -> np.ndarray:
     return img
 
 
+def tiny_clip(frames: int = 8, *, audio: bool = True) -> bytes:
+    """An MP4 of ``frames`` frames of 64x48 panning across a picture (H.264, 12 frames/s),
+    with a 440 Hz AAC track: made with PyAV, for the video tests (nothing is downloaded)."""
+    import io
+    import math
+    from fractions import Fraction
+
+    import av
+
+    width, height, rate = 64, 48, 12
+    buffer = io.BytesIO()
+    scene = synthetic_rgb(height, width * 2, seed=3)
+    with av.open(buffer, "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound = out.add_stream("aac", rate=44100) if audio else None
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(scene[:, i:i + width]),
+                                               format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, rate)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            samples = 44100 * frames // rate
+            wave = (0.3 * np.sin(2 * math.pi * 440 * np.arange(samples) / 44100)).astype(
+                np.float32)
+            for start in range(0, samples, 1024):
+                chunk = av.AudioFrame.from_ndarray(wave[None, start:start + 1024],
+                                                   format="flt", layout="mono")
+                chunk.sample_rate, chunk.pts = 44100, start
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def content_array() -> np.ndarray:
     return synthetic_rgb(48, 64, seed=1)

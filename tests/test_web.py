@@ -2,7 +2,7 @@
 (``/usr/bin/chromium``, installed by ``.ci/run``; nothing downloads a browser) against a real
 service (uvicorn and a worker process). Open the page, drop a photo, pick a style, paint it,
 watch the picture form, download it, reload and find it in the gallery; brush a region for a
-second style; enter the API key of a service that needs one."""
+second style; enter the API key of a service that needs one; paint a video and play it."""
 
 from __future__ import annotations
 
@@ -221,3 +221,41 @@ def test_the_page_asks_for_the_api_key(tmp_path: Path, photo: Path) -> None:
         page.reload()  # the key is kept: no prompt, and the gallery has the picture
         page.wait_for_selector("#gallery li img")
         assert page.is_hidden("#key-form")
+
+
+def test_a_video_on_the_page(service: str, tmp_path: Path) -> None:
+    """A tiny clip (made with PyAV) dropped, painted frame by frame, played in the page."""
+    pytest.importorskip("av")
+    from tests.conftest import tiny_clip
+
+    with browser_page(390, 844) as page:  # a phone-width screen
+        page.goto(service + "/")
+        page.wait_for_selector(".style[data-id='starry-night']")
+        data = page.evaluate_handle(
+            """async (bytes) => {
+                const dt = new DataTransfer();
+                dt.items.add(new File([new Uint8Array(bytes)], "clip.mp4", {type: "video/mp4"}));
+                return dt;
+            }""", list(tiny_clip()))
+        page.dispatch_event("#drop", "drop", {"dataTransfer": data})
+        assert page.inner_text("#drop-text") == "clip.mp4"
+        assert page.is_visible("#clip-preview") and page.is_hidden("#brush-tools")
+        assert page.is_disabled("#region-style")  # a video is painted whole
+        tiny(page)
+        page.click("#run")
+        page.wait_for_selector("#result-video:not([hidden])", timeout=120_000)
+        assert page.inner_text("#progress-text") == "done"
+        assert page.is_hidden("#compare") and page.is_hidden("#format-choice")
+        assert page.get_attribute("#download", "download").endswith(".mp4")
+        playing = page.evaluate("""async () => {
+            const video = document.getElementById("result-video");
+            video.muted = true;
+            await video.play();
+            await new Promise((done) => setTimeout(done, 300));
+            return {paused: video.paused, time: video.currentTime, width: video.videoWidth};
+        }""")
+        assert not playing["paused"] and playing["time"] > 0 and playing["width"] == 64
+        page.reload()
+        page.wait_for_selector("#gallery li img")
+        assert "video" in page.inner_text("#gallery .badge")
+        page.wait_for_function("document.querySelector('#gallery li img').naturalWidth > 0")

@@ -22,18 +22,27 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help="Jobs, uploads and results (default: the user's data folder, "
                            "~/.local/share/impasto/serve).")] = None,
-    workers: Annotated[int, typer.Option(
-        "--workers", help="Worker processes (with 2 or more, the last takes quick jobs "
-                          "only).")] = 2,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes (default: 2 on the CPU, the last for quick jobs "
+                          "only; on a GPU, --gpu-jobs per GPU).")] = None,
     api_key: Annotated[list[str] | None, typer.Option(
         "--api-key", help="A key clients must send (X-API-Key; the web page asks for it); "
                           "repeatable; or $IMPASTO_API_KEYS, comma-separated.")] = None,
-    device: Annotated[DeviceName, typer.Option("--device")] = "auto",
+    device: Annotated[DeviceName, typer.Option(
+        "--device", help="Where the workers render (auto: a CUDA GPU when there is one).")
+    ] = "auto",
+    gpu_jobs: Annotated[int | None, typer.Option(
+        "--gpu-jobs", help="Jobs run at once on each GPU: one long job (optimisation, video) "
+                           "and quick jobs beside it (default: from the GPU's memory, 1 to "
+                           "4).")] = None,
     retention_days: Annotated[float, typer.Option(
         "--retention-days", help="Finished jobs and their pictures are removed after this "
                                  "many days.")] = 7.0,
     max_upload_mb: Annotated[int, typer.Option(
         "--max-upload-mb", help="Largest upload accepted.")] = 25,
+    max_video_mpixels: Annotated[int, typer.Option(
+        "--max-video-mpixels", help="Largest video job: its frames times the pixels of "
+                                    "each frame painted, in millions.")] = 1000,
 ) -> None:
     """Serve the web page and the job API (REST, server-sent events) on this machine."""
     try:
@@ -44,11 +53,11 @@ def serve(
                             f"({exc.name} is missing)") from None
 
     options = ServeOptions(host, port, data_dir, workers, tuple(api_key or ()),
-                           str(resolve_device(device)), retention_days, max_upload_mb)
+                           str(resolve_device(device)), retention_days, max_upload_mb,
+                           gpu_jobs=gpu_jobs, max_video_mpixels=max_video_mpixels)
 
-    def ready(url: str) -> None:
-        err.print(f"impasto serve: {url}/ ({workers} workers; API docs at {url}/docs)",
-                  highlight=False)
+    def ready(url: str, plan: str) -> None:
+        err.print(f"impasto serve: {url}/ ({plan}; API docs at {url}/docs)", highlight=False)
 
     try:
         run(options, ready=ready)

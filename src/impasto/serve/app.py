@@ -41,20 +41,12 @@ from pydantic import BaseModel
 
 from impasto._version import __version__
 from impasto.errors import ImpastoError
-from impasto.image.masks import DEFAULT_PROTECT_WEIGHT
 from impasto.image.save import write_bytes_atomically
-from impasto.serve.checks import (
-    Limiter,
-    check_rate,
-    check_request,
-    decode,
-    job_spec,
-    mask_pixels,
-    read_upload,
-    region_spec,
-)
+from impasto.serve.checks import Limiter, check_rate, decode, read_upload
 from impasto.serve.files import DataDir
 from impasto.serve.store import FINAL, Job, Store
+from impasto.serve.submission import Submission, accept
+from impasto.serve.videos import FORMATS
 from impasto.serve.views import converted, job_json, style_json
 
 STATIC = Path(__file__).with_name("static")
@@ -72,8 +64,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Error, "description": text} for code, text in (
         (401, "No API key, or a wrong one"), (404, "No such job, style or preview"),
         (409, "The job is not in the state asked for"), (413, "The upload is too large"),
-        (422, "Not a picture, too many pixels, a bad option or an unknown style"),
-        (429, "Too many requests from this client"), (503, "The queue is full"))}
+        (422, "Not a picture or a video, too many pixels or frames, a bad option or an "
+              "unknown style"),
+        (429, "Too many requests from this client"),
+        (501, "A video sent to a service without the [video] extra"),
+        (503, "The queue is full"))}
 #: Seconds between looks at the store for a stream's new events.
 EVENT_POLL = 0.2
 
@@ -86,6 +81,8 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     max_upload_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
+    max_frame_pixels: int = 3840 * 2160  # a video's decoded frame
+    max_video_pixels: int = 1_000_000_000  # a video's frames x the pixels of each painted
     max_queue: int = 500
     rate_per_second: float = 5.0
     rate_burst: int = 40
@@ -234,14 +231,18 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/jobs", status_code=202)
     async def submit(who: Client, request: Request,
-                     content: Annotated[UploadFile, File(description="The photo.")],
+                     content: Annotated[UploadFile, File(
+                         description="The photo, or a video (MP4, MOV, WebM, MKV, an "
+                                     "animated GIF or WebP).")],
                      method: Annotated[str, Form()] = "adain",
                      style_id: Annotated[list[str] | None, Form(
                          description="Built-in or uploaded style ids; repeatable.")] = None,
                      style: Annotated[list[UploadFile] | None, File(
                          description="Style pictures sent with the job.")] = None,
                      options: Annotated[str, Form(
-                         description="The method's options as a JSON object.")] = "{}",
+                         description="The method's options as a JSON object; for a video "
+                                     "also size, temporal, start, duration, crf and "
+                                     "format.")] = "{}",
                      protect: Annotated[UploadFile | None, File(
                          description="A mask, white where the photo is to be kept (method "
                                      "optimize).")] = None,
@@ -262,57 +263,9 @@ def create_app(settings: Settings) -> FastAPI:
         brushed = None if region is None else await read_upload(region,
                                                                 settings.max_upload_bytes)
         # The checks (SQLite, decoding) in a worker thread: the event loop keeps answering.
-        return await run_in_threadpool(accept, who, method, style_id or [], options,
-                                       idempotency_key, raw, uploads, mask,
-                                       (region_style_id, brushed))
-
-    def accept(who: str | None, method: str, style_ids: list[str], options: str,
-               idempotency_key: str | None, raw: bytes, uploads: list[bytes],
-               mask: bytes | None, region: tuple[str | None, bytes | None]) -> JSONResponse:
-        """A checked submission stored (its files first, then the committed job)."""
-        if idempotency_key is not None:
-            found = store.by_idempotency_key(idempotency_key, who)
-            if found is not None:
-                return JSONResponse(job_json(found), status_code=200)
-        if store.queued() >= settings.max_queue:
-            raise HTTPException(503, "the queue is full: try again later",
-                                headers={"Retry-After": "30"})
-        spec = job_spec(method, style_ids, options, store)
-        photo = decode(raw, settings.max_pixels, "the content picture")
-        pictures = [decode(r, settings.max_pixels, f"style picture {i}")
-                    for i, r in enumerate(uploads, start=1)]
-        for i, p in enumerate(pictures):
-            spec["styles"].append({"upload": f"style-{i}.{p['ext']}"})
-        if not spec["styles"] and method != "network":
-            raise HTTPException(422, f"method {method} needs a style: style_id or a style "
-                                     "picture")
-        spec["content"] = f"content.{photo['ext']}"
-        if mask is not None:
-            kept = decode(mask, settings.max_pixels, "the protect mask")
-            mask_pixels(mask, photo, "the protect mask")
-            spec["protect"] = {"upload": f"protect.{kept['ext']}",
-                               "weight": DEFAULT_PROTECT_WEIGHT}
-        # A second style where the region mask is white, the main style everywhere else.
-        second = region_spec(spec, *region, photo, settings.max_pixels, store)
-        if second is not None:
-            spec["region"] = second[0]
-        check_request(method, spec)
-        from impasto.serve.store import new_id
-
-        job_id = new_id()
-        write_bytes_atomically(data.upload(job_id, spec["content"]), raw)
-        for i, (r, p) in enumerate(zip(uploads, pictures, strict=True)):
-            write_bytes_atomically(data.upload(job_id, f"style-{i}.{p['ext']}"), r)
-        if mask is not None:
-            write_bytes_atomically(data.upload(job_id, spec["protect"]["upload"]), mask)
-        if second is not None and region[1] is not None:
-            write_bytes_atomically(data.upload(job_id, second[0]["upload"]), region[1])
-            write_bytes_atomically(data.upload(job_id, second[0]["rest"]), second[1])
-        job, created = store.submit(method, spec, idempotency_key=idempotency_key,
-                                    client=who, job_id=job_id)
-        if not created:  # the same key raced in: keep the first job
-            data.remove_job_files(job_id)
-        return JSONResponse(job_json(job), status_code=202 if created else 200)
+        return await run_in_threadpool(accept, Submission(
+            who, method, style_id or [], options, idempotency_key, raw, uploads, mask,
+            region_style_id, brushed), settings, data, store)
 
     @app.get("/api/jobs")
     def list_jobs(who: Reader, limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -351,12 +304,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/jobs/{job_id}/result", response_class=FileResponse)
     def job_result(job_id: str, who: Reader,
-                   format: Literal["png", "jpg", "webp", "tif"] = "png") -> FileResponse:
+                   format: Literal["png", "jpg", "webp", "tif"] | None = None) -> FileResponse:
         """The picture as PNG (as made), or converted to JPEG, WebP or TIFF: the plain record
-        carried over and the C2PA manifest signed again for the new file."""
+        carried over and the C2PA manifest signed again for the new file. A video job's
+        result is its video, in the format it was made in (byte ranges served, for players
+        that seek)."""
         job = job_or_404(job_id, who)
         if job.status != "done" or not job.result:
-            raise HTTPException(409, f"job {job_id} is {job.status}: no picture yet")
+            raise HTTPException(409, f"job {job_id} is {job.status}: no result yet")
+        if job.kind == "video":
+            made = job.request["video"]["format"]
+            if format is not None:
+                raise HTTPException(422, f"job {job_id} made a video ({made}): format= "
+                                         "converts pictures only")
+            return FileResponse(data.result(job_id, made), media_type=FORMATS[made],
+                                filename=f"impasto-{job_id}.{made}")
+        format = format or "png"
         path = data.result(job_id) if format == "png" else converted(data, job_id, format)
         return FileResponse(path, media_type=MEDIA_TYPES[format],
                             filename=f"impasto-{job_id}.{format}")

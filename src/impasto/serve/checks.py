@@ -54,8 +54,11 @@ async def read_upload(upload: UploadFile, limit: int) -> bytes:
     return raw
 
 
-def decode(raw: bytes, max_pixels: int, what: str) -> dict[str, Any]:
-    """Check that ``raw`` is a picture by decoding it (within the pixel limit)."""
+def decode(raw: bytes, max_pixels: int, what: str, *, or_video: bool = False
+           ) -> dict[str, Any]:
+    """Check that ``raw`` is a picture by decoding it (within the pixel limit); ``or_video``:
+    the messages say that a video would do too (the content of a job)."""
+    also = " or a video" if or_video else ""
     import warnings
 
     from PIL import Image
@@ -73,14 +76,15 @@ def decode(raw: bytes, max_pixels: int, what: str) -> dict[str, Any]:
                                              f"limit of {max_pixels}")
                 if fmt not in formats:
                     raise HTTPException(422, f"{what} is a {fmt} file: send JPEG, PNG, WebP, "
-                                             "TIFF or BMP")
+                                             f"TIFF or BMP{also}")
                 img.load()
     except HTTPException:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise HTTPException(422, f"{what} has too many pixels") from None
     except Exception:
-        raise HTTPException(422, f"{what} is not a picture (it could not be decoded)") from None
+        raise HTTPException(422, f"{what} is not a picture{also} (it could not be decoded)"
+                            ) from None
     # "size": width and height as the picture is shown (and as the pipeline reads it).
     return {"ext": formats[fmt], "width": width, "height": height,
             "size": (height, width) if turned else (width, height)}
@@ -126,12 +130,37 @@ def style_entry(style_id: str, store: Store) -> dict[str, Any]:
         "title", "artist", "licence", "attribution") if found.get(k)}}
 
 
+#: The options that may name a file (a model folder, a start picture): from a client, only the
+#: names of what the service itself ships are taken, never a path on its machine.
+NAMED_OPTIONS = ("model", "encoder", "decoders", "init")
+
+
+def check_names(options: dict[str, Any]) -> None:
+    """No option names a file of the service's machine: ``model``, ``encoder`` and
+    ``decoders`` are shipped models' names, ``init`` a kind of start (a 422 otherwise: a model
+    path would load anything there, a picture path would paint a private picture in)."""
+    from impasto.models import shipped_models
+
+    shipped = sorted(shipped_models())
+    allowed = {"model": shipped, "encoder": ["vgg19", *shipped], "decoders": shipped,
+               "init": ["auto", "adain", "content", "noise"]}
+    for key in NAMED_OPTIONS:
+        value = options.get(key)
+        for name in value if isinstance(value, list) else [value]:
+            if name is not None and (not isinstance(name, str) or name not in allowed[key]):
+                raise HTTPException(422, f"option {key} must be one of "
+                                         f"{', '.join(allowed[key]) or 'none here'} (no path: "
+                                         f"the service reads only its own files), not {name!r}")
+
+
 def check_request(method: str, spec: dict[str, Any]) -> None:
     """The options checked now, as the worker will build them (a bad option is a 422 at
     submission, not a failed job later)."""
     import numpy as np
 
     from impasto.pipeline import Request as PictureRequest
+
+    check_names(spec["options"])
 
     placeholder = np.zeros((16, 16, 3), np.uint8)
     styles = [s.get("builtin", placeholder) for s in spec["styles"]]

@@ -50,8 +50,9 @@ class DataDir:
     def upload(self, job_id: str, name: str) -> Path:
         return self.uploads_dir / job_id / name
 
-    def result(self, job_id: str) -> Path:
-        return self.results_dir / f"{job_id}.png"
+    def result(self, job_id: str, ext: str = "png") -> Path:
+        """A job's result: its picture (PNG), or its video (``ext`` the video's format)."""
+        return self.results_dir / f"{job_id}.{ext}"
 
     def preview(self, job_id: str, number: int) -> Path:
         return self.previews_dir / job_id / f"{number:04d}.jpg"
@@ -64,15 +65,19 @@ class DataDir:
         shutil.rmtree(self.previews_dir / job_id, ignore_errors=True)
         for path in self.results_dir.glob(f"{job_id}.*"):  # the picture and its conversions
             path.unlink(missing_ok=True)
+        # A video's work folder and half-written file (kept while a retry may resume them).
+        for path in self.results_dir.glob(f".{job_id}.*"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
-    def request_for(self, job: Job, store: Store) -> Any:
-        """The pipeline request a stored job describes."""
-        from impasto.pipeline import Request
-
-        spec = job.request
+    def styles_for(self, job: Job) -> tuple[list[Any], list[dict[str, str]]]:
+        """A job's styles as the pipeline takes them (built-in names, file paths), and their
+        terms (licence, attribution ...; empty when none has any)."""
         styles: list[Any] = []
         terms: list[dict[str, str]] = []
-        for style in spec["styles"]:
+        for style in job.request["styles"]:
             if "builtin" in style:
                 styles.append(style["builtin"])
                 terms.append({})
@@ -84,12 +89,20 @@ class DataDir:
                                                      "artist") if style.get(k)})
         while terms and not terms[-1]:
             terms.pop()
+        return styles, terms if any(terms) else []
+
+    def request_for(self, job: Job, store: Store) -> Any:
+        """The pipeline request a stored job describes."""
+        from impasto.pipeline import Request
+
+        spec = job.request
+        styles, terms = self.styles_for(job)
         protect = spec.get("protect")
         region = spec.get("region")  # a second style where its mask is white, the first
         masks = [(str(self.upload(job.id, region["upload"])), int(region["style"])),  # elsewhere
                  (str(self.upload(job.id, region["rest"])), 1)] if region else ()
         return Request(str(self.upload(job.id, spec["content"])), styles,
                        method=job.method, options=spec.get("options") or {},
-                       style_terms=terms if any(terms) else (), masks=masks,
+                       style_terms=terms or (), masks=masks,
                        protect=[(str(self.upload(job.id, protect["upload"])),
                                  float(protect["weight"]))] if protect else ())

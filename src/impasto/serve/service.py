@@ -2,14 +2,17 @@
 
 Workers are separate processes (``spawn``): a worker that crashes or is killed never takes
 the API down; the supervisor starts a new one, and the job it held goes back to the queue
-when its lease runs out. With two or more workers the last one takes only quick jobs (AdaIN,
-WCT, networks), so they never wait behind a long optimisation; the others take any job, one
-at a time. The supervisor also applies the retention setting (finished jobs and their files
-removed after ``retention_days``).
+when its lease runs out. How many workers, on which device and taking which jobs is
+:func:`impasto.serve.scheduling.plan_workers`'s choice: on the CPU, with two or more workers
+the last one takes only quick jobs (AdaIN, WCT, networks), so they never wait behind a long
+optimisation or a video; on a GPU, one worker per GPU takes any job and quick-only workers
+run beside it. The supervisor also applies the retention setting (finished jobs and their
+files removed after ``retention_days``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import multiprocessing
 import os
@@ -21,6 +24,7 @@ from typing import Any
 
 from impasto.errors import InvalidOption
 from impasto.serve.files import DataDir
+from impasto.serve.scheduling import Slot, describe, gpu_facts, plan_workers
 from impasto.serve.store import Store
 
 API_KEYS_ENV = "IMPASTO_API_KEYS"
@@ -31,12 +35,14 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path | None = None
-    workers: int = 2
+    workers: int | None = None  # None: chosen by plan_workers (2 on the CPU)
     api_keys: tuple[str, ...] = ()
     device: str = "cpu"
     retention_days: float = 7.0
     max_upload_mb: int = 25
     max_attempts: int = 3
+    gpu_jobs: int | None = None  # jobs at once per GPU (None: from its memory)
+    max_video_mpixels: int = 1000  # a video's frames x pixels, in millions
 
 
 def is_local(host: str) -> bool:
@@ -48,40 +54,34 @@ def is_local(host: str) -> bool:
         return False
 
 
-def lanes_for(index: int, workers: int) -> tuple[str, ...]:
-    """Worker ``index``'s lanes: the last of two or more takes quick jobs only."""
-    if workers >= 2 and index == workers - 1:
-        return ("quick",)
-    return ("quick", "slow")
-
-
 class Supervisor:
     """Keeps ``workers`` worker processes running; applies the retention setting."""
 
-    def __init__(self, data: DataDir, options: ServeOptions) -> None:
+    def __init__(self, data: DataDir, options: ServeOptions,
+                 slots: list[Slot] | None = None) -> None:
         self.data = data
         self.options = options
+        self.slots = slots or plan_for(options)
         self.context = multiprocessing.get_context("spawn")
-        self.processes: list[Any] = [None] * options.workers
+        self.processes: list[Any] = [None] * len(self.slots)
         self.restarts = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True,
                                         name="impasto-supervisor")
-        self.threads = max(1, (os.cpu_count() or 2) // max(1, options.workers))
 
     def start(self) -> None:
-        for i in range(self.options.workers):
+        for i in range(len(self.slots)):
             self._spawn(i)
         self._thread.start()
 
     def _spawn(self, index: int) -> None:
         from impasto.serve.worker import run_worker
 
+        slot = self.slots[index]
         process = self.context.Process(
             target=run_worker, name=f"impasto-worker-{index}", daemon=True,
             args=(str(self.data.root), f"w{index}-{os.getpid()}-{self.restarts}",
-                  lanes_for(index, self.options.workers), self.options.device, self.threads,
-                  self.options.max_attempts))
+                  slot.lanes, slot.device, slot.threads, self.options.max_attempts))
         process.start()
         self.processes[index] = process
 
@@ -122,6 +122,14 @@ class Supervisor:
         for process in self.processes:
             if process is not None:
                 process.join(timeout=10)
+
+
+def plan_for(options: ServeOptions) -> list[Slot]:
+    """The worker processes for ``options`` on this machine (its GPUs and cores looked up)."""
+    gpus, memory = gpu_facts(options.device)
+    return plan_workers(options.device, gpus=gpus, gpu_memory_gib=memory,
+                        workers=options.workers, gpu_jobs=options.gpu_jobs,
+                        cpus=os.cpu_count() or 2)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -173,19 +181,22 @@ def check_options(options: ServeOptions) -> ServeOptions:
         raise InvalidOption(f"--host {options.host} is reachable from other machines: give "
                             f"--api-key (or ${API_KEYS_ENV}) so that only your clients can "
                             "use it")
-    if options.workers < 1:
+    if options.workers is not None and options.workers < 1:
         raise InvalidOption("--workers must be at least 1")
+    if options.gpu_jobs is not None and options.gpu_jobs < 1:
+        raise InvalidOption("--gpu-jobs must be at least 1")
+    if options.max_video_mpixels < 1:
+        raise InvalidOption("--max-video-mpixels must be at least 1")
     if not 0 < options.port < 65536:
         raise InvalidOption(f"--port must be 1 to 65535, not {options.port}")
     if options.max_upload_mb < 1:
         raise InvalidOption("--max-upload-mb must be at least 1")
-    return ServeOptions(options.host, options.port, options.data_dir, options.workers, keys,
-                        options.device, options.retention_days, options.max_upload_mb,
-                        options.max_attempts)
+    return dataclasses.replace(options, api_keys=keys)
 
 
 def serve(options: ServeOptions, *, ready: Any = None) -> None:
-    """Run the service until interrupted (``ready`` is called with the bound URL)."""
+    """Run the service until interrupted (``ready`` is called with the bound URL and the
+    workers' plan in words)."""
     import uvicorn
 
     from impasto.serve.app import Settings, create_app
@@ -204,6 +215,7 @@ def serve(options: ServeOptions, *, ready: Any = None) -> None:
     supervisor.start()
     settings = Settings(data, api_keys=options.api_keys,
                         max_upload_bytes=options.max_upload_mb * 1024 * 1024,
+                        max_video_pixels=options.max_video_mpixels * 1_000_000,
                         worker_pids=supervisor.pids)
     app = create_app(settings)
     try:
@@ -211,7 +223,7 @@ def serve(options: ServeOptions, *, ready: Any = None) -> None:
                                 log_level="warning", access_log=False)
         server = uvicorn.Server(config)
         if ready is not None:
-            ready(f"http://{options.host}:{options.port}")
+            ready(f"http://{options.host}:{options.port}", describe(supervisor.slots))
         server.run()
     finally:
         supervisor.stop()

@@ -24,7 +24,10 @@ from typing import Any
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FINAL = ("done", "failed", "cancelled")
-#: Which lane a method's jobs go to: a quick job never waits behind a long optimisation.
+#: Which lane a picture's method goes to: a quick job never waits behind a long optimisation.
+#: Every video job goes to the slow lane, whatever its method: a clip is hundreds of frames
+#: (minutes even with AdaIN), and in the quick lane it would hold up the pictures that lane
+#: exists to keep moving.
 LANES = {"adain": "quick", "wct": "quick", "network": "quick", "optimize": "slow"}
 
 SCHEMA = """
@@ -96,6 +99,11 @@ class Job:
     timings: dict[str, float] | None
     client: str | None = None
 
+    @property
+    def kind(self) -> str:
+        """``picture`` or ``video`` (the kind of content the job was submitted with)."""
+        return str(self.request.get("kind") or "picture")
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
         return cls(row["id"], row["method"], row["lane"], json.loads(row["request"]),
@@ -141,9 +149,10 @@ class Store:
     # ------------------------------------------------------------------------------ jobs
 
     def submit(self, method: str, request: dict[str, Any], *, idempotency_key: str | None,
-               client: str | None, job_id: str | None = None) -> tuple[Job, bool]:
-        """A new queued job, committed; or, for an idempotency key seen before (from the same
-        client), that job. Returns (job, created)."""
+               client: str | None, job_id: str | None = None, lane: str | None = None
+               ) -> tuple[Job, bool]:
+        """A new queued job (in ``lane``, by default its method's), committed; or, for an
+        idempotency key seen before (from the same client), that job. Returns (job, created)."""
         with self._write() as db:
             if idempotency_key is not None:
                 row = db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
@@ -154,7 +163,7 @@ class Store:
             db.execute(
                 "INSERT INTO jobs (id, method, lane, request, status, idempotency_key, client, "
                 "created) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, method, LANES.get(method, "slow"), json.dumps(request),
+                (job_id, method, lane or LANES.get(method, "slow"), json.dumps(request),
                  None if idempotency_key is None else _scoped(idempotency_key, client), client,
                  time.time()))
             self._event(db, job_id, "queued", {"status": "queued"})

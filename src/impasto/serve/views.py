@@ -43,14 +43,25 @@ def style_json(style: dict[str, Any]) -> dict[str, Any]:
 def job_json(job: Job) -> dict[str, Any]:
     base = f"/api/jobs/{job.id}"
     links = {"self": base, "events": f"{base}/events", "cancel": f"{base}/cancel"}
+    options = dict(job.request.get("options") or {})
+    video: dict[str, Any] | None = None
+    if job.kind == "video":  # the video's own options beside the method's, as sent
+        clip = job.request.get("clip") or {}
+        settings = job.request.get("video") or {}
+        options.update({k: v for k, v in settings.items() if v is not None})
+        video = {"frames": clip.get("frames"), "size": clip.get("size"),
+                 "audio": clip.get("audio"), "format": settings.get("format")}
     if job.status == "done":
         links["result"] = f"{base}/result"
-    return {"id": job.id, "status": job.status, "method": job.method,
+        if video is not None:  # the first frame's preview: a still for galleries
+            links["poster"] = f"{base}/previews/1"
+    return {"id": job.id, "kind": job.kind, "status": job.status, "method": job.method,
             "progress": round(job.progress, 4), "error": job.error, "attempts": job.attempts,
             "created": job.created, "started": job.started, "finished": job.finished,
-            "timings": job.timings, "options": job.request.get("options") or {},
+            "timings": job.timings, "options": options,
             "styles": [s.get("builtin") or s.get("title") or "uploaded"
                        for s in job.request.get("styles") or ()],
             # the number (from 1) of the style painted in the brushed region, if any
             "region_style": (job.request.get("region") or {}).get("style"),
-            "links": links}
+            # a video job's clip: frames painted, their size (W, H), its audio, the format
+            "video": video, "links": links}

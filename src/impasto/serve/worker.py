@@ -82,12 +82,25 @@ def _die_with_parent() -> None:
 
 def work_on(job: Job, store: Store, pipeline: Any, data: DataDir, name: str) -> None:
     """Run one claimed job to its end (done, failed or cancelled)."""
-    if data.result(job.id).is_file():  # made by an earlier attempt that died before saying so
-        store.finish(job.id, name, result=data.result(job.id).name, error=None)
+    made = data.result(job.id, job.request["video"]["format"] if job.kind == "video"
+                       else "png")
+    if made.is_file():  # made by an earlier attempt that died before saying so
+        store.finish(job.id, name, result=made.name, error=None)
         return
     token = CancelToken()
     beat = _Heartbeat(data.db, job.id, name, token)
     beat.start()
+    try:
+        if job.kind == "video":
+            _video(job, store, pipeline, data, name, token)
+        else:
+            _picture(job, store, pipeline, data, name, token)
+    finally:
+        beat.stop()
+
+
+def _picture(job: Job, store: Store, pipeline: Any, data: DataDir, name: str,
+             token: CancelToken) -> None:
     try:
         request = data.request_for(job, store)
         if job.method == "optimize" and not request.options.preview_every:
@@ -106,11 +119,33 @@ def work_on(job: Job, store: Store, pipeline: Any, data: DataDir, name: str) -> 
     except ImpastoError as exc:
         store.finish(job.id, name, result=None, error=str(exc).replace("\n", " "))
     except Exception as exc:  # a bug: the job fails with the reason, the worker goes on
-        traceback.print_exc()
-        store.finish(job.id, name, result=None,
-                     error=f"internal error: {type(exc).__name__}: {exc}"[:500])
-    finally:
-        beat.stop()
+        _internal_error(job, store, name, exc)
+
+
+def _video(job: Job, store: Store, pipeline: Any, data: DataDir, name: str,
+           token: CancelToken) -> None:
+    """A video job, through the engine ``impasto video`` uses; its work folder kept only
+    while a retry may go on with it (a worker killed), removed once the job has ended."""
+    from impasto.serve import videos
+
+    ended = True
+    try:
+        result, timings = videos.render(job, store, pipeline, data, name, token)
+        store.finish(job.id, name, result=result, error=None, timings=timings)
+    except Cancelled:  # asked for, or the lease lost (then the job is another worker's)
+        ended = store.finish(job.id, name, result=None, error="cancelled", status="cancelled")
+    except ImpastoError as exc:
+        ended = store.finish(job.id, name, result=None, error=str(exc).replace("\n", " "))
+    except Exception as exc:  # a bug: the job fails with the reason, the worker goes on
+        ended = _internal_error(job, store, name, exc)
+    if ended:
+        videos.remove_work(data, job)
+
+
+def _internal_error(job: Job, store: Store, name: str, exc: Exception) -> bool:
+    traceback.print_exc()
+    return store.finish(job.id, name, result=None,
+                        error=f"internal error: {type(exc).__name__}: {exc}"[:500])
 
 
 class _Heartbeat(threading.Thread):

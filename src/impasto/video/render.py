@@ -51,7 +51,9 @@ class VideoJob:
     crf: int | None = None
     codec: str | None = None
     device: str = "cpu"
-    resume: bool = False
+    #: Go on with an interrupted run of the same job (True: there must be one; "auto": if
+    #: there is one, else start afresh, as the job service's retries after a killed worker).
+    resume: bool | str = False
     segment: int = SEGMENT
     #: The signer of the output's C2PA manifest (True: the default one), or False: none.
     provenance: Any = True
@@ -63,6 +65,8 @@ class VideoProgress:
     frames: int
     total: int  # an estimate (0: unknown)
     elapsed: float
+    #: The frame just made, (H, W, 3) uint8, for a live preview (read it, do not keep it).
+    image: np.ndarray | None = None
 
 
 def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | None = None,
@@ -198,7 +202,7 @@ def _stylise_all(job: VideoJob, info: vio.VideoInfo, size: tuple[int, int],
                 _save_state(work, state, index + 1, stylizer)
             if progress is not None:
                 progress(VideoProgress(index + 1, max(total, index + 1),
-                                       time.perf_counter() - started))
+                                       time.perf_counter() - started, out))
         if writer is not None:
             writer.close()
             writer = None
@@ -248,16 +252,20 @@ def _fingerprint(job: VideoJob, info: vio.VideoInfo, size: tuple[int, int],
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _start_state(work: Path, fingerprint: str, resume: bool) -> dict[str, Any]:
+def _start_state(work: Path, fingerprint: str, resume: bool | str) -> dict[str, Any]:
     path = work / "state.json"
     if resume and path.is_file():
-        state = json.loads(path.read_text())
-        if state.get("fingerprint") != fingerprint:
+        try:
+            state = json.loads(path.read_text())
+        except ValueError:  # cut short by a kill while it was first written
+            state = {}
+        if state.get("fingerprint") == fingerprint:
+            return state
+        if resume != "auto":
             raise InvalidOption("the interrupted run of this output was made from other "
                                 "inputs or options: run again without --resume to start "
                                 "afresh")
-        return state
-    if resume:
+    elif resume and resume != "auto":
         raise InvalidOption("--resume: there is no interrupted run of this output to go on "
                             "with")
     shutil.rmtree(work, ignore_errors=True)

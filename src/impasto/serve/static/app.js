@@ -1,10 +1,11 @@
-// The impasto web page: a photo and a style in, the job followed by server-sent events, the
-// picture out. Plain JavaScript, no build step, nothing fetched from anywhere but this server.
-// brush.js (loaded first) holds the brush on the photo.
+// The impasto web page: a photo (or a video) and a style in, the job followed by server-sent
+// events, the picture (or video) out. Plain JavaScript, no build step, nothing fetched from
+// anywhere but this server. brush.js (loaded first) holds the brush on the photo.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { photo: null, style: null, styles: [], job: null, source: null, photoUrl: null };
+const state = { photo: null, kind: "picture", style: null, styles: [], job: null, source: null,
+                photoUrl: null };
 
 function say(text) { $("message").textContent = text || ""; }
 
@@ -78,19 +79,52 @@ $("key-change").hidden = !apiKey();
 
 // ---------------------------------------------------------------------------------- photo
 
+// A video (or an animated GIF) by its type, or by its name where the browser gives no type
+// (the service decides by the bytes).
+const VIDEO_NAME = /\.(mp4|m4v|mov|webm|mkv|gif)$/i;
+
+function isVideo(file) {
+  return file.type.startsWith("video/") || file.type === "image/gif" ||
+    (!file.type.startsWith("image/") && VIDEO_NAME.test(file.name));
+}
+
 function setPhoto(file) {
   if (!file) return;
-  if (!file.type.startsWith("image/")) { say(`${file.name} is not a picture`); return; }
+  const video = isVideo(file);
+  if (!video && !file.type.startsWith("image/")) {
+    say(`${file.name} is not a picture or a video`);
+    return;
+  }
   state.photo = file;
+  state.kind = video ? "video" : "picture";
   if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
   state.photoUrl = URL.createObjectURL(file);
+  const clip = $("clip-preview");
   const img = $("photo-preview");
-  img.onload = () => resetBrush(img.naturalWidth, img.naturalHeight);
-  img.src = state.photoUrl;
-  img.alt = `Your photo: ${file.name}`;
-  $("brush-area").hidden = false;
-  $("brush-tools").hidden = false;
+  if (video) {  // played as it is (a GIF in the picture's place); a video is painted whole
+    const gif = file.type === "image/gif";
+    clip.hidden = gif;
+    if (gif) clip.removeAttribute("src"); else clip.src = state.photoUrl;
+    img.onload = null;
+    if (gif) img.src = state.photoUrl; else img.removeAttribute("src");
+    img.alt = gif ? `Your animation: ${file.name}` : "";
+    $("brush-area").hidden = !gif;
+    $("brush").hidden = true;
+    $("brush-tools").hidden = true;
+    $("brush-off").checked = true;
+    brushModeChanged();
+  } else {
+    clip.removeAttribute("src");
+    clip.hidden = true;
+    img.onload = () => resetBrush(img.naturalWidth, img.naturalHeight);
+    img.src = state.photoUrl;
+    img.alt = `Your photo: ${file.name}`;
+    $("brush-area").hidden = false;
+    $("brush").hidden = false;
+    $("brush-tools").hidden = false;
+  }
   $("drop-text").textContent = file.name;
+  methodChanged();
   say("");
 }
 
@@ -206,15 +240,22 @@ for (const [input, out] of [["strength", "strength-out"], ["size", "size-out"],
 
 function method() { return document.querySelector("input[name=method]:checked").value; }
 
-// A trained network paints its own style: no second style with it.
+// A trained network paints its own style, and a video is painted whole: no second style with
+// either.
 function methodChanged() {
   const network = method() === "network";
-  $("region-style").disabled = network;
-  $("brushing-region").disabled = network;
-  $("region-help").textContent = network
+  const video = state.kind === "video";
+  $("region-style").disabled = network || video;
+  $("brushing-region").disabled = network || video;
+  $("region-help").textContent = video
+    ? "A video is painted whole in one style: a second style in a region goes with photos."
+    : network
     ? "A trained network paints its own style: a second style goes with the other methods."
     : "Brush where it goes on the photo (the blue brush); the rest of the picture takes the " +
       "style above.";
+  $("best-help").textContent = video
+    ? "paints each frame step by step from the one before: many minutes"
+    : "paints the picture step by step: an instant preview first, then minutes";
   brushModeChanged();
 }
 
@@ -227,7 +268,11 @@ function options(forMethod) {
   const values = { size: Number($("size").value), strength: Number($("strength").value),
                    preserve_color: $("preserve-color").value };
   if (forMethod === "optimize") values.style_scale = Number($("style-scale").value);
-  if (forMethod === "optimize") values.preview_every = 10;
+  // A video's previews are its frames as they are made, not the optimiser's steps.
+  if (forMethod === "optimize" && state.kind === "picture") values.preview_every = 10;
+  // A video this browser plays: MP4 (H.264, AAC), else WebM (VP9, Opus).
+  if (state.kind === "video" && !document.createElement("video").canPlayType(
+    'video/mp4; codecs="avc1.64001E, mp4a.40.2"')) values.format = "webm";
   return values;
 }
 
@@ -237,9 +282,10 @@ async function submit(forMethod) {
   form.append("method", forMethod);
   form.append("style_id", state.style);
   form.append("options", JSON.stringify(options(forMethod)));
-  const mask = forMethod === "optimize" ? await brushedMask("keep") : null;
+  const picture = state.kind === "picture";  // masks go with photos only
+  const mask = forMethod === "optimize" && picture ? await brushedMask("keep") : null;
   if (mask) form.append("protect", mask, "protect.png");
-  const second = forMethod === "network" ? "" : $("region-style").value;
+  const second = forMethod === "network" || !picture ? "" : $("region-style").value;
   const region = second ? await brushedMask("region") : null;
   if (region) {
     form.append("region_style_id", second);
@@ -248,11 +294,28 @@ async function submit(forMethod) {
   return api("/api/jobs", { method: "POST", body: form });
 }
 
-function showPicture(url) {
-  $("after").src = url;
-  $("before").src = state.photoUrl || "";
-  $("compare").hidden = false;
+// A picture with the before/after slider; a video's latest frame alone (no slider: the
+// photo under it would be one frame of many).
+function showPicture(url, kind) {
+  const video = kind === "video";
+  if (video) {
+    $("frame").src = url;
+    $("frame").hidden = false;
+    $("result-video").hidden = true;
+  } else {
+    $("after").src = url;
+    $("before").src = state.photoUrl || "";
+  }
+  $("video-result").hidden = !video;
+  $("compare").hidden = video;
   $("result-empty").hidden = true;
+}
+
+// What the progress bar says: the frame of a video, the step of an optimisation.
+function stepText(d) {
+  const left = d.seconds_left == null ? "" : `, about ${Math.ceil(d.seconds_left)} s left`;
+  if (d.stage === "frame") return `frame ${d.frame} of ${d.frames}${left}`;
+  return d.total_steps ? `step ${d.step} of ${d.total_steps}${left}` : `working${left}`;
 }
 
 function progress(fraction, text) {
@@ -280,14 +343,12 @@ function follow(job) {
     });
     source.addEventListener("progress", (e) => {
       const d = JSON.parse(e.data);
-      const left = d.seconds_left == null ? "" : `, about ${Math.ceil(d.seconds_left)} s left`;
-      progress(d.fraction || 0, d.total_steps ? `step ${d.step} of ${d.total_steps}${left}`
-                                              : `working${left}`);
+      progress(d.fraction || 0, stepText(d));
     });
     source.addEventListener("preview", (e) => {
       const d = JSON.parse(e.data);
-      showPicture(withKey(d.url));
-      progress(d.fraction || 0, `step ${d.step} of ${d.total_steps}`);
+      showPicture(withKey(d.url), job.kind);
+      progress(d.fraction || 0, stepText(d));
     });
     source.addEventListener("running", () => progress(0, "started"));
     source.addEventListener("done", () => end("done"));
@@ -298,15 +359,27 @@ function follow(job) {
 
 function downloadLink() {
   if (!state.done) return;
-  const format = $("format").value;
+  const video = state.done.kind === "video";  // a video in the format it was made in
+  const format = video ? state.done.video.format : $("format").value;
   const link = $("download");
-  link.href = withKey(`/api/jobs/${state.done.id}/result?format=${format}`);
+  link.href = withKey(`/api/jobs/${state.done.id}/result${video ? "" : `?format=${format}`}`);
   link.download = `impasto-${state.done.id}.${format}`;
+  $("format-choice").hidden = video;
 }
 
 function finished(job) {
   state.done = job;
-  showPicture(withKey(`/api/jobs/${job.id}/result`));
+  if (job.kind === "video") {  // the player in the latest frame's place
+    const player = $("result-video");
+    player.src = withKey(`/api/jobs/${job.id}/result`);
+    player.hidden = false;
+    $("frame").hidden = true;
+    $("video-result").hidden = false;
+    $("compare").hidden = true;
+    $("result-empty").hidden = true;
+  } else {
+    showPicture(withKey(`/api/jobs/${job.id}/result`), job.kind);
+  }
   downloadLink();
   $("save").hidden = false;
   progress(1, "done");
@@ -317,13 +390,14 @@ $("format").addEventListener("change", downloadLink);
 $("run").addEventListener("click", async () => {
   if (!state.photo) { say("Choose a photo first."); return; }
   if (!state.style) { say("Choose a style first."); return; }
-  const second = method() === "network" ? "" : $("region-style").value;
+  const second = method() === "network" || state.kind === "video" ? ""
+    : $("region-style").value;
   if (second && brush.strokes.region === 0) {
     say("Brush where the second style goes (the blue brush, under 1. Photo), or set the " +
         "second style to None.");
     return;
   }
-  if (!second && brush.strokes.region > 0) {
+  if (!second && brush.strokes.region > 0 && state.kind === "picture") {
     say("Choose the second style for the blue region (under 2. Style), or clear it.");
     return;
   }
@@ -332,11 +406,12 @@ $("run").addEventListener("click", async () => {
   $("save").hidden = true;
   const chosen = method();
   try {
-    if (chosen === "optimize") {  // an instant preview, then the optimiser refines it
+    if (chosen === "optimize" && state.kind === "picture") {  // an instant preview, then
+      // the optimiser refines it
       const instant = await submit("adain");
       state.job = instant;
       if (await follow(instant) === "done") {
-        showPicture(withKey(`/api/jobs/${instant.id}/result`));
+        showPicture(withKey(`/api/jobs/${instant.id}/result`), "picture");
       }
     }
     const job = await submit(chosen);
@@ -371,20 +446,27 @@ async function loadGallery() {
     const list = $("gallery");
     list.replaceChildren();
     for (const job of jobs.filter((j) => j.status === "done")) {
+      const video = job.kind === "video";  // its first frame as a still; the link, the video
       const item = document.createElement("li");
       const link = document.createElement("a");
       link.href = withKey(job.links.result);
-      link.download = `impasto-${job.id}.png`;
+      link.download = `impasto-${job.id}.${video ? job.video.format : "png"}`;
       const img = document.createElement("img");
-      img.src = withKey(job.links.result);
+      img.src = withKey(video ? job.links.poster : job.links.result);
       const styles = job.region_style
         ? `${job.styles[0]}, with ${job.styles[job.region_style - 1]} in a brushed region`
         : job.styles.join(" and ");
-      img.alt = `${job.method} in ${styles}`;
+      img.alt = `${video ? "A video, " : ""}${job.method} in ${styles}`;
       img.loading = "lazy";
       link.append(img);
       const caption = document.createElement("span");
-      caption.textContent = `${job.method}: ${styles}`;
+      if (video) {
+        const badge = document.createElement("span");
+        badge.className = "badge";
+        badge.textContent = "video";
+        caption.append(badge);
+      }
+      caption.append(`${job.method}: ${styles}`);
       item.append(link, caption);
       list.append(item);
     }
