@@ -25,13 +25,7 @@ pytest.importorskip("onnxruntime")
 CLI = """
 import sys
 from impasto.cli.main import main
-sys.argv = ["impasto", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
+code = main(sys.argv[1:])
 print("TORCH_LOADED", "torch" in sys.modules, file=sys.stderr)
 sys.exit(code)
 """
@@ -113,8 +107,9 @@ def test_network_folder_runs_without_torch_once_exported(tmp_path: Path, model: 
 def test_colour_preservation_takes_the_torch_path_and_still_works(tmp_path: Path, model: Path,
                                                                    photos: Path) -> None:
     cache = tmp_path / "cache"
-    run_cli("stylize", str(photos / "a.png"), "--model", str(model), "-o",
-            str(tmp_path / "warm.png"), "--device", "cpu", cache=cache)
+    warm, _ = run_cli("stylize", str(photos / "a.png"), "--model", str(model), "-o",
+                      str(tmp_path / "warm.png"), "--device", "cpu", cache=cache)
+    assert warm.returncode == 0, warm.stderr
     done, loaded = run_cli("stylize", str(photos / "a.png"), "--model", str(model), "-o",
                            str(tmp_path / "kept.png"), "--device", "cpu", "--preserve-color",
                            "luminance", cache=cache)
@@ -158,3 +153,25 @@ def test_an_export_of_other_weights_is_passed_over(tmp_path: Path, model: Path) 
     found = find_export(folder)
     assert found is not None and found.metadata[STRIDE_KEY] == "4"
     assert found.stride == 4
+
+
+def test_a_network_video_runs_without_torch_once_exported(tmp_path: Path, model: Path) -> None:
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from conftest import tiny_clip
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(tiny_clip(6))
+    cache = tmp_path / "cache"
+    first, loaded_first = run_cli("video", str(clip), "-o", str(tmp_path / "first.mp4"),
+                                  "--model", str(model), "--device", "cpu", cache=cache)
+    assert first.returncode == 0, first.stderr
+    assert loaded_first  # the export is made
+    done, loaded = run_cli("video", str(clip), "-o", str(tmp_path / "out.mp4"), "--model",
+                           str(model), "--device", "cpu", cache=cache)
+    assert done.returncode == 0, done.stderr
+    assert not loaded, done.stderr
+    import av
+
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        assert sum(1 for _ in out.decode(video=0)) == 6

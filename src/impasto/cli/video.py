@@ -28,7 +28,7 @@ from impasto.cli.provenance import (
     style_terms_from_cli,
 )
 from impasto.errors import InvalidOption
-from impasto.runtime.device import DeviceName, resolve_device
+from impasto.runtime.device import DeviceName, is_cpu, resolve_device
 
 err = Console(stderr=True)
 
@@ -91,7 +91,8 @@ def video(
         options["strength"] = strength
     check_weight(temporal, chosen)
     job = VideoJob(source, list(styles or []), output, chosen, options, temporal, size, start,
-                   duration, crf, codec, str(resolve_device(device)), resume,
+                   duration, crf, codec,
+                   "cpu" if is_cpu(device) else str(resolve_device(device)), resume,
                    provenance=signer_from_cli(no_provenance, sign_cert, sign_key),
                    style_terms=style_terms_from_cli(style_licence, style_attribution))
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),

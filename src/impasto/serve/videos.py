@@ -234,7 +234,8 @@ def render(job: Job, store: Store, pipeline: Any, data: DataDir, name: str,
     styles, terms = data.styles_for(job)
     output = data.result(job.id, video["format"])
     stylizer = FrameStylizer(styles, method=job.method, options=spec["options"],
-                             temporal=video["temporal"], pipeline=pipeline, style_terms=terms)
+                             temporal=video["temporal"], pipeline=pipeline, style_terms=terms,
+                             cancel=token)
     task = VideoJob(data.upload(job.id, spec["content"]), styles, output, job.method,
                     spec["options"], video["temporal"], video["size"], video["start"],
                     video["duration"], video["crf"], device=str(pipeline.device),

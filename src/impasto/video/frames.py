@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch
 
 from impasto.errors import InvalidOption
-from impasto.optim.objective import TemporalTerm
+from impasto.events import CancelToken
 from impasto.pipeline import Pipeline, Request
 from impasto.video.temporal import DEFAULT_WEIGHTS, Motion, TemporalBlender, check_weight
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -56,7 +58,8 @@ class FrameStylizer:
                  options: Mapping[str, Any] | None = None, temporal: float | None = None,
                  device: str | torch.device = "cpu", pipeline: Pipeline | None = None,
                  flow_preset: str = "fast",
-                 style_terms: Sequence[Mapping[str, str]] = ()) -> None:
+                 style_terms: Sequence[Mapping[str, str]] = (),
+                 cancel: CancelToken | None = None) -> None:
         values = dict(options or {})
         if "size" in values:
             raise InvalidOption("give the frame size to the video, not to the method's options")
@@ -70,6 +73,8 @@ class FrameStylizer:
         self.frames = 0
         #: The provenance record of the last frame made (method, options, styles, models).
         self.record: dict[str, Any] | None = None
+        #: Stops the frame being made (an optimisation at its next step) when cancelled.
+        self.cancel = cancel
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One (H, W, 3) uint8 RGB frame -> its stylised frame, (H, W, 3) uint8."""
@@ -110,6 +115,10 @@ class FrameStylizer:
                  prediction: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
         request = self.request.replace(content=frame)
         if self.method == "optimize":
+            import torch
+
+            from impasto.optim.objective import TemporalTerm
+
             # The size is the frame's; after the first frame the optimiser starts from the
             # last output carried to this frame along the flow, and where the flow is not
             # trusted from what a still starts from (Ruder et al. 2016 take the photo; the
@@ -130,9 +139,9 @@ class FrameStylizer:
                 options = options.replace(iterations=self.request.options.iterations
                                           or FRAME_STEPS, scales=1)
             request = request.replace(options=options)
-        result = self.pipeline.render(request)
+        result = self.pipeline.render(request, cancel=self.cancel)
         self.record = result.record
-        return _pixels(result.tensor)
+        return _pixels(result.array)
 
     def _fill(self, request: Request, options: Any, trust: np.ndarray) -> np.ndarray:
         """What the optimiser starts from where the carried output is not trusted: a still's
@@ -143,12 +152,12 @@ class FrameStylizer:
         if options.start(True) != "adain" or float(trust.min()) >= 1.0:
             return frame.astype(np.float32) / 255.0
         return _pixels(self.pipeline.render(request.replace(options=options.replace(
-            init="adain", iterations=0, scales=1))).tensor)
+            init="adain", iterations=0, scales=1)), cancel=self.cancel).array)
 
 
-def _pixels(tensor: torch.Tensor) -> np.ndarray:
+def _pixels(picture: np.ndarray) -> np.ndarray:
     """A (1, 3, H, W) picture as (H, W, 3) float32."""
-    return tensor[0].permute(1, 2, 0).float().contiguous().numpy()
+    return np.ascontiguousarray(picture[0].transpose(1, 2, 0), dtype=np.float32)
 
 
 def to_uint8(picture: np.ndarray) -> np.ndarray:
