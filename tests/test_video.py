@@ -431,3 +431,29 @@ def test_pixel_format_and_colour_range_are_carried(tmp_path: Path) -> None:
     # Decoders name full-range 4:4:4 "yuvj444p": the same samples.
     assert got.pix_fmt.replace("yuvj", "yuv") == want.pix_fmt.replace("yuvj", "yuv") == "yuv444p"
     assert got.color_range == want.color_range == 2
+
+
+def test_a_cancelled_token_stops_the_frame_being_made() -> None:
+    """The token reaches the frame's render: an optimisation frame (minutes on a CPU) stops
+    at its next step, not after the frame (the job service's cancel)."""
+    from impasto import Cancelled, CancelToken
+    from impasto.video import FrameStylizer
+
+    token = CancelToken()
+    steps: list[int] = []
+    stylizer = FrameStylizer("the-scream", method="optimize",
+                             options={"iterations": 400, "init": "content"}, cancel=token)
+    original = stylizer.pipeline.render
+
+    def counting(request: Any, **kwargs: Any) -> Any:
+        def step(event: Any) -> None:
+            if event.stage == "step":
+                steps.append(event.step)
+                if len(steps) == 3:
+                    token.cancel()
+        return original(request, callback=step, **kwargs)
+
+    stylizer.pipeline.render = counting  # type: ignore[method-assign]
+    with pytest.raises(Cancelled):
+        stylizer(synthetic_rgb(48, 64))
+    assert 3 <= len(steps) <= 5 and stylizer.frames == 0
