@@ -13,7 +13,7 @@ SRC = ROOT / "src" / "impasto"
 #: The layers, bottom first: a module may import its own package and any lower layer, never a
 #: package beside it or above it (imports inside functions count too).
 LAYERS = (
-    {"errors", "_version"},
+    {"errors", "_version", "_lazy"},
     # progress events, device/precision policy and the cache, pixels, the built-in styles
     {"events", "runtime", "image", "styles"},
     {"features", "provenance"},  # VGG-19 and its facts; where inputs came from

@@ -12,9 +12,9 @@ by what needs it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from impasto._lazy import lazy_names
 from impasto._version import __version__
 
 #: Where each name of the package's API lives. The modules are imported when a name is first
@@ -66,20 +66,6 @@ if TYPE_CHECKING:
     from impasto.training.decoder import train_decoder
     from impasto.training.trainer import train
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'impasto' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
-
-
 __all__ = [
     "ArbitraryOptions",
     "ArbitraryPictures",
@@ -112,3 +98,5 @@ __all__ = [
     "train",
     "train_decoder",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)

@@ -5,8 +5,9 @@ PyTorch)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from impasto._lazy import lazy_names
 
 _EXPORTS = {"LAYER_NAMES": "impasto.features.layers", "VGG19": "impasto.features.vgg",
             "WEIGHTS_SHA256": "impasto.features.weights",
@@ -19,11 +20,4 @@ if TYPE_CHECKING:
 
 __all__ = ["LAYER_NAMES", "VGG19", "WEIGHTS_SHA256", "load_vgg19_state"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'impasto.features' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)

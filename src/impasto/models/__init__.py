@@ -9,8 +9,9 @@ PyTorch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from impasto._lazy import lazy_names
 
 _EXPORTS = {
     "Architecture": "impasto.models.registry", "architecture": "impasto.models.registry",
@@ -37,15 +38,4 @@ __all__ = [
     "shipped_models",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'impasto.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS)
