@@ -128,6 +128,11 @@ class TransferConfig:
         metadata=_opt("Weight of the Laplacian detail term that keeps fine content detail "
                       "(Li et al. 2017), relative to content."),
     )
+    carry_detail: float = field(
+        default=1.0,
+        metadata=_opt("Share of the photo's finer detail added to the picture each time it "
+                      "moves up to a finer scale (0: none, 1: all of it)."),
+    )
     coarse_style: int | None = field(
         default=None,
         metadata=_opt("Style image (1-based) for the coarse layers relu3_1 ... relu5_1."),
@@ -243,6 +248,7 @@ def validate(cfg: TransferConfig) -> None:
     if not isinstance(cfg.preview_every, int) or cfg.preview_every < 0:
         raise InvalidOption(f"preview-every must be >= 0, not {cfg.preview_every!r}")
     finite("detail", cfg.detail)
+    finite("carry_detail", cfg.carry_detail)
     if not isinstance(cfg.max_memory, str):
         raise InvalidOption(f"max-memory must be a size like 8GB or auto, not {cfg.max_memory!r}")
     parse_memory(cfg.max_memory)

@@ -194,7 +194,18 @@ def run_transfer(
     options = EngineOptions(optimizer=cfg.optimizer, learning_rate=cfg.learning_rate)
 
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
+        before = (int(x.shape[-2]), int(x.shape[-1]))
         x = resize(x, (h, w), wrap=cfg.wrap)
+        if (cfg.carry_detail and content is not None and index > 1 and before != (h, w)
+                and not tiled):
+            # The photo's band between the last scale and this one, which the picture
+            # brought up from the last scale cannot have: the finer scale's steps then
+            # restyle the photo's detail rather than make it again (chosen on the validation
+            # pairs: experiments/NOTES.md, "Carrying the photo's detail up the scales").
+            # Print sizes (tiled) skip it: it would hold more whole-picture copies.
+            here = resize(content, (h, w), wrap=cfg.wrap)
+            band = here - resize(resize(here, before, wrap=cfg.wrap), (h, w), wrap=cfg.wrap)
+            x = (x + cfg.carry_detail * band.to(x.device, x.dtype)).clamp(0.0, 1.0)
         style_side = max(MIN_STYLE_SIDE, round((cfg.style_scale or 1.0) * max(h, w)))
         if n_steps == 0:
             continue  # nothing to optimise: the start is the result (no objective to build)
