@@ -15,9 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import synthetic_rgb
 from impasto import Pipeline, Request
 from impasto.models import architecture, save_model
+from tests.conftest import synthetic_rgb
 
 pytest.importorskip("onnxruntime")
 
@@ -158,7 +158,7 @@ def test_an_export_of_other_weights_is_passed_over(tmp_path: Path, model: Path) 
 def test_a_network_video_runs_without_torch_once_exported(tmp_path: Path, model: Path) -> None:
     pytest.importorskip("av")
     pytest.importorskip("cv2")
-    from conftest import tiny_clip
+    from tests.conftest import tiny_clip
 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(tiny_clip(6))
