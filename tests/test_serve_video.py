@@ -115,6 +115,13 @@ def test_options_formats_and_an_animated_gif(tmp_path: Path) -> None:
     assert decoded(result.content)[:2] == (4, False)
 
 
+#: Each bad-option case's options, over the tiny clip's.
+BAD_OPTIONS: dict[str, dict[str, Any]] = {
+    "size": {"size": "big"}, "crf": {"crf": 99}, "temporal": {"temporal": 1.5},
+    "format": {"format": "avi"}, "start": {"start": 5}, "duration": {"duration": 0},
+    "method option": {"sizee": 4}}
+
+
 @needs_video
 @pytest.mark.parametrize("case", ["size", "crf", "temporal", "format", "start", "duration",
                                   "method option", "method", "mask", "frames x pixels",
@@ -135,21 +142,8 @@ def test_bad_video_submissions_are_refused_with_a_message(tmp_path: Path, case: 
               "frame size": "frames are 64x48 pixels, over the limit of 3000",
               "bytes": "over the limit", "not a video": "not a picture",
               "broken mp4": "the video could not be decoded"}[case]
-    if case == "size":
-        options["size"] = "big"
-    elif case == "crf":
-        options["crf"] = 99
-    elif case == "temporal":
-        options["temporal"] = 1.5
-    elif case == "format":
-        options["format"] = "avi"
-    elif case == "start":
-        options["start"] = 5
-    elif case == "duration":
-        options["duration"] = 0
-    elif case == "method option":
-        options["sizee"] = 4
-    elif case == "method":
+    options.update(BAD_OPTIONS.get(case, {}))
+    if case == "method":
         method = "magic"
     elif case == "mask":
         files = [("protect", ("protect.png", half_mask(64, 48), "image/png"))]

@@ -114,6 +114,15 @@ def tiny(page: Any) -> None:
                                     "el.dispatchEvent(new Event('input')); }")
 
 
+
+def download(page: Any, path: Path) -> Path:
+    """The result the page's download link gives, saved at ``path``."""
+    with page.expect_download() as started:
+        page.click("#download")
+    started.value.save_as(path)
+    return path
+
+
 def test_the_page_end_to_end(service: str, tmp_path: Path, photo: Path) -> None:
     with browser_page() as page:
         open_with_photo(page, service, photo)
@@ -133,20 +142,14 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, photo: Path) -> None:
                                timeout=300_000)
         page.wait_for_selector("#save:not([hidden])", timeout=600_000)
         assert page.inner_text("#progress-text") == "done"
-        with page.expect_download() as download:
-            page.click("#download")
-        saved = tmp_path / "download.png"
-        download.value.save_as(saved)
+        saved = download(page, tmp_path / "download.png")
         assert Image.open(saved).size == (64, 48)
         from impasto.provenance.inspect import inspect_file
 
         record = inspect_file(saved).record
         assert record is not None and record["masks"][0]["protect"] == 10.0  # the brushed part
         page.select_option("#format", "tif")
-        with page.expect_download() as download:
-            page.click("#download")
-        saved = tmp_path / "download.tif"
-        download.value.save_as(saved)
+        saved = download(page, tmp_path / "download.tif")
         with Image.open(saved) as tif:
             assert tif.format == "TIFF" and tif.size == (64, 48)
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
@@ -170,10 +173,7 @@ def test_two_styles_in_two_regions_on_the_page(service: str, tmp_path: Path,
         page.click("#run")
         page.wait_for_selector("#save:not([hidden])", timeout=300_000)
         assert page.inner_text("#message") == ""
-        with page.expect_download() as download:
-            page.click("#download")
-        saved = tmp_path / "two.png"
-        download.value.save_as(saved)
+        saved = download(page, tmp_path / "two.png")
         from impasto.provenance.inspect import inspect_file
 
         record = inspect_file(saved).record
@@ -213,10 +213,7 @@ def test_the_page_asks_for_the_api_key(tmp_path: Path, photo: Path) -> None:
         assert page.inner_text("#progress-text") == "done"
         page.wait_for_function("document.getElementById('after').complete && "
                                "document.getElementById('after').naturalWidth > 0")
-        with page.expect_download() as download:
-            page.click("#download")
-        saved = tmp_path / "download.png"
-        download.value.save_as(saved)
+        saved = download(page, tmp_path / "download.png")
         assert Image.open(saved).size == (64, 48)
         page.reload()  # the key is kept: no prompt, and the gallery has the picture
         page.wait_for_selector("#gallery li img")
