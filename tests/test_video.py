@@ -254,6 +254,33 @@ def test_frames_in_a_stream_are_the_frames_one_by_one() -> None:
         frames, "the-scream", method="adain", options=options, temporal=0.0), strict=True))
 
 
+def test_a_network_paints_two_frames_at_once_with_the_same_output(tmp_path: Path) -> None:
+    """In onnxruntime the stream paints two frames at once (in whatever order the threads
+    finish): the frames, their order and the blend are those of one call at a time."""
+    import torch
+
+    from impasto.models import architecture, save_model
+    from impasto.video import FrameStylizer
+
+    torch.manual_seed(0)
+    folder = save_model(tmp_path / "net", architecture("fast").build().eval(), "fast", {},
+                        {"name": "tiny"})
+    frames = panned(10, cut_at=6)
+    options = {"model": str(folder), "backend": "onnx"}
+    one = FrameStylizer(method="network", options=options, temporal=0.5)
+    by_call = [one(f) for f in frames]
+    streamed = FrameStylizer(method="network", options=options, temporal=0.5)
+    assert streamed.painters() == 2 and one.blender.cuts == 1
+    tagged = list(streamed.stream(enumerate(frames)))
+    assert [tag for tag, _ in tagged] == list(range(10)) and streamed.frames == 10
+    assert all(np.array_equal(a, b) for a, b in zip(by_call, (o for _, o in tagged),
+                                                     strict=True))
+    assert streamed.record is not None and streamed.record["model"]["name"] == "tiny"
+    assert FrameStylizer(method="network", options={**options, "backend": "torch"}
+                         ).painters() == 1
+    assert FrameStylizer("the-scream", method="optimize").painters() == 1
+
+
 def test_cli_video_and_score(clip: Path, tmp_path: Path, style_png: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.mp4"

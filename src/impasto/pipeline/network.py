@@ -95,7 +95,9 @@ class NetworkEngine:
         x = fit_size(content.array, opts.size, request.max_pixels)
         backend = self.backend(opts, runtime)
         if isinstance(backend, OnnxBackend) and opts.preserve_color == "none":
-            out: Any = finish(backend.run(x), x, strength=opts.strength)
+            out: Any = backend.run(x)  # clamped to [0, 1]: at full strength it is finished
+            if opts.strength < 1.0:
+                out = finish(out, x, strength=opts.strength)
         else:
             import torch
 

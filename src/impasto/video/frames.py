@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -82,37 +83,69 @@ class FrameStylizer:
 
     def stream(self, frames: Iterable[tuple[T, np.ndarray]]) -> Iterator[tuple[T, np.ndarray]]:
         """(tag, frame) pairs in, (tag, stylised frame) out, in order: the same frames as
-        calling this object on each, made faster by working out the motion into each frame in
-        a second thread while the frame before is being stylised (OpenCV and the networks
-        release the GIL; each thread's work stays in one thread, so the output is the same
-        every run)."""
-        if self.blender.weight == 0:
-            for tag, frame in frames:
-                yield tag, self(frame)
-            return
-        ahead: deque[tuple[T, np.ndarray, Future[Motion | None]]] = deque()
-        with ThreadPoolExecutor(1, thread_name_prefix="impasto-motion") as pool:
+        calling this object on each, made faster by working ahead in other threads while the
+        caller blends and writes the frame before: the motion into each frame in one, and the
+        frames themselves painted in :meth:`painters` more (each stylised frame depends on its
+        input frame only; the optimiser's also on the last output, so it paints in order).
+        OpenCV, onnxruntime and PyTorch release the GIL, and every frame's work is the same
+        whichever thread does it, so the output is the same every run. At most
+        ``painters + 1`` frames are held ahead."""
+        painters = self.painters()
+        ahead: deque[tuple[T, np.ndarray, Future[Motion | None],
+                           Future[tuple[np.ndarray, dict[str, Any]]] | None]] = deque()
+        with _opencv_threads(1 if painters > 1 else None), \
+                ThreadPoolExecutor(1, thread_name_prefix="impasto-motion") as motions, \
+                ThreadPoolExecutor(painters, thread_name_prefix="impasto-paint") as paint:
             try:
                 for tag, frame in frames:
-                    ahead.append((tag, frame, pool.submit(self.blender.motion, frame)))
-                    if len(ahead) > 1:
-                        tag, frame, motion = ahead.popleft()
-                        yield tag, self._one(frame, motion.result())
+                    painted = (None if self.method == "optimize"
+                               else paint.submit(self._stylise, frame, None))
+                    ahead.append((tag, frame, motions.submit(self.blender.motion, frame),
+                                  painted))
+                    if painted is not None and self.frames == 0 and len(ahead) == 1:
+                        wait([painted])  # the first frame loads the network, once
+                    if len(ahead) > painters:
+                        yield self._next(*ahead.popleft())
                 while ahead:
-                    tag, frame, motion = ahead.popleft()
-                    yield tag, self._one(frame, motion.result())
+                    yield self._next(*ahead.popleft())
             finally:
-                for *_, motion in ahead:
+                for *_, motion, painted in ahead:
                     motion.cancel()
+                    if painted is not None:
+                        painted.cancel()
+
+    def painters(self) -> int:
+        """How many frames :meth:`stream` paints at once: two when the method is a network
+        run in onnxruntime (two runs at once share its threads: on 2 CPU cores a 640 x 360
+        frame every 16-18 ms against 24-29 ms one at a time, benchmarks/video.py), else one
+        (the optimiser paints in order; PyTorch's methods already use every core)."""
+        if self.method != "network":
+            return 1
+        return 2 if self.pipeline.runtime("network", self.request.options).backend == "onnx" \
+            else 1
+
+    def _next(self, tag: T, frame: np.ndarray, motion: Future[Motion | None],
+              painted: Future[tuple[np.ndarray, dict[str, Any]]] | None
+              ) -> tuple[T, np.ndarray]:
+        if painted is None:
+            return tag, self._one(frame, motion.result())
+        self.blender.predict_from(motion.result())
+        return tag, self._done(*painted.result())
 
     def _one(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
-        prediction = self.blender.predict_from(motion)
-        out = self.blender.finish(self._stylise(frame, prediction))
+        return self._done(*self._stylise(frame, self.blender.predict_from(motion)))
+
+    def _done(self, styled: np.ndarray, record: dict[str, Any]) -> np.ndarray:
+        out = self.blender.finish(styled)
+        self.record = record
         self.frames += 1
         return to_uint8(out)
 
     def _stylise(self, frame: np.ndarray,
-                 prediction: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+                 prediction: tuple[np.ndarray, np.ndarray] | None
+                 ) -> tuple[np.ndarray, dict[str, Any]]:
+        """A frame painted (H, W, 3) float32, and its provenance record; the optimiser starts
+        from ``prediction`` (the last output carried to this frame)."""
         request = self.request.replace(content=frame)
         if self.method == "optimize":
             import torch
@@ -140,8 +173,7 @@ class FrameStylizer:
                                           or FRAME_STEPS, scales=1)
             request = request.replace(options=options)
         result = self.pipeline.render(request, cancel=self.cancel)
-        self.record = result.record
-        return _pixels(result.array)
+        return _pixels(result.array), result.record
 
     def _fill(self, request: Request, options: Any, trust: np.ndarray) -> np.ndarray:
         """What the optimiser starts from where the carried output is not trusted: a still's
@@ -155,9 +187,33 @@ class FrameStylizer:
             init="adain", iterations=0, scales=1)), cancel=self.cancel).array)
 
 
+@contextmanager
+def _opencv_threads(threads: int | None) -> Iterator[None]:
+    """OpenCV's own worker threads set to ``threads`` (None: left as they are) until the block
+    ends. With frames painted in parallel every core is already busy, and OpenCV splitting
+    each warp and flow over all of them as well cost more than it gave: on 2 cores the whole
+    network video ran 5-10 % faster with OpenCV on one thread (benchmarks/video.py). The
+    setting is the process's: other threads using OpenCV meanwhile get it too."""
+    if threads is None:
+        yield
+        return
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def _pixels(picture: np.ndarray) -> np.ndarray:
-    """A (1, 3, H, W) picture as (H, W, 3) float32."""
-    return np.ascontiguousarray(picture[0].transpose(1, 2, 0), dtype=np.float32)
+    """A (1, 3, H, W) picture as (H, W, 3) float32 (OpenCV interleaves the three planes in a
+    fifth of the time numpy's transposed copy takes)."""
+    import cv2
+
+    planes = np.asarray(picture[0], dtype=np.float32)
+    return cv2.merge([planes[0], planes[1], planes[2]])
 
 
 def to_uint8(picture: np.ndarray) -> np.ndarray:
