@@ -289,6 +289,8 @@ def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                                                  / r[peers]["process_fps"], 2) for r in rounds]
     network = _network_ms(args.model, args.width)
     print(f"the network alone at {args.width} px, ms a frame: {network}")
+    flow = _flow_ms(clip, args.width, temporal)
+    print(f"the temporal blend's own work at {args.width} px, ms a frame: {flow}")
     print(table(["run", "seconds", "frames/s (process)", "per round", "frames/s (run)",
                  "flow ms/frame"],
                 [[k, f"{v['process_seconds']:.1f}", f"{v['process_fps']:.1f}",
@@ -298,7 +300,40 @@ def speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for k, v in ratios.items():
         print(f"{k}: {v}")
     return {"clip": BUNNY, "width": args.width, "model": args.model, "rounds": args.rounds,
-            "results": results, "ratios_per_round": ratios, "network_ms_per_frame": network}
+            "results": results, "ratios_per_round": ratios, "network_ms_per_frame": network,
+            "temporal_ms_per_frame": flow}
+
+
+def _flow_ms(clip: Path, width: int, weight: float, frames: int = 120) -> dict[str, float]:
+    """What temporal blending adds to a frame, each part timed alone in one thread with
+    OpenCV on one thread (as in a network video): the motion (DIS both ways at the flow's
+    size, the consistency check, the likeness), and the previous output warped and blended
+    (on a fixed stylised frame). Milliseconds a frame, over the clip's first ``frames``."""
+    import cv2
+
+    from impasto.video import io as vio
+    from impasto.video.render import _resize
+    from impasto.video.temporal import TemporalBlender
+
+    cv2.setNumThreads(1)
+    info = vio.probe(clip)
+    size = (round(width * info.height / info.width) // 2 * 2, width)
+    pictures = []
+    for frame in vio.read_frames(info):
+        pictures.append(frame.rgb if frame.rgb.shape[:2] == size else _resize(frame.rgb, size))
+        if len(pictures) == frames:
+            break
+    blender = TemporalBlender(weight)
+    started = time.perf_counter()
+    motions = [blender.motion(p) for p in pictures]
+    motion_ms = 1000 * (time.perf_counter() - started) / len(pictures)
+    styled = np.random.default_rng(0).random((*size, 3), dtype=np.float32)
+    started = time.perf_counter()
+    for motion in motions:
+        blender.predict_from(motion)
+        blender.finish(styled)
+    blend_ms = 1000 * (time.perf_counter() - started) / len(pictures)
+    return {"motion": round(motion_ms, 2), "warp and blend": round(blend_ms, 2)}
 
 
 def _network_ms(model: str, width: int, repeats: int = 30) -> dict[str, float]:

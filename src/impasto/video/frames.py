@@ -19,7 +19,14 @@ import numpy as np
 from impasto.errors import InvalidOption
 from impasto.events import CancelToken
 from impasto.pipeline import Pipeline, Request
-from impasto.video.temporal import DEFAULT_WEIGHTS, Motion, TemporalBlender, check_weight
+from impasto.video.temporal import (
+    DEFAULT_WEIGHTS,
+    METHOD_MOTION,
+    Motion,
+    MotionSettings,
+    TemporalBlender,
+    check_weight,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -53,12 +60,13 @@ def even_size(height: int, width: int, size: int | None) -> tuple[int, int]:
 class FrameStylizer:
     """Stylises frames one after another with one method (its networks, decoders and the
     style's statistics loaded once), blending each with the warped previous output
-    (``temporal``: 0 is frame by frame; None, the method's default)."""
+    (``temporal``: 0 is frame by frame; None, the method's default); ``motion`` says how the
+    motion is worked out (None: the method's own, :data:`~impasto.video.temporal.METHOD_MOTION`)."""
 
     def __init__(self, styles: Any = (), *, method: str = "adain",
                  options: Mapping[str, Any] | None = None, temporal: float | None = None,
                  device: str | torch.device = "cpu", pipeline: Pipeline | None = None,
-                 flow_preset: str = "fast",
+                 motion: MotionSettings | None = None,
                  style_terms: Sequence[Mapping[str, str]] = (),
                  cancel: CancelToken | None = None) -> None:
         values = dict(options or {})
@@ -69,8 +77,9 @@ class FrameStylizer:
         self.request = Request(np.zeros((16, 16, 3), np.uint8), styles, method=method,
                                options=values, style_terms=style_terms)
         self.method = self.request.method
-        self.blender = TemporalBlender(check_weight(temporal, self.method),
-                                       preset=flow_preset)
+        settings = motion or METHOD_MOTION.get(self.method, MotionSettings())
+        self.blender = TemporalBlender(check_weight(temporal, self.method), settings.preset,
+                                       settings.side, settings.steady)
         self.frames = 0
         #: The provenance record of the last frame made (method, options, styles, models).
         self.record: dict[str, Any] | None = None
@@ -98,10 +107,10 @@ class FrameStylizer:
                 ThreadPoolExecutor(painters, thread_name_prefix="impasto-paint") as paint:
             try:
                 for tag, frame in frames:
+                    motion = motions.submit(self.blender.motion, frame)
                     painted = (None if self.method == "optimize"
-                               else paint.submit(self._stylise, frame, None))
-                    ahead.append((tag, frame, motions.submit(self.blender.motion, frame),
-                                  painted))
+                               else paint.submit(self._paint, frame, motion))
+                    ahead.append((tag, frame, motion, painted))
                     if painted is not None and self.frames == 0 and len(ahead) == 1:
                         wait([painted])  # the first frame loads the network, once
                     if len(ahead) > painters:
@@ -132,8 +141,18 @@ class FrameStylizer:
         self.blender.predict_from(motion.result())
         return tag, self._done(*painted.result())
 
+    def _paint(self, frame: np.ndarray, motion: Future[Motion | None]
+               ) -> tuple[np.ndarray, dict[str, Any]]:
+        """A frame painted with no prediction, in a painter thread: its steadied input when
+        the method steadies its input (waiting for the motion thread, which never waits for
+        a painter), else the frame as it is."""
+        if self.blender.steady > 0:
+            frame = _steadied(frame, motion.result())
+        return self._stylise(frame, None)
+
     def _one(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
-        return self._done(*self._stylise(frame, self.blender.predict_from(motion)))
+        return self._done(*self._stylise(_steadied(frame, motion),
+                                         self.blender.predict_from(motion)))
 
     def _done(self, styled: np.ndarray, record: dict[str, Any]) -> np.ndarray:
         out = self.blender.finish(styled)
@@ -185,6 +204,11 @@ class FrameStylizer:
             return frame.astype(np.float32) / 255.0
         return _pixels(self.pipeline.render(request.replace(options=options.replace(
             init="adain", iterations=0, scales=1)), cancel=self.cancel).array)
+
+
+def _steadied(frame: np.ndarray, motion: Motion | None) -> np.ndarray:
+    """What is stylised for ``frame``: its steadied input, if the motion has one."""
+    return frame if motion is None or motion.picture is None else motion.picture
 
 
 @contextmanager

@@ -16,10 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from impasto.errors import InvalidOption
-from impasto.video.flow import FlowEstimator, consistency, grey, resize_flow, warp
+from impasto.video.flow import (
+    FLOW_SIDE,
+    FlowEstimator,
+    consistency,
+    grey,
+    resize_flow,
+    warp,
+)
 
-#: Below this fraction of trusted pixels a frame is taken as a new scene.
-CUT_TRUSTED = 0.3
+#: Below this mean trust (consistency x likeness) a frame is taken as a new scene. On the
+#: bunny clip every frame but its one cut is trusted at 0.85 or more, with either flow; a
+#: finer flow (``medium``) finds consistent motion between two unlike scenes more often than
+#: the ``fast`` one, and only their likeness tells them apart.
+CUT_TRUSTED = 0.5
 #: A frame whose 16 x 9 thumbnail differs from the previous one's by more than this (mean
 #: absolute difference, 0-255) is a new scene.
 CUT_DIFFERENCE = 45.0
@@ -37,6 +47,29 @@ CUBIC = True
 #: frame by frame with a style distance at most 10 % further. Sharp AdaIN / WCT textures lose
 #: more style to the blend than a network's.
 DEFAULT_WEIGHTS = {"network": 0.5, "adain": 0.3, "wct": 0.3, "optimize": 0.3}
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """How a method's motion is worked out: the DIS ``preset``, the long ``side`` (px) of
+    the frames the flow is estimated on, and ``steady``, the weight with which each input
+    frame is blended with the previous (steadied) input carried along the flow before it is
+    stylised (0: not at all; a temporal denoise of the photo where the flow is trusted)."""
+
+    preset: str = "fast"
+    side: int = FLOW_SIDE
+    steady: float = 0.0
+
+
+#: Each method's motion, chosen on validation clips (experiments/NOTES.md, "AdaIN's flicker:
+#: a finer flow and a steadied input"). A network video runs in real time, so its flow is the
+#: cheap one. AdaIN's and WCT's sharp textures show a flow a fraction of a pixel off as flicker,
+#: and their frames cost a few hundred milliseconds anyway, so theirs is finer (about 50 ms a
+#: frame more at 640 x 360); and they paint the grain and compression noise that differ from
+#: frame to frame where nothing moves, so their input is steadied first.
+METHOD_MOTION = {"network": MotionSettings(), "optimize": MotionSettings(),
+                 "adain": MotionSettings("medium", 640, 0.5),
+                 "wct": MotionSettings("medium", 640, 0.5)}
 #: How alike a pixel is to its warped predecessor, by their grey-level difference (0-255).
 _LIKENESS = (1.0 / (1.0 + (np.arange(256, dtype=np.float32) / LIKENESS_SCALE) ** 2)).astype(
     np.float32)
@@ -56,12 +89,15 @@ class Motion:
     picture needed (so it can be worked out while the previous frame is being stylised):
     ``flow`` from this frame to the previous one and ``trust`` per pixel (consistency x
     likeness, in [0, 1]), both at flow size, or None for the first frame of a scene; ``carry``
-    is the estimator's state after this frame."""
+    is the estimator's state after this frame; ``picture`` the steadied input, if any."""
 
     flow: np.ndarray | None
     trust: np.ndarray | None
     carry: dict[str, np.ndarray]
     seconds: float = 0.0
+    #: The input frame steadied (:attr:`MotionSettings.steady`), to be stylised in its place;
+    #: None: the frame as it is.
+    picture: np.ndarray | None = None
 
 
 @dataclass
@@ -71,16 +107,19 @@ class MotionEstimator:
     likeness of the frame to its warped predecessor; scene cuts start afresh."""
 
     preset: str = "fast"
+    side: int = FLOW_SIDE
+    steady: float = 0.0
 
     def __post_init__(self) -> None:
         self._flow = FlowEstimator(self.preset)
         self._grey: np.ndarray | None = None
         self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        self._steadied: np.ndarray | None = None
         self.cuts = 0
 
     def __call__(self, frame: np.ndarray) -> Motion:
         started = time.perf_counter()
-        g = grey(frame)
+        g = grey(frame, self.side)
         flow = trust = None
         if self._grey is None or self._grey.shape != g.shape:
             self._seeds = (None, None)
@@ -90,16 +129,34 @@ class MotionEstimator:
             backward = self._flow(g, self._grey, self._seeds[0])  # t -> t-1
             forward = self._flow(self._grey, g, self._seeds[1])  # t-1 -> t
             self._seeds = (backward, forward)
-            trusted = consistency(backward, forward)
+            import cv2
+
+            likeness = _LIKENESS[cv2.absdiff(g, warp(self._grey, backward))]
+            trusted = consistency(backward, forward) * likeness
             if float(trusted.mean()) < CUT_TRUSTED:
                 self._reset()
             else:
-                import cv2
-
-                likeness = _LIKENESS[cv2.absdiff(g, warp(self._grey, backward))]
-                flow, trust = backward, trusted * likeness
+                flow, trust = backward, trusted
         self._grey = g
-        return Motion(flow, trust, self.state(), time.perf_counter() - started)
+        picture = self._steady(frame, flow, trust) if self.steady > 0 else None
+        return Motion(flow, trust, self.state(), time.perf_counter() - started, picture)
+
+    def _steady(self, frame: np.ndarray, flow: np.ndarray | None,
+                trust: np.ndarray | None) -> np.ndarray:
+        """``frame`` blended with the last steadied input carried along ``flow``, by
+        ``steady x trust`` (the frame itself at the first frame of a scene), uint8."""
+        import cv2
+
+        current = frame.astype(np.float32)
+        previous = self._steadied
+        if flow is not None and trust is not None and previous is not None \
+                and previous.shape == current.shape:
+            h, w = frame.shape[:2]
+            alpha = _resize_map(self.steady * trust, (h, w))
+            current = cv2.blendLinear(warp(previous, resize_flow(flow, (h, w))), current,
+                                      alpha, 1.0 - alpha)
+        self._steadied = current
+        return np.clip(current + 0.5, 0.0, 255.0).astype(np.uint8)
 
     def _reset(self) -> None:
         """A new scene: nothing carried over, no flow seeds."""
@@ -110,6 +167,8 @@ class MotionEstimator:
         out: dict[str, np.ndarray] = {"cuts": np.array(self.cuts)}
         if self._grey is not None:
             out["grey"] = self._grey
+        if self._steadied is not None:
+            out["steadied"] = self._steadied
         for name, seed in zip(("backward", "forward"), self._seeds, strict=True):
             if seed is not None:
                 out[name] = seed
@@ -117,6 +176,7 @@ class MotionEstimator:
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         self._grey = state.get("grey")
+        self._steadied = state.get("steadied")
         self._seeds = (state.get("backward"), state.get("forward"))
         self.cuts = int(state.get("cuts", 0))
 
@@ -132,10 +192,12 @@ class TemporalBlender:
 
     weight: float = 0.3
     preset: str = "fast"
+    side: int = FLOW_SIDE
+    steady: float = 0.0
 
     def __post_init__(self) -> None:
         self.weight = check_weight(self.weight)
-        self.estimator = MotionEstimator(self.preset)
+        self.estimator = MotionEstimator(self.preset, self.side, self.steady)
         self._output: np.ndarray | None = None
         self._carry: dict[str, np.ndarray] = {}
         self._prediction: tuple[np.ndarray, np.ndarray] | None = None
