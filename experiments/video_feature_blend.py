@@ -92,12 +92,7 @@ def main() -> None:
     from impasto.video.score import score_video
 
     work = Path(args.out)
-    work.mkdir(parents=True, exist_ok=True)
-    root = data_dir(None)
-    clips = {"pan": (pan_clip(root / "content" / "kodim07_window_flowers.jpg",
-                              work / "validation_pan.mp4", seconds=2,
-                              size=(args.width, args.width * 9 // 16)), 0.0, None),
-             "bunny 5-8 s": (root / "video" / BUNNY, 5.0, 3.0)}
+    clips = validation_clips(work, args.width)
     # (feature weight, output blend weight)
     variants = [(0.0, 0.0), (0.0, 0.3), (0.0, 0.5), (0.5, 0.0), (0.7, 0.0), (0.5, 0.15),
                 (0.7, 0.15)]
@@ -118,6 +113,17 @@ def main() -> None:
                   f"{s.short_term:.6f} ({s.short_term / base.short_term:.2f} of frame by "
                   f"frame), style distance {s.style_distance:.4f} "
                   f"({s.style_distance / base.style_distance - 1:+.1%})", flush=True)
+
+
+def validation_clips(work: Path, width: int) -> dict[str, tuple[Path, float, float | None]]:
+    """The validation clips (made in ``work``), each with its start and duration: a 2 s pan of
+    kodim07_window_flowers at ``width`` and seconds 5 to 8 of the bunny clip."""
+    work.mkdir(parents=True, exist_ok=True)
+    root = data_dir(None)
+    return {"pan": (pan_clip(root / "content" / "kodim07_window_flowers.jpg",
+                             work / "validation_pan.mp4", seconds=2,
+                             size=(width, width * 9 // 16)), 0.0, None),
+            "bunny 5-8 s": (root / "video" / BUNNY, 5.0, 3.0)}
 
 
 def _cut(clip: Path, start: float, duration: float | None, work: Path) -> Path:

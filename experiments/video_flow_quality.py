@@ -24,9 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import data_dir
-from video import BUNNY, pan_clip
-from video_feature_blend import _cut
+from video_feature_blend import _cut, validation_clips
 
 
 def main() -> None:
@@ -44,12 +42,7 @@ def main() -> None:
     from impasto.video.score import score_video
 
     work = Path(args.out)
-    work.mkdir(parents=True, exist_ok=True)
-    root = data_dir(None)
-    clips = {"pan": (pan_clip(root / "content" / "kodim07_window_flowers.jpg",
-                              work / "validation_pan.mp4", seconds=2,
-                              size=(args.width, args.width * 9 // 16)), 0.0, None),
-             "bunny 5-8 s": (root / "video" / BUNNY, 5.0, 3.0)}
+    clips = validation_clips(work, args.width)
     for name, (clip, start, duration) in clips.items():
         cut = _cut(clip, start, duration, work)
         base = score_video(cut, _render(render_video, VideoJob, clip, work / f"{name[:3]}_0.mp4",

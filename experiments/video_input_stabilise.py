@@ -26,9 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 
-from _common import data_dir
-from video import BUNNY, pan_clip
-from video_feature_blend import _cut
+from video_feature_blend import _cut, validation_clips
 
 STATE: dict = {"weight": 0.0, "previous": None}
 
@@ -75,12 +73,7 @@ def main() -> None:
     from impasto.video.score import score_video
 
     work = Path(args.out)
-    work.mkdir(parents=True, exist_ok=True)
-    root = data_dir(None)
-    clips = {"pan": (pan_clip(root / "content" / "kodim07_window_flowers.jpg",
-                              work / "validation_pan.mp4", seconds=2,
-                              size=(args.width, args.width * 9 // 16)), 0.0, None),
-             "bunny 5-8 s": (root / "video" / BUNNY, 5.0, 3.0)}
+    clips = validation_clips(work, args.width)
     variants = [tuple(float(v) for v in pair.split(",")) for pair in args.variants]
     for name, (clip, start, duration) in clips.items():
         base = None
