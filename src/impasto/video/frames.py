@@ -126,8 +126,8 @@ class FrameStylizer:
     def painters(self) -> int:
         """How many frames :meth:`stream` paints at once: two when the method is a network
         run in onnxruntime (two runs at once share its threads: on 2 CPU cores a 640 x 360
-        frame every 16-18 ms against 24-29 ms one at a time, benchmarks/video.py), else one
-        (the optimiser paints in order; PyTorch's methods already use every core)."""
+        frame every 23 ms against 28 one at a time, benchmarks/video.py), else one (the
+        optimiser paints in order; PyTorch's methods already use every core)."""
         if self.method != "network":
             return 1
         return 2 if self.pipeline.runtime("network", self.request.options).backend == "onnx" \
@@ -216,8 +216,9 @@ def _opencv_threads(threads: int | None) -> Iterator[None]:
     """OpenCV's own worker threads set to ``threads`` (None: left as they are) until the block
     ends. With frames painted in parallel every core is already busy, and OpenCV splitting
     each warp and flow over all of them as well cost more than it gave: on 2 cores the whole
-    network video ran 5-10 % faster with OpenCV on one thread (benchmarks/video.py). The
-    setting is the process's: other threads using OpenCV meanwhile get it too."""
+    network video ran at 25-28 frames/s with OpenCV on one thread against 24-26 with its own
+    threads (hand-run trials, experiments/NOTES.md). The setting is the process's: other
+    threads using OpenCV meanwhile get it too."""
     if threads is None:
         yield
         return

@@ -104,7 +104,8 @@ class Motion:
 class MotionEstimator:
     """Turns input frames, in order, into :class:`Motion`: DIS flows both ways between each
     frame and the one before (each seeded with the previous pair), their consistency and the
-    likeness of the frame to its warped predecessor; scene cuts start afresh."""
+    likeness of the frame to its warped predecessor; scene cuts start afresh. With ``steady``
+    it also steadies each input frame along the flow (:attr:`Motion.picture`)."""
 
     preset: str = "fast"
     side: int = FLOW_SIDE
