@@ -36,10 +36,9 @@ def main() -> None:
                         default=["fast,320", "medium,320", "fast,640", "medium,640"],
                         help="preset,side pairs")
     args = parser.parse_args()
-    import impasto.video.temporal as temporal
-    from impasto.video import flow as vflow
     from impasto.video.render import VideoJob, render_video
     from impasto.video.score import score_video
+    from impasto.video.temporal import MotionSettings
 
     work = Path(args.out)
     clips = validation_clips(work, args.width)
@@ -52,10 +51,10 @@ def main() -> None:
               f"{base.style_distance:.4f}", flush=True)
         for variant in args.variants:
             preset, side = variant.split(",")
-            temporal.grey = lambda frame, s=int(side): vflow.grey(frame, side=s)
             started = time.perf_counter()
             out = _render(render_video, VideoJob, clip, work / f"{name[:3]}_{preset}_{side}.mp4",
-                          args.weight, args.width, start, duration, preset)
+                          args.weight, args.width, start, duration,
+                          MotionSettings(preset, int(side)))
             seconds = time.perf_counter() - started
             s = score_video(cut, out, style="starry-night", every=8)
             print(f"{name}: flow {preset} at {side} px: warping error {s.short_term:.6f} "
@@ -65,11 +64,11 @@ def main() -> None:
 
 
 def _render(render_video, VideoJob, clip, out, weight, width, start, duration,
-            preset="fast"):  # type: ignore[no-untyped-def]
+            motion=None):  # type: ignore[no-untyped-def]
     from impasto.video.frames import FrameStylizer
 
     stylizer = FrameStylizer(["starry-night"], method="adain", temporal=weight,
-                             flow_preset=preset)
+                             motion=motion)
     render_video(VideoJob(clip, ["starry-night"], out, "adain", {}, weight, width,
                           start=start, duration=duration), stylizer=stylizer)
     return out

@@ -194,6 +194,8 @@ def test_a_steadied_input_holds_still_what_does_not_move() -> None:
     """AdaIN steadies its input: a still scene whose grain changes every frame is painted from
     pictures whose grain settles, a moving scene is carried along its motion, and a new scene
     starts from its own frame."""
+    from dataclasses import replace
+
     from impasto.video.temporal import METHOD_MOTION, MotionEstimator
 
     rng = np.random.default_rng(0)
@@ -202,7 +204,7 @@ def test_a_steadied_input_holds_still_what_does_not_move() -> None:
               for _ in range(12)]
     steady = METHOD_MOTION["adain"]
     assert steady.steady > 0 and METHOD_MOTION["network"].steady == 0
-    estimator = MotionEstimator(steady.preset, steady.side, steady.steady)
+    estimator = MotionEstimator(steady)
     painted = [estimator(f).picture for f in grainy]
     assert np.array_equal(painted[0], grainy[0])  # nothing to steady it with yet
 
@@ -213,13 +215,13 @@ def test_a_steadied_input_holds_still_what_does_not_move() -> None:
 
     assert change(painted) < 0.6 * change(grainy)  # type: ignore[arg-type]
     # A pan: the steadied frames stay the frames (carried along the flow, not smeared).
-    estimator = MotionEstimator(steady.preset, steady.side, steady.steady)
+    estimator = MotionEstimator(steady)
     moving = panned(12, cut_at=8)
     carried = [estimator(f).picture for f in moving]
     assert estimator.cuts == 1 and np.array_equal(carried[8], moving[8])
     inner = (slice(8, -8), slice(8, -8))
     assert np.abs(carried[7][inner].astype(float) - moving[7][inner]).mean() < 6.0
-    assert MotionEstimator(steady.preset, steady.side).__call__(moving[0]).picture is None
+    assert MotionEstimator(replace(steady, steady=0.0))(moving[0]).picture is None
 
 
 def test_a_scene_cut_starts_afresh(tmp_path: Path) -> None:

@@ -167,12 +167,12 @@ class LiveStylizer:
     motion (``temporal``, :mod:`impasto.video.temporal`)."""
 
     def __init__(self, painters: Sequence[Any], temporal: float = 0.5) -> None:
-        from impasto.video.temporal import TemporalBlender
+        from impasto.video.temporal import MotionSettings, TemporalBlender
 
         # A NetworkStylizer stands for its network.
         self.painters = [p if callable(getattr(p, "describe", None)) else NetworkPainter(p)
                          for p in painters]
-        self.blender = TemporalBlender(temporal, preset="ultrafast")
+        self.blender = TemporalBlender(temporal, MotionSettings("ultrafast"))
         self.current, self.strength, self.keep_colour = 0, 1.0, False
 
     @property

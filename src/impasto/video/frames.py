@@ -77,9 +77,9 @@ class FrameStylizer:
         self.request = Request(np.zeros((16, 16, 3), np.uint8), styles, method=method,
                                options=values, style_terms=style_terms)
         self.method = self.request.method
-        settings = motion or METHOD_MOTION.get(self.method, MotionSettings())
-        self.blender = TemporalBlender(check_weight(temporal, self.method), settings.preset,
-                                       settings.side, settings.steady)
+        self.blender = TemporalBlender(check_weight(temporal, self.method),
+                                       motion or METHOD_MOTION.get(self.method,
+                                                                   MotionSettings()))
         self.frames = 0
         #: The provenance record of the last frame made (method, options, styles, models).
         self.record: dict[str, Any] | None = None
@@ -146,7 +146,7 @@ class FrameStylizer:
         """A frame painted with no prediction, in a painter thread: its steadied input when
         the method steadies its input (waiting for the motion thread, which never waits for
         a painter), else the frame as it is."""
-        if self.blender.steady > 0:
+        if self.blender.settings.steady > 0:
             frame = _steadied(frame, motion.result())
         return self._stylise(frame, None)
 

@@ -104,15 +104,14 @@ class Motion:
 class MotionEstimator:
     """Turns input frames, in order, into :class:`Motion`: DIS flows both ways between each
     frame and the one before (each seeded with the previous pair), their consistency and the
-    likeness of the frame to its warped predecessor; scene cuts start afresh. With ``steady``
-    it also steadies each input frame along the flow (:attr:`Motion.picture`)."""
+    likeness of the frame to its warped predecessor; scene cuts start afresh. ``settings``
+    say how (:class:`MotionSettings`); with their ``steady`` it also steadies each input
+    frame along the flow (:attr:`Motion.picture`)."""
 
-    preset: str = "fast"
-    side: int = FLOW_SIDE
-    steady: float = 0.0
+    settings: MotionSettings = MotionSettings()
 
     def __post_init__(self) -> None:
-        self._flow = FlowEstimator(self.preset)
+        self._flow = FlowEstimator(self.settings.preset)
         self._grey: np.ndarray | None = None
         self._seeds: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self._steadied: np.ndarray | None = None
@@ -120,7 +119,7 @@ class MotionEstimator:
 
     def __call__(self, frame: np.ndarray) -> Motion:
         started = time.perf_counter()
-        g = grey(frame, self.side)
+        g = grey(frame, self.settings.side)
         flow = trust = None
         if self._grey is None or self._grey.shape != g.shape:
             self._seeds = (None, None)
@@ -139,13 +138,13 @@ class MotionEstimator:
             else:
                 flow, trust = backward, trusted
         self._grey = g
-        picture = self._steady(frame, flow, trust) if self.steady > 0 else None
+        picture = self._steady(frame, flow, trust) if self.settings.steady > 0 else None
         return Motion(flow, trust, self.state(), time.perf_counter() - started, picture)
 
     def _steady(self, frame: np.ndarray, flow: np.ndarray | None,
                 trust: np.ndarray | None) -> np.ndarray:
         """``frame`` blended with the last steadied input carried along ``flow``, by
-        ``steady x trust`` (the frame itself at the first frame of a scene), uint8."""
+        ``settings.steady x trust`` (the frame itself at the first frame of a scene), uint8."""
         import cv2
 
         current = frame.astype(np.float32)
@@ -153,7 +152,7 @@ class MotionEstimator:
         if flow is not None and trust is not None and previous is not None \
                 and previous.shape == current.shape:
             h, w = frame.shape[:2]
-            alpha = _resize_map(self.steady * trust, (h, w))
+            alpha = _resize_map(self.settings.steady * trust, (h, w))
             current = cv2.blendLinear(warp(previous, resize_flow(flow, (h, w))), current,
                                       alpha, 1.0 - alpha)
         self._steadied = current
@@ -192,13 +191,11 @@ class TemporalBlender:
     frame needs across an interrupted run."""
 
     weight: float = 0.3
-    preset: str = "fast"
-    side: int = FLOW_SIDE
-    steady: float = 0.0
+    settings: MotionSettings = MotionSettings()
 
     def __post_init__(self) -> None:
         self.weight = check_weight(self.weight)
-        self.estimator = MotionEstimator(self.preset, self.side, self.steady)
+        self.estimator = MotionEstimator(self.settings)
         self._output: np.ndarray | None = None
         self._carry: dict[str, np.ndarray] = {}
         self._prediction: tuple[np.ndarray, np.ndarray] | None = None
