@@ -61,6 +61,12 @@ def parse_schedule(text: str) -> dict[str, Any]:
     return out
 
 
+def evaluations(sides: list[int], steps: list[int]) -> float:
+    """Steps weighted by each scale's pixels against the finest: the exact cost in
+    evaluations at the final size, free of the machine's noise."""
+    return sum(n * (side / sides[-1]) ** 2 for side, n in zip(sides, steps, strict=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None)
@@ -148,6 +154,7 @@ def main() -> None:
                 "schedule": sched["name"], "final_steps": k, "sides": sched["sides"],
                 "steps": [*sched["steps"][:-1], k], "options": sched["options"],
                 "vgg_steps": statistics.mean(r["vgg_steps"] for r in mine),
+                "evaluations_512": evaluations(sched["sides"], [*sched["steps"][:-1], k]),
                 "style_vs_first": statistics.mean(
                     r["style_distance"] / base_by_pair[r["pair"]]["style_distance"] for r in mine),
                 "content_vs_first": statistics.mean(
@@ -156,8 +163,10 @@ def main() -> None:
                 "ssim": statistics.mean(r["ssim"] for r in mine),
             })
     print(f"unit {unit:.3f} s (before {unit_before:.3f}, after {unit_after:.3f})")
-    print(table(["schedule", "steps", "VGG steps", "style/first", "content/first", "SSIM"],
-                [[s["schedule"], "/".join(map(str, s["steps"])), f"{s['vgg_steps']:.1f}",
+    print(table(["schedule", "steps", "evaluations", "VGG steps", "style/first",
+                 "content/first", "SSIM"],
+                [[s["schedule"], "/".join(map(str, s["steps"])), f"{s['evaluations_512']:.1f}",
+                  f"{s['vgg_steps']:.1f}",
                   f"{s['style_vs_first']:.3f}", f"{s['content_vs_first']:.3f}",
                   f"{s['ssim']:.3f}"] for s in summary]))
     write_json(args.json, {**run_header(Path(__file__).stem), "split": args.split,
