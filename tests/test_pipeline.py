@@ -182,8 +182,41 @@ def test_the_runtime_policy_is_one_table() -> None:
     bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
         torch.cpu, "_is_amx_tile_supported", lambda: False)()
     assert choose_runtime("optimize", "cpu").precision == ("bf16" if bf16 else "fp32")
+    # The optimiser's VGG-19 runs channels-last with bf16 on CPUs with AMX, NCHW in fp32.
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    assert choose_runtime("optimize", "cpu", precision="bf16").channels_last is bool(amx)
+    assert choose_runtime("optimize", "cpu", precision="fp32").channels_last is False
     with pytest.raises(InvalidOption, match="onnx"):
         choose_runtime("optimize", "cpu", backend="onnx")
+
+
+def test_the_optimisers_channels_last_network_gives_the_same_loss_and_gradient() -> None:
+    """The engine's VGG-19 in channels-last (what bf16 runs on CPUs) computes the objective
+    and its gradient to the pixels as the NCHW one does."""
+    from impasto.optim.transfer import scale_objective, style_mix
+    from impasto.pipeline.engines import ArbitraryEngine, OptimizeEngine
+    from impasto.runtime.policy import Runtime
+
+    cfg = TransferConfig(size=96)
+    engine = OptimizeEngine(ArbitraryEngine())
+    layers = list(cfg.content_layers) + list(cfg.style_layers)
+    content = torch.from_numpy(synthetic_rgb(64, 96, seed=1)).permute(2, 0, 1)[None] / 255
+    style = torch.from_numpy(synthetic_rgb(80, 80, seed=2)).permute(2, 0, 1)[None] / 255
+    found = []
+    for channels_last in (False, True):
+        vgg = engine.network(layers, "max", "zeros",
+                             Runtime(torch.device("cpu"), "fp32", channels_last))
+        assert vgg.convs["conv1_1"].weight.is_contiguous(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        objective = scale_objective(vgg, cfg, content, [style], style_mix(cfg, 1),
+                                    content_weight=0.5, style_weight=0.5, precision="fp32")
+        x = content.clone().requires_grad_(True)
+        loss, _ = objective(x)
+        loss.backward()
+        found.append((float(loss.detach()), x.grad))
+    assert found[0][0] == pytest.approx(found[1][0], rel=1e-4)
+    assert torch.allclose(found[0][1], found[1][1], rtol=1e-3, atol=1e-6 * float(
+        found[0][1].abs().max()))
 
 
 def test_auto_backend_picks_onnxruntime_for_networks_on_cpus(

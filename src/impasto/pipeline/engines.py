@@ -62,11 +62,15 @@ class OptimizeEngine:
         self.arbitrary = arbitrary
 
     def network(self, layers: list[str], pooling: str, padding: str,
-                device: torch.device) -> VGG19:
-        key = (tuple(sorted(set(layers))), pooling, padding, str(device))
+                runtime: Runtime) -> VGG19:
+        """VGG-19 to the deepest of ``layers``, on the runtime's device and in its memory
+        format (its features, and so the whole forward and backward, follow the weights')."""
+        key = (tuple(sorted(set(layers))), pooling, padding, str(runtime.device),
+               runtime.channels_last)
         if key not in self._vgg:
-            self._vgg[key] = VGG19(list(key[0]), pooling=pooling,  # type: ignore[arg-type]
-                                   padding_mode=padding).to(device)  # type: ignore[arg-type]
+            vgg = VGG19(list(key[0]), pooling=pooling,  # type: ignore[arg-type]
+                        padding_mode=padding)  # type: ignore[arg-type]
+            self._vgg[key] = vgg.to(runtime.device, memory_format=runtime.memory_format)
         return self._vgg[key]
 
     def run(self, request: Request, content: Picture | None, styles: list[Picture],
@@ -110,7 +114,7 @@ class OptimizeEngine:
         if cfg.seed is None:
             cfg = cfg.replace(seed=secrets.randbelow(2**31))
         vgg = self.network(list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling,
-                           PADDING_FOR_WRAP[cfg.wrap], dev)
+                           PADDING_FOR_WRAP[cfg.wrap], runtime)
         out = run_transfer(
             vgg,
             TransferInputs(content=None if content is None else content.tensor.to(dev),

@@ -7,7 +7,11 @@ the resulting :class:`Runtime` and never decide for themselves.
 What is chosen for each kind of work (``Workload``), and why:
 
 - ``optimize`` (VGG-19 forward and backward, many steps): bf16 autocast where the hardware
-  does bf16 natively (it halves VGG's time at equal quality, docs/benchmarks.md); NCHW.
+  does bf16 natively (it halves VGG's time at equal quality, docs/benchmarks.md);
+  channels-last with bf16 on CPUs with AMX, where oneDNN's bf16 convolutions measured a fifth
+  faster for it (docs/benchmarks.md, "Time per optimisation step"); NCHW elsewhere: in fp32
+  the two measured level, and on an AVX512-bf16 CPU without AMX (AMD) a channels-last network
+  measured slower (experiments/NOTES.md).
 - ``network`` (small per-style networks): on CPUs, ``backend="auto"`` runs the float32 ONNX
   export in onnxruntime where it is installed: the fastest of torch (fp32, bf16, each NCHW and
   channels-last) and onnxruntime, on a CPU with bf16 and on one without (benchmarks/backends.py,
@@ -73,6 +77,15 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+@lru_cache(maxsize=1)
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later), where oneDNN's bf16
+    convolutions run fastest channels-last."""
+    import torch
+
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
 def choose_runtime(workload: str, device: str | torch.device = "cpu", *,
                    precision: str = "auto", backend: str = "auto",
                    channels_last: bool | None = None, compile: bool = False) -> Runtime:
@@ -101,5 +114,7 @@ def choose_runtime(workload: str, device: str | torch.device = "cpu", *,
         resolved = resolve_precision(precision, dev)
     if channels_last is None:
         channels_last = ((workload == "arbitrary" and dev.type == "cpu")
+                         or (workload == "optimize" and dev.type == "cpu" and resolved == "bf16"
+                             and cpu_has_amx())
                          or (workload == "training" and dev.type == "cuda"))
     return Runtime(dev, resolved, bool(channels_last), backend)
