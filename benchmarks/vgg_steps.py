@@ -16,7 +16,10 @@ Each preset runs on ``--pairs`` pairs of the ``--split`` (benchmark pairs by def
 presets on ``--split validation``) and is scored with :func:`impasto.score` (style and content
 distance, SSIM), so a cheaper preset shows what it costs in quality. A preset is
 ``NAME[:option=value,...]`` over the optimiser's options (``TransferConfig``), e.g.
-``progressive:init=adain,iterations=150``.
+``progressive:init=adain,iterations=150``. One key is the benchmark's own: ``layout=nchw`` or
+``layout=channels_last`` sets the memory layout of the optimiser's VGG-19 where the runtime
+policy would choose it (bf16 on a CPU; the policy's choice depends on AMX alone, which the
+preset overrides), so one run compares the two on whole pictures.
 
 Run from the repository root (with the venv active)::
 
@@ -64,6 +67,28 @@ def vgg_step_seconds(repeats: int) -> float:
     return median_seconds(step, repeats)
 
 
+#: The ``layout`` values a preset may set (see the module's docstring).
+LAYOUTS = ("nchw", "channels_last")
+#: The runtime policy's own AMX test, kept while a preset overrides it.
+_MACHINE: dict[str, Any] = {}
+
+
+def without_layout(options: dict[str, Any]) -> dict[str, Any]:
+    """A preset's options less the benchmark's own ``layout`` key: the optimiser's options."""
+    return {k: v for k, v in options.items() if k != "layout"}
+
+
+def use_layout(options: dict[str, Any]) -> None:
+    """Make the runtime policy pick the preset's ``layout`` for the optimiser with bf16 on a
+    CPU (its one input there is whether the CPU has AMX), or restore the machine's own."""
+    from impasto.runtime import policy
+
+    machine = _MACHINE.setdefault("cpu_has_amx", policy.cpu_has_amx)
+    layout = options.get("layout")
+    policy.cpu_has_amx = (machine if layout is None  # type: ignore[assignment]
+                          else (lambda: layout == "channels_last"))
+
+
 def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:option=value,...]`` -> (name, options); values typed as the options' fields."""
     from impasto.config import TransferConfig
@@ -75,6 +100,11 @@ def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
         key = key.strip().replace("-", "_")
+        if key == "layout":
+            if value not in LAYOUTS:
+                sys.exit(f"error: --preset {text!r}: layout is one of {', '.join(LAYOUTS)}")
+            options[key] = value
+            continue
         if not hasattr(defaults, key):
             sys.exit(f"error: --preset {text!r}: the optimiser has no option {key!r}")
         current = getattr(defaults, key)
@@ -95,7 +125,7 @@ def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
         except ValueError:
             sys.exit(f"error: --preset {text!r}: {value!r} is not a value of {key}")
     try:
-        TransferConfig(**options)  # checked before any work
+        TransferConfig(**without_layout(options))  # checked before any work
     except InvalidOption as exc:
         sys.exit(f"error: --preset {text!r}: {exc}")
     return name or "default", options
@@ -157,8 +187,10 @@ def main() -> None:
     # Warm-up: every preset once on a small picture, so that loading VGG-19 and the decoders
     # is not counted in the first pair's time.
     for _, options in presets:
+        use_layout(options)
         pipeline.render(impasto.Request(chosen[0][0], chosen[0][1], options={
-            **options, "size": 64, "iterations": 1, "precision": args.precision}))
+            **without_layout(options), "size": 64, "iterations": 1,
+            "precision": args.precision}))
     # The unit is timed again between renders, and each render is divided by the units timed
     # just before and just after it: this machine's speed drifts by a fifth within a run.
     units = [vgg_step_seconds(args.unit_repeats)]
@@ -166,7 +198,8 @@ def main() -> None:
     for content, style in chosen:
         for name, options in presets:
             opts = {"size": args.size, "seed": args.seed, "precision": args.precision,
-                    **options}
+                    **without_layout(options)}
+            use_layout(options)
             result = pipeline.render(impasto.Request(content, style, options=opts))
             scores = impasto.score(content, style, result.image)
             units.append(vgg_step_seconds(args.unit_repeats))
@@ -175,7 +208,9 @@ def main() -> None:
                          "options": options, "render_seconds": result.timings["render"],
                          "unit_seconds": unit_here,
                          "vgg_steps": result.timings["render"] / unit_here,
-                         "precision": result.precision, **scores.to_dict()})
+                         "precision": result.precision,
+                         "channels_last": result.runtime.channels_last,
+                         **scores.to_dict()})
             if out is not None:
                 result.save(out / f"{pair_name(content, style)}_{name}.png")
             print(f"{pair_name(content, style)} {name}: {result.timings['render']:.1f} s, "
