@@ -191,8 +191,8 @@ def test_the_runtime_policy_is_one_table() -> None:
 
 
 def test_the_optimisers_channels_last_network_gives_the_same_loss_and_gradient() -> None:
-    """The engine's VGG-19 in channels-last (what bf16 runs on CPUs) computes the objective
-    and its gradient to the pixels as the NCHW one does."""
+    """The engine's VGG-19 in channels-last (what bf16 runs on CPUs with AMX) computes the
+    objective and its gradient to the pixels as the NCHW one does."""
     from impasto.optim.transfer import scale_objective, style_mix
     from impasto.pipeline.engines import ArbitraryEngine, OptimizeEngine
     from impasto.runtime.policy import Runtime
