@@ -135,10 +135,13 @@ def test_nonsense_options_are_refused(bad: dict, content_array: np.ndarray,
 
 
 def test_stylizer_reuses_its_network(stylizer: impasto.Stylizer) -> None:
+    from impasto.runtime import choose_runtime
+
     layers = ["relu1_1", "relu4_2"]
     engine = stylizer.pipeline.optimize
-    assert (engine.network(layers, "max", "zeros", stylizer.device)
-            is engine.network(list(reversed(layers)), "max", "zeros", stylizer.device))
+    runtime = choose_runtime("optimize", stylizer.device)
+    assert (engine.network(layers, "max", "zeros", runtime)
+            is engine.network(list(reversed(layers)), "max", "zeros", runtime))
 
 
 def test_score_of_identical_pictures(content_array: np.ndarray, style_array: np.ndarray) -> None:
