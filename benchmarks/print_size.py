@@ -79,7 +79,9 @@ def child(args: argparse.Namespace) -> int:
     from impasto.runtime.memory import resident_bytes
 
     cfg = TransferConfig()
-    stylizer.network(list(cfg.content_layers) + list(cfg.style_layers))
+    stylizer.pipeline.optimize.network(
+        list(cfg.content_layers) + list(cfg.style_layers), cfg.pooling, "zeros",
+        stylizer.pipeline.runtime("optimize", cfg))
     baseline_mib = resident_bytes(stylizer.device) / 2**20
     content: Any = args.content
     if args.square:

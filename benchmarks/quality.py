@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     # Load VGG-19 once, outside the pairs' timings (the network the optimiser's runs reuse).
     stylizer.pipeline.optimize.network(
         list(defaults.content_layers) + list(defaults.style_layers), defaults.pooling,
-        PADDING_FOR_WRAP[defaults.wrap], stylizer.device)
+        PADDING_FOR_WRAP[defaults.wrap], stylizer.pipeline.runtime("optimize", defaults))
     impasto_startup = {"import_and_weights_s": time.perf_counter() - started}
     # One tiny run first, outside the pairs' timings: the first call in a process pays one-off
     # kernel set-up (oneDNN, autocast) that would otherwise land on the first pair's time only.
