@@ -20,6 +20,7 @@ import argparse
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -88,9 +89,6 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     args = parser.parse_args()
     install()
-    from impasto.video.render import VideoJob, render_video
-    from impasto.video.score import score_video
-
     work = Path(args.out)
     clips = validation_clips(work, args.width)
     # (feature weight, output blend weight)
@@ -100,19 +98,32 @@ def main() -> None:
         base = None
         for feature, output in variants:
             STATE["weight"] = feature
-            # The blend's motion is needed for feature blending even when the output blend
-            # is off: a tiny output weight keeps the flow running.
-            weight = output if output > 0 or feature == 0 else 1e-6
             out = work / f"{name.split()[0]}_{feature}_{output}.mp4"
-            render_video(VideoJob(clip, ["starry-night"], out, "adain", {}, weight,
-                                  args.width, start=start, duration=duration))
-            s = score_video(_cut(clip, start, duration, work), out, style="starry-night",
-                            every=8)
+            s = score_adain_variant(clip, start, duration, work, args.width, feature, output,
+                                    out)
             base = base or s
-            print(f"{name}: features {feature}, output {output}: warping error "
-                  f"{s.short_term:.6f} ({s.short_term / base.short_term:.2f} of frame by "
-                  f"frame), style distance {s.style_distance:.4f} "
-                  f"({s.style_distance / base.style_distance - 1:+.1%})", flush=True)
+            report(f"{name}: features {feature}, output {output}", s, base)
+
+
+def score_adain_variant(clip: Path, start: float, duration: float | None, work: Path,
+                        width: int, lab_weight: float, output: float, out: Path) -> Any:
+    """Render ``clip`` with AdaIN and Starry Night into ``out`` at output blend ``output`` and
+    score it against what was stylised. The lab's own blend (``lab_weight``) needs the motion,
+    which runs only while the output blend is on, so a tiny output weight keeps it running."""
+    from impasto.video.render import VideoJob, render_video
+    from impasto.video.score import score_video
+
+    weight = output if output > 0 or lab_weight == 0 else 1e-6
+    render_video(VideoJob(clip, ["starry-night"], out, "adain", {}, weight, width,
+                          start=start, duration=duration))
+    return score_video(_cut(clip, start, duration, work), out, style="starry-night", every=8)
+
+
+def report(label: str, s: Any, base: Any) -> None:
+    """One line: the warping error and style distance of ``s``, and each against ``base``."""
+    print(f"{label}: warping error {s.short_term:.6f} ({s.short_term / base.short_term:.2f} "
+          f"of frame by frame), style distance {s.style_distance:.4f} "
+          f"({s.style_distance / base.style_distance - 1:+.1%})", flush=True)
 
 
 def validation_clips(work: Path, width: int) -> dict[str, tuple[Path, float, float | None]]:

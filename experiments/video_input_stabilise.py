@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 
-from video_feature_blend import _cut, validation_clips
+from video_feature_blend import report, score_adain_variant, validation_clips
 
 STATE: dict = {"weight": 0.0, "previous": None}
 
@@ -69,9 +69,6 @@ def main() -> None:
                         help="input weight,output weight pairs")
     args = parser.parse_args()
     install()
-    from impasto.video.render import VideoJob, render_video
-    from impasto.video.score import score_video
-
     work = Path(args.out)
     clips = validation_clips(work, args.width)
     variants = [tuple(float(v) for v in pair.split(",")) for pair in args.variants]
@@ -79,19 +76,11 @@ def main() -> None:
         base = None
         for steady, output in variants:
             STATE["weight"], STATE["previous"] = steady, None
-            # The motion is needed to steady the input even when the output blend is off: a
-            # tiny output weight keeps the flow running.
-            weight = output if output > 0 or steady == 0 else 1e-6
             out = work / f"{name.split()[0]}_{steady}_{output}.mp4"
-            render_video(VideoJob(clip, ["starry-night"], out, "adain", {}, weight,
-                                  args.width, start=start, duration=duration))
-            s = score_video(_cut(clip, start, duration, work), out, style="starry-night",
-                            every=8)
+            s = score_adain_variant(clip, start, duration, work, args.width, steady, output,
+                                    out)
             base = base or s
-            print(f"{name}: input {steady}, output {output}: warping error "
-                  f"{s.short_term:.6f} ({s.short_term / base.short_term:.2f} of frame by "
-                  f"frame), style distance {s.style_distance:.4f} "
-                  f"({s.style_distance / base.style_distance - 1:+.1%})", flush=True)
+            report(f"{name}: input {steady}, output {output}", s, base)
 
 
 if __name__ == "__main__":
