@@ -13,7 +13,7 @@ from impasto.config import TransferConfig
 from impasto.errors import Cancelled, Diverged
 from impasto.events import CancelToken, Progress
 from impasto.features import VGG19
-from impasto.optim.engine import EngineOptions, optimise
+from impasto.optim.engine import EngineOptions, LbfgsMemory, optimise
 from impasto.optim.pyramid import auto_scales, scale_sides, schedule, split_steps
 from impasto.optim.transfer import TransferInputs, run_transfer
 from tests.conftest import stripes, synthetic_rgb, to_tensor
@@ -151,6 +151,41 @@ def test_bf16_autocast_reaches_a_similar_loss(vgg: VGG19) -> None:
     assert bf16.dtype == torch.float32
     # Same picture to within a few grey levels on average.
     assert float((fp32 - bf16).abs().mean()) < 0.05
+
+
+def test_lbfgs_memory_lets_the_next_frame_take_a_full_first_step(vgg: VGG19) -> None:
+    """A frame's run seeded with what L-BFGS learnt on the frame before goes further in the
+    same steps than a fresh one (whose first step is a tiny gradient step); the memory saved
+    as arrays and restored seeds the same run exactly."""
+    photo = synthetic_rgb(48, 64, 1)
+    style = [to_tensor(stripes(64, 64))]
+    cfg = TransferConfig(size=64, iterations=4, scales=1, init="content")
+    memory = LbfgsMemory(pairs=3)
+    first = run_transfer(vgg, TransferInputs(content=to_tensor(photo), styles=style,
+                                             lbfgs_memory=memory),
+                         cfg, seed=0, precision="fp32")
+    assert memory.scale is not None and len(memory.steps) == len(memory.changes) == 3
+    moved = to_tensor(np.roll(photo, 2, axis=1))  # the next frame: the scene moved
+
+    def next_frame(carried: LbfgsMemory | None) -> tuple[list[float], torch.Tensor]:
+        seen: list[float] = []
+        out = run_transfer(vgg, TransferInputs(content=moved, styles=style,
+                                               init=torch.roll(first, 2, dims=-1),
+                                               lbfgs_memory=carried),
+                           cfg.replace(iterations=3, init="adain"), seed=0, precision="fp32",
+                           callback=lambda e: seen.append(e.loss))
+        return seen, out
+
+    fresh, _ = next_frame(None)
+    saved = memory.state()
+    seeded, out = next_frame(memory)
+    assert fresh[0] == pytest.approx(seeded[0])  # the same start
+    assert fresh[1] > 0.99 * fresh[0]  # a fresh first step barely moves
+    assert seeded[2] < fresh[2] and seeded[1] < 0.98 * seeded[0]
+    again = LbfgsMemory(pairs=3)
+    again.restore(saved)
+    _, repeat = next_frame(again)
+    assert torch.equal(out, repeat)
 
 
 def test_carried_detail_brings_the_photos_fine_detail_to_the_finer_scales(vgg: VGG19) -> None:

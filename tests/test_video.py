@@ -450,6 +450,9 @@ def test_optimisation_video_starts_each_frame_from_the_last(tmp_path: Path,
         else:
             assert (request.init is None) == (request.temporal is None)
             assert request.temporal is None or request.temporal.weight > 0
+            # After the first frame, L-BFGS starts from what it learnt on the frame before.
+            assert (request.init is None
+                    or (request.lbfgs_memory is not None and request.lbfgs_memory.scale))
             starts.append(request.init is not None)
         return original(self, request, **kwargs)
 
@@ -496,6 +499,33 @@ def test_pixel_format_and_colour_range_are_carried(tmp_path: Path) -> None:
     # Decoders name full-range 4:4:4 "yuvj444p": the same samples.
     assert got.pix_fmt.replace("yuvj", "yuv") == want.pix_fmt.replace("yuvj", "yuv") == "yuv444p"
     assert got.color_range == want.color_range == 2
+
+
+def test_an_optimised_video_goes_on_with_the_optimisers_memory() -> None:
+    """What a resumed run restores (the blend's state and L-BFGS's memory, saved as arrays)
+    makes the next frame exactly as an uninterrupted run does."""
+    import io
+
+    from impasto.video import FrameStylizer
+
+    frames = panned(4)
+    options = {"seed": 0, "iterations": 4, "init": "content"}
+    whole = FrameStylizer("the-scream", method="optimize", options=options)
+    want = [whole(f) for f in frames]
+    first = FrameStylizer("the-scream", method="optimize", options=options)
+    for f in frames[:3]:
+        first(f)
+    buffer = io.BytesIO()
+    np.savez(buffer, **first.state())
+    buffer.seek(0)
+    saved = dict(np.load(buffer))
+    assert {"lbfgs_scale", "lbfgs_steps", "output"} <= set(saved)
+    then = FrameStylizer("the-scream", method="optimize", options=options)
+    then.restore(saved)
+    assert np.array_equal(then(frames[3]), want[3])
+    fresh = FrameStylizer("the-scream", method="optimize", options=options)
+    fresh.restore({k: v for k, v in saved.items() if not k.startswith("lbfgs_")})
+    assert not np.array_equal(fresh(frames[3]), want[3])  # the memory changes the frame
 
 
 def test_a_cancelled_token_stops_the_frame_being_made() -> None:

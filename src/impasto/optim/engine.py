@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from impasto.errors import Diverged
@@ -26,6 +27,70 @@ class EngineOptions:
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
     lbfgs_history: int = 50
+
+
+@dataclass
+class LbfgsMemory:
+    """What L-BFGS learnt of an objective's curvature (its last ``pairs`` pairs of steps and
+    gradient changes, and its scale), kept from one run for the next run on a similar
+    objective of the same size: a video's frame for the next frame. A fresh L-BFGS takes a
+    tiny gradient step first (it knows no scale yet); seeded, its first step is a full
+    quasi-Newton one. :func:`optimise` reads it at the start and writes it at the end."""
+
+    pairs: int = 5
+    numel: int = 0
+    scale: float | None = None
+    steps: list[torch.Tensor] = field(default_factory=list)
+    changes: list[torch.Tensor] = field(default_factory=list)
+    inverse: list[float] = field(default_factory=list)
+
+    def seed(self, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
+        """Start ``opt`` (a fresh L-BFGS over ``x``) from this memory, if it is of ``x``'s
+        size."""
+        if self.scale is None or self.numel != x.numel():
+            return
+        state = opt.state[x]
+        # As if one iteration had run whose step was zero: the next one adds no pair from
+        # it (y.s = 0) and takes the quasi-Newton direction with a full step length.
+        state.update(func_evals=0, n_iter=1, d=x.new_zeros(x.numel()), t=0.0,
+                     old_dirs=[t.to(x.device) for t in self.changes],
+                     old_stps=[t.to(x.device) for t in self.steps],
+                     ro=list(self.inverse), H_diag=self.scale,
+                     prev_flat_grad=x.new_zeros(x.numel()), prev_loss=0.0)
+
+    def keep(self, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
+        """Remember what ``opt`` learnt over ``x``."""
+        state = opt.state.get(x, {})
+        if "H_diag" not in state or int(state.get("n_iter", 0)) < 2:
+            return
+        keep = slice(max(0, len(state["old_dirs"]) - self.pairs), None)
+        self.numel = x.numel()
+        self.scale = float(state["H_diag"])
+        self.changes = list(state["old_dirs"][keep])
+        self.steps = list(state["old_stps"][keep])
+        self.inverse = [float(r) for r in state["ro"][keep]]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The memory as arrays (empty before a run), for :meth:`restore`."""
+        if self.scale is None:
+            return {}
+        def stacked(vectors: list[torch.Tensor]) -> np.ndarray:
+            if not vectors:
+                return np.zeros((0, self.numel), np.float32)
+            return torch.stack(vectors).cpu().numpy()
+
+        return {"numel": np.array(self.numel), "scale": np.array(self.scale),
+                "steps": stacked(self.steps), "changes": stacked(self.changes),
+                "inverse": np.array(self.inverse, np.float64)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take back what :meth:`state` gave (an empty state: nothing)."""
+        if "scale" not in state:
+            return
+        self.numel, self.scale = int(state["numel"]), float(state["scale"])
+        self.steps = [torch.from_numpy(np.array(a)) for a in state["steps"]]
+        self.changes = [torch.from_numpy(np.array(a)) for a in state["changes"]]
+        self.inverse = [float(r) for r in state["inverse"]]
 
 
 def _lbfgs_history(numel: int, wanted: int) -> int:
@@ -58,6 +123,7 @@ def optimise(
     options: EngineOptions,
     on_step: StepHook | None = None,
     cancel: CancelToken | None = None,
+    memory: LbfgsMemory | None = None,
 ) -> torch.Tensor:
     """Minimise ``objective`` over the pixels of ``init`` for ``steps`` steps; return the image.
 
@@ -68,6 +134,8 @@ def optimise(
     last_good = x.detach().clone()
     lr_scale = 1.0
     opt = _make_optimizer(x, options, lr_scale)
+    if memory is not None and options.optimizer == "lbfgs":
+        memory.seed(opt, x)
     recoveries = 0
     step = 0
     parts: dict[str, float] = {}
@@ -115,4 +183,6 @@ def optimise(
         step += 1
         if on_step is not None:
             on_step(step, value, parts, x.detach())
+    if memory is not None and options.optimizer == "lbfgs":
+        memory.keep(opt, x)
     return x.detach().clamp(0.0, 1.0)

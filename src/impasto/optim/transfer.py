@@ -24,7 +24,7 @@ from impasto.image.resize import (
     smallest_long_side,
 )
 from impasto.losses import functional as LF
-from impasto.optim.engine import EngineOptions, StepHook, optimise
+from impasto.optim.engine import EngineOptions, LbfgsMemory, StepHook, optimise
 from impasto.optim.objective import Region, TemporalTerm, TransferObjective, wrap_blend
 from impasto.optim.prepared import prepare
 from impasto.optim.pyramid import MIN_STYLE_SIDE, scale_sides, schedule
@@ -63,6 +63,9 @@ class TransferInputs:
     style_keys: Sequence[str | None] = field(default_factory=tuple)
     #: A video frame's temporal loss (at the output's size or any other: resized per scale).
     temporal: TemporalTerm | None = None
+    #: L-BFGS's memory of the last run on a picture this size (a video's previous frame),
+    #: seeding the scale of that size and updated by it.
+    lbfgs_memory: LbfgsMemory | None = None
 
 
 def output_size(content: torch.Tensor | None, cfg: TransferConfig) -> tuple[int, int]:
@@ -251,7 +254,7 @@ def run_transfer(
                     options, lbfgs_history=min(options.lbfgs_history,
                                                history_size(h, w, room, precision)))
             x = optimise(objective, x, n_steps, options=scale_options, on_step=hook,
-                         cancel=cancel)
+                         cancel=cancel, memory=inputs.lbfgs_memory)
             del objective
         if memory_budget is not None and index < len(sizes):
             release_memory()  # before the next, larger scale (a video frame has one: ~0.2 s)

@@ -122,7 +122,8 @@ class OptimizeEngine:
                            regions=regions, protect=protections,
                            style_keys=[s.record["sha256"] if s.record.get("builtin") else None
                                        for s in styles],
-                           temporal=request.temporal),
+                           temporal=request.temporal,
+                           lbfgs_memory=request.lbfgs_memory),
             cfg, seed=int(cfg.seed), precision=runtime.precision,  # type: ignore[arg-type]
             callback=_tagged(callback, "optimize"), cancel=cancel,
             memory_budget=memory_budget(cfg.max_memory, dev),

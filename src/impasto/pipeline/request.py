@@ -18,6 +18,7 @@ from impasto.image.io import DEFAULT_MAX_PIXELS, ImageSource
 from impasto.styles.library import BuiltinStyle, network_model, resolve_style
 
 if TYPE_CHECKING:
+    from impasto.optim.engine import LbfgsMemory
     from impasto.optim.objective import TemporalTerm
 
 Method = Literal["optimize", "network", "adain", "wct"]
@@ -124,6 +125,9 @@ class Request:
             previous output frame moved to this one). Method optimize only.
         temporal: a video frame's temporal loss (:class:`~impasto.optim.objective.TemporalTerm`:
             keep the previous output frame where the flow holds). Method optimize only.
+        lbfgs_memory: what the optimiser learnt of the objective on the previous frame
+            (:class:`~impasto.optim.engine.LbfgsMemory`), to start this frame's steps from;
+            the run updates it. Method optimize only.
         style_terms: for each style picture in order, what its owner allows: a mapping with
             ``licence`` and/or ``attribution`` (and ``title``, ``artist``), recorded in the
             picture's provenance; an empty mapping for a style with none given. Built-in
@@ -141,6 +145,7 @@ class Request:
     max_pixels: int = DEFAULT_MAX_PIXELS
     init: ImageSource | None = None
     temporal: TemporalTerm | None = None
+    lbfgs_memory: LbfgsMemory | None = None
     style_terms: Sequence[Mapping[str, str]] = ()
 
     def __post_init__(self) -> None:
@@ -193,6 +198,9 @@ class Request:
             raise InvalidOption("masks go with methods optimize, adain and wct")
         if self.init is not None and self.method != "optimize":
             raise InvalidOption(f"a start picture (init) goes with method optimize, not "
+                                f"{self.method}")
+        if self.lbfgs_memory is not None and self.method != "optimize":
+            raise InvalidOption(f"an optimiser's memory goes with method optimize, not "
                                 f"{self.method}")
         if self.temporal is not None and (self.method != "optimize" or self.content is None):
             raise InvalidOption("a temporal loss goes with method optimize and a content "

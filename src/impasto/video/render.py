@@ -96,7 +96,7 @@ def render_video(job: VideoJob, *, progress: Callable[[VideoProgress], None] | N
     fingerprint = _fingerprint(job, info, size, codec)
     state = _start_state(work, fingerprint, job.resume)
     if state["done"]:
-        stylizer.blender.restore(dict(np.load(work / "carry.npz")))
+        stylizer.restore(dict(np.load(work / "carry.npz")))
     segment_codec = codec if codec not in ("gif", "libwebp_anim") else "ffv1"
     total = _estimate_frames(info, job)
     done = state["done"]
@@ -279,7 +279,7 @@ def _save_state(work: Path, state: dict[str, Any], done: int, stylizer: FrameSty
                 ) -> None:
     """After a whole segment: the temporal state, then the count (each written atomically)."""
     tmp = work / "carry.part.npz"
-    np.savez(tmp, **stylizer.blender.state())
+    np.savez(tmp, **stylizer.state())
     os.replace(tmp, work / "carry.npz")
     state["done"] = done
     (work / "state.part.json").write_text(json.dumps(state))
