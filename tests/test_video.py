@@ -190,6 +190,33 @@ def test_temporal_mode_halves_the_warping_error(tmp_path: Path) -> None:
     assert errors[0.7] <= 0.5 * errors[0.0], errors
 
 
+def test_the_blend_keeps_the_contrast_of_textures_that_do_not_line_up() -> None:
+    """Two unrelated textures blended come out as contrasty as the frame's own (a plain blend
+    flattens them), two that agree come out unchanged (no gain builds up from frame to
+    frame); AdaIN and WCT keep it, a network does not."""
+    from impasto.video.temporal import KEEPS_CONTRAST, TemporalBlender, kept_contrast
+
+    rng = np.random.default_rng(0)
+    styled, previous = (rng.uniform(0, 1, (H, W, 3)).astype(np.float32) for _ in range(2))
+    alpha = np.full((H, W), 0.5, np.float32)
+    plain = 0.5 * styled + 0.5 * previous
+    kept = kept_contrast(plain, styled, alpha)
+    assert plain.std() < 0.75 * styled.std()
+    assert kept.std() == pytest.approx(styled.std(), rel=0.1)
+    assert np.abs(kept - plain).mean() > 0.05  # the detail scaled, not the picture moved
+    assert kept.mean() == pytest.approx(plain.mean(), abs=0.01)
+    assert np.allclose(kept_contrast(styled, styled, alpha), styled, atol=1e-4)
+    assert KEEPS_CONTRAST == {"adain", "wct"}
+    # In the blender: a still scene whose stylised texture changes every frame.
+    frame = scene(0)[:H, :W]
+    outputs = {}
+    for keep in (False, True):
+        blender = TemporalBlender(0.5, keep_contrast=keep)
+        blender(frame, previous)
+        outputs[keep] = blender(frame, styled)
+    assert outputs[True].std() > 1.15 * outputs[False].std()
+
+
 def test_a_steadied_input_holds_still_what_does_not_move() -> None:
     """AdaIN steadies its input: a still scene whose grain changes every frame is painted from
     pictures whose grain settles, a moving scene is carried along its motion, and a new scene

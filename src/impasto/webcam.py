@@ -164,15 +164,17 @@ class StylePainter:
 class LiveStylizer:
     """What the window shows for one camera frame: the current painter's picture (a trained
     network's, or one style's by AdaIN / WCT), blended with the previous one moved along the
-    motion (``temporal``, :mod:`impasto.video.temporal`)."""
+    motion (``temporal``, :mod:`impasto.video.temporal`; ``keep_contrast`` as the method's
+    video blend does)."""
 
-    def __init__(self, painters: Sequence[Any], temporal: float = 0.5) -> None:
+    def __init__(self, painters: Sequence[Any], temporal: float = 0.5,
+                 keep_contrast: bool = False) -> None:
         from impasto.video.temporal import MotionSettings, TemporalBlender
 
         # A NetworkStylizer stands for its network.
         self.painters = [p if callable(getattr(p, "describe", None)) else NetworkPainter(p)
                          for p in painters]
-        self.blender = TemporalBlender(temporal, MotionSettings("ultrafast"))
+        self.blender = TemporalBlender(temporal, MotionSettings("ultrafast"), keep_contrast)
         self.current, self.strength, self.keep_colour = 0, 1.0, False
 
     @property
@@ -253,7 +255,7 @@ def run_webcam(models: Sequence[str] = (), *, styles: Sequence[Any] = (),
     pictures by AdaIN / WCT (``styles``, ``method``); keys 1-9 switch between them. Fails
     with one line without a camera or display. ``record`` writes what is shown to a video
     file, signed by ``provenance`` (True: the default signer; False: no manifest)."""
-    from impasto.video.temporal import check_weight
+    from impasto.video.temporal import KEEPS_CONTRAST, check_weight
 
     chosen = webcam_method(models, styles, method)
     weight = check_weight(temporal, chosen)
@@ -271,7 +273,8 @@ def run_webcam(models: Sequence[str] = (), *, styles: Sequence[Any] = (),
     try:
         if not has_display():
             raise InvalidOption("no display to show the webcam window on (DISPLAY is not set)")
-        live = LiveStylizer(_painters(chosen, models, styles, device, backend), weight)
+        live = LiveStylizer(_painters(chosen, models, styles, device, backend), weight,
+                            chosen in KEEPS_CONTRAST)
         _show(cv2, capture, live, camera, size, weight, record, provenance)
     finally:
         capture.release()

@@ -82,8 +82,7 @@ def webcam(
     backend: Annotated[Backend, typer.Option("--backend", help="With --model.")] = "auto",
     temporal: Annotated[float | None, typer.Option(
         "--temporal", help="Blend with the previous frame moved along the motion, 0 to 0.95 "
-                           "(0: frame by frame; default 0.5 for networks, 0.3 for adain / "
-                           "wct).")] = None,
+                           "(0: frame by frame; default 0.5).")] = None,
     record: Annotated[Path | None, typer.Option(
         "--record", help="Also write what is shown to this video file (.mp4, .mkv ...); "
                          "never one of the style pictures.")] = None,

@@ -21,6 +21,7 @@ from impasto.events import CancelToken
 from impasto.pipeline import Pipeline, Request
 from impasto.video.temporal import (
     DEFAULT_WEIGHTS,
+    KEEPS_CONTRAST,
     METHOD_MOTION,
     Motion,
     MotionSettings,
@@ -86,7 +87,8 @@ class FrameStylizer:
         self.method = self.request.method
         self.blender = TemporalBlender(check_weight(temporal, self.method),
                                        motion or METHOD_MOTION.get(self.method,
-                                                                   MotionSettings()))
+                                                                   MotionSettings()),
+                                       self.method in KEEPS_CONTRAST)
         self.frames = 0
         # What the optimiser learnt of the last frame's objective, to start the next from.
         self._memory = None
