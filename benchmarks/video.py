@@ -22,14 +22,15 @@ frames at once.
 
 ``--mode optimize-speed``: ``impasto video --method optimize`` as a whole process on the first
 ``--opt-seconds`` of the bunny clip (10 for the goal) at ``--width`` 640: minutes per 10 s (the
-goal: under 30 on 2 CPU cores), the flicker and style distance of what it made.
+goal: under 30 on 2 CPU cores), the flicker and style distance of what it made; once for each
+of ``--precisions`` (``fp32`` stands in for a CPU without bf16).
 
     python benchmarks/video.py --mode flicker --model bench-out/video/starry-tiny \\
         --json docs/results/video_flicker.json
     python benchmarks/video.py --mode speed --model bench-out/video/starry-tiny \\
         --json docs/results/video_speed.json
     python benchmarks/video.py --mode optimize-speed --opt-seconds 10 \\
-        --json docs/results/video_optimize_speed.json
+        --precisions auto fp32 --json docs/results/video_optimize_speed.json
 """
 
 from __future__ import annotations
@@ -377,40 +378,46 @@ def _network_ms(model: str, width: int, repeats: int = 30) -> dict[str, float]:
 
 def optimize_speed_mode(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """The optimiser on the first ``--opt-seconds`` of the bunny clip at ``--width``, a whole
-    process with temporal consistency at its defaults (the goal: 10 s in under 30 minutes)."""
+    process with temporal consistency at its defaults (the goal: 10 s in under 30 minutes), once
+    for each of ``--precisions`` (``fp32`` stands in for a CPU without bf16)."""
     import json
 
     clip = data_dir(args.data) / "video" / BUNNY
-    out = work / "optimize.mp4"
-    started = time.perf_counter()
-    done = subprocess.run([*IMPASTO, "video", str(clip), STYLE, "-o", str(out), "--method",
-                           "optimize", "--size", str(args.width), "--duration",
-                           str(args.opt_seconds), "--json", "--device", "cpu"],
-                          capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"error: impasto video failed: {done.stderr.strip()}")
-    seconds = time.perf_counter() - started
-    summary = json.loads(done.stdout)
-    s = None
-    if args.score:
-        from impasto.video.score import score_video
+    results = []
+    for precision in args.precisions:
+        out = work / f"optimize_{precision}.mp4"
+        started = time.perf_counter()
+        done = subprocess.run([*IMPASTO, "video", str(clip), STYLE, "-o", str(out),
+                               "--method", "optimize", "--size", str(args.width),
+                               "--duration", str(args.opt_seconds), "--precision", precision,
+                               "--json", "--device", "cpu"],
+                              capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"error: impasto video failed: {done.stderr.strip()}")
+        seconds = time.perf_counter() - started
+        summary = json.loads(done.stdout)
+        s = None
+        if args.score:
+            from impasto.video.score import score_video
 
-        s = score_video(_cut(clip, args.opt_seconds, work), out, style=STYLE, every=24)
-    result = {"process_seconds": seconds, "frames": summary["frames"],
-              "seconds_per_frame": seconds / summary["frames"],
-              "video_seconds": args.opt_seconds, "minutes": seconds / 60,
-              "goal_minutes_for_10_s": 30.0,
-              "minutes_per_10_s": seconds / 60 * 10 / args.opt_seconds,
-              "flow_ms_per_frame": summary["flow_ms_per_frame"],
-              "temporal": summary["temporal"],
-              "scores": None if s is None else s.to_dict()}
-    if args.strip:  # None: off
-        _frames(out, 1)[0].save(REPO_ROOT / "docs" / "images" / "video_optimize_frame.jpg",
-                                quality=85)
-    print(table(["clip", "size", "frames", "minutes", "s/frame", "minutes per 10 s"],
-                [[BUNNY, str(args.width), str(result["frames"]), f"{result['minutes']:.1f}",
-                  f"{result['seconds_per_frame']:.2f}", f"{result['minutes_per_10_s']:.1f}"]]))
-    return {"clip": BUNNY, "width": args.width, "result": result}
+            s = score_video(_cut(clip, args.opt_seconds, work), out, style=STYLE, every=24)
+        results.append({"precision": precision, "process_seconds": seconds,
+                        "frames": summary["frames"],
+                        "seconds_per_frame": seconds / summary["frames"],
+                        "video_seconds": args.opt_seconds, "minutes": seconds / 60,
+                        "goal_minutes_for_10_s": 30.0,
+                        "minutes_per_10_s": seconds / 60 * 10 / args.opt_seconds,
+                        "flow_ms_per_frame": summary["flow_ms_per_frame"],
+                        "temporal": summary["temporal"],
+                        "scores": None if s is None else s.to_dict()})
+        if args.strip and precision == args.precisions[0]:  # None: off
+            _frames(out, 1)[0].save(REPO_ROOT / "docs" / "images" /
+                                    "video_optimize_frame.jpg", quality=85)
+    print(table(["precision", "frames", "minutes", "s/frame", "minutes per 10 s"],
+                [[r["precision"], str(r["frames"]), f"{r['minutes']:.1f}",
+                  f"{r['seconds_per_frame']:.2f}", f"{r['minutes_per_10_s']:.1f}"]
+                 for r in results]))
+    return {"clip": BUNNY, "width": args.width, "results": results}
 
 
 def main() -> None:
@@ -425,6 +432,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--opt-size", type=int, default=256)
     parser.add_argument("--opt-seconds", type=float, default=1.0)
+    parser.add_argument("--precisions", nargs="+", default=["auto"],
+                        choices=("auto", "fp32", "bf16"),
+                        help="optimize-speed: a run with each (fp32 stands in for a CPU "
+                             "without bf16)")
     parser.add_argument("--temporal", type=float, default=None,
                         help="the blend weight (default: each method's own)")
     parser.add_argument("--smooth", type=float, nargs="+", default=[0.5, 0.8])

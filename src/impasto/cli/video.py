@@ -54,7 +54,7 @@ def video(
         "--size", help="Long side of the output frames (default: the input's).")] = None,
     temporal: Annotated[float | None, typer.Option(
         "--temporal", help="Blend with the previous frame moved along the motion, 0 to 0.95 "
-                           "(0: frame by frame; default 0.5 for networks, 0.3 for the others)."
+                           "(0: frame by frame; default 0.5, and 0.3 for the optimiser)."
     )] = None,
     start: Annotated[float, typer.Option("--start", help="Start at T seconds.")] = 0.0,
     duration: Annotated[float | None, typer.Option("--duration", help="Only D seconds.")
@@ -67,6 +67,10 @@ def video(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Go on with an interrupted run of the same command.")] = False,
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
+    precision: Annotated[Literal["auto", "fp32", "bf16", "fp16"], typer.Option(
+        "--precision", help="Arithmetic of the networks: auto = the runtime policy's choice "
+                            "(bf16 where the hardware has it; fp32 stands in for a CPU "
+                            "without).")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     sign_cert: SignCertOpt = None,
     sign_key: SignKeyOpt = None,
@@ -80,7 +84,7 @@ def video(
     from impasto.video.temporal import check_weight
 
     chosen = method or ("network" if model is not None else "adain")
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {} if precision == "auto" else {"precision": precision}
     if model is not None:
         if chosen != "network":
             raise InvalidOption(f"--model and --method {chosen} do not go together")
