@@ -108,9 +108,10 @@ def main() -> None:
 def score_adain_variant(clip: Path, start: float, duration: float | None, work: Path,
                         width: int, lab_weight: float, output: float, out: Path,
                         method: str = "adain") -> Any:
-    """Render ``clip`` with AdaIN (or ``method``) and Starry Night into ``out`` at output blend ``output`` and
-    score it against what was stylised. The lab's own blend (``lab_weight``) needs the motion,
-    which runs only while the output blend is on, so a tiny output weight keeps it running."""
+    """Render ``clip`` with AdaIN (or ``method``) and Starry Night into ``out`` at output
+    blend ``output`` and score it against what was stylised. The lab's own blend
+    (``lab_weight``) needs the motion, which runs only while the output blend is on, so a tiny
+    output weight keeps it running."""
     from impasto.video.render import VideoJob, render_video
     from impasto.video.score import score_video
 
