@@ -44,10 +44,10 @@ LIKENESS_SCALE = 24.0
 #: bilinear warps soften its texture a little more each time (on the validation clip, at the
 #: same weight, bicubic kept the style distance 1-3 % closer: experiments/NOTES.md).
 CUBIC = True
-#: The default weight of each method, chosen on a validation clip (a pan of a validation photo,
-#: experiments/NOTES.md): the largest of 0.3, 0.5, 0.7 whose warping error was at most half of
-#: frame by frame with a style distance at most 10 % further. Sharp AdaIN / WCT textures lose
-#: more style to the blend than a network's.
+#: The default weight of each method, chosen on validation clips (experiments/NOTES.md): the
+#: largest of 0.3, 0.5, 0.7 whose warping error was at most half of frame by frame with a style
+#: distance at most 10 % further. AdaIN and WCT (with the contrast kept) passed at 0.7 too, but
+#: drew a moving arm with a doubled edge there, which neither measure sees: 0.5.
 DEFAULT_WEIGHTS = {"network": 0.5, "adain": 0.5, "wct": 0.5, "optimize": 0.3}
 #: The methods whose blend keeps the frame's local contrast (:func:`kept_contrast`): AdaIN's and
 #: WCT's sharp textures lost 7 % of their style distance to a plain blend at 0.3 and 13 % at
