@@ -364,6 +364,27 @@ def test_cli_video_and_score(clip: Path, tmp_path: Path, style_png: Path,
     assert scores["frames"] == 30 and scores["warping_error_short"] > 0
 
 
+def test_cli_video_precision_reaches_every_frame(clip: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``--precision fp32`` (a CPU without bf16) is what each frame's network runs in."""
+    from impasto.pipeline import Pipeline
+
+    chosen: list[str] = []
+    original = Pipeline.render
+
+    def spy(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        chosen.append(self.runtime(request.method, request.options).precision)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "render", spy)
+    code, _, err = run(capsys, "video", clip, "the-scream", "-o", tmp_path / "fp32.mp4",
+                       "--precision", "fp32", "--duration", "0.2", "--device", "cpu",
+                       "--no-provenance")
+    assert code == 0, err
+    assert chosen and set(chosen) == {"fp32"}
+
+
 def _bad(tmp_path: Path, kind: str) -> Path:
     path = tmp_path / f"{kind}.mp4"
     if kind == "text":
