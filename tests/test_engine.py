@@ -217,3 +217,42 @@ def test_carried_detail_brings_the_photos_fine_detail_to_the_finer_scales(vgg: V
     _, one = follows("content", 0.0, scales=1)
     _, one_carried = follows("content", 1.0, scales=1)
     assert torch.equal(one, one_carried)
+
+
+def test_carried_curvature_lets_each_finer_scale_take_a_full_first_step(vgg: VGG19) -> None:
+    """With L-BFGS's memory carried up the pyramid (its pairs enlarged as the picture is),
+    each finer scale's first step is a quasi-Newton one; afresh, it is a tiny gradient step.
+    The finished picture is further down the objective; one scale has nothing to carry."""
+
+    def run(carry: int, scales: int = 2) -> tuple[dict[int, list[float]], torch.Tensor]:
+        seen: dict[int, list[float]] = {}
+        cfg = TransferConfig(size=96, iterations=16, scales=scales, init="content",
+                             carry_detail=0.0, carry_curvature=carry)
+        out = run_transfer(vgg, _inputs(), cfg, seed=0, precision="fp32",
+                           callback=lambda e: seen.setdefault(e.scale, []).append(e.loss))
+        return seen, out
+
+    fresh, _ = run(0)
+    carried, _ = run(5)
+    assert fresh[1] == carried[1]  # the coarsest scale starts afresh either way
+    assert fresh[2][0] == pytest.approx(carried[2][0])  # and the finer from the same picture
+    assert fresh[2][1] > 0.99 * fresh[2][0]
+    assert carried[2][1] < 0.97 * carried[2][0]
+    assert carried[2][-1] < fresh[2][-1]
+    _, one = run(0, scales=1)
+    _, one_carried = run(5, scales=1)
+    assert torch.equal(one, one_carried)
+
+
+def test_lbfgs_memory_resized_keeps_its_curvature() -> None:
+    """Enlarging a memory's pairs to four times the pixels keeps each pair's curvature
+    (y.s) and multiplies the scale by four; a pair without positive curvature is dropped."""
+    grid = torch.linspace(0.0, 1.0, 8)
+    s = (torch.sin(3 * grid)[:, None] + grid[None, :]).repeat(3, 1, 1).flatten()  # smooth
+    memory = LbfgsMemory(pairs=2, numel=s.numel(), scale=3.0, steps=[s, s],
+                         changes=[0.5 * s, -s], inverse=[1 / float(0.5 * s @ s), 0.0])
+    big = memory.resized((8, 8), (16, 16))
+    assert big.numel == 3 * 16 * 16 and big.scale == pytest.approx(12.0)
+    assert len(big.steps) == len(big.changes) == len(big.inverse) == 1
+    assert float(big.changes[0] @ big.steps[0]) == pytest.approx(float(0.5 * s @ s), rel=0.1)
+    assert LbfgsMemory().resized((8, 8), (16, 16)).scale is None

@@ -133,6 +133,11 @@ class TransferConfig:
         metadata=_opt("Share of the photo's finer detail added to the picture each time it "
                       "moves up to a finer scale (0: none, 1: all of it)."),
     )
+    carry_curvature: int = field(
+        default=5,
+        metadata=_opt("Pairs of L-BFGS's memory carried up to each finer scale, so that "
+                      "its first step there is a full one (0: each scale starts afresh)."),
+    )
     coarse_style: int | None = field(
         default=None,
         metadata=_opt("Style image (1-based) for the coarse layers relu3_1 ... relu5_1."),
@@ -249,6 +254,9 @@ def validate(cfg: TransferConfig) -> None:
         raise InvalidOption(f"preview-every must be >= 0, not {cfg.preview_every!r}")
     finite("detail", cfg.detail)
     finite("carry_detail", cfg.carry_detail)
+    if not isinstance(cfg.carry_curvature, int) or not 0 <= cfg.carry_curvature <= 50:
+        raise InvalidOption("carry-curvature must be a whole number of pairs from 0 to 50, "
+                            f"not {cfg.carry_curvature!r}")
     if not isinstance(cfg.max_memory, str):
         raise InvalidOption(f"max-memory must be a size like 8GB or auto, not {cfg.max_memory!r}")
     parse_memory(cfg.max_memory)

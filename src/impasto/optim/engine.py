@@ -50,12 +50,14 @@ class LbfgsMemory:
         if self.scale is None or self.numel != x.numel():
             return
         state = opt.state[x]
+        # No more pairs than the optimiser's history holds (a memory budget may cap it).
+        keep = slice(max(0, len(self.steps) - int(opt.defaults["history_size"]) + 1), None)
         # As if one iteration had run whose step was zero: the next one adds no pair from
         # it (y.s = 0) and takes the quasi-Newton direction with a full step length.
         state.update(func_evals=0, n_iter=1, d=x.new_zeros(x.numel()), t=0.0,
-                     old_dirs=[t.to(x.device) for t in self.changes],
-                     old_stps=[t.to(x.device) for t in self.steps],
-                     ro=list(self.inverse), H_diag=self.scale,
+                     old_dirs=[t.to(x.device) for t in self.changes[keep]],
+                     old_stps=[t.to(x.device) for t in self.steps[keep]],
+                     ro=list(self.inverse[keep]), H_diag=self.scale,
                      prev_flat_grad=x.new_zeros(x.numel()), prev_loss=0.0)
 
     def keep(self, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
@@ -69,6 +71,36 @@ class LbfgsMemory:
         self.changes = list(state["old_dirs"][keep])
         self.steps = list(state["old_stps"][keep])
         self.inverse = [float(r) for r in state["ro"][keep]]
+
+    def resized(self, before: tuple[int, int], after: tuple[int, int]) -> LbfgsMemory:
+        """This memory for the same objective on a picture resized from ``before`` to
+        ``after`` (the pyramid's next scale): steps are enlarged as pictures are; as the
+        objective is a mean over positions, gradient changes shrink by the ratio of pixel
+        counts and the scale grows by it. Pairs the enlargement leaves without positive
+        curvature are dropped."""
+        out = LbfgsMemory(pairs=self.pairs)
+        if self.scale is None or not self.steps:
+            return out
+        import torch.nn.functional as F
+
+        ratio = (after[0] * after[1]) / (before[0] * before[1])
+
+        def enlarged(v: torch.Tensor) -> torch.Tensor:
+            picture = v.view(1, -1, *before)
+            return F.interpolate(picture, size=after, mode="bilinear",
+                                 align_corners=False).flatten()
+
+        for s, y in zip(self.steps, self.changes, strict=True):
+            s, y = enlarged(s), enlarged(y) / ratio
+            curvature = float(y @ s)
+            if curvature > 1e-10:
+                out.steps.append(s)
+                out.changes.append(y)
+                out.inverse.append(1.0 / curvature)
+        if out.steps:
+            out.numel = out.steps[0].numel()
+            out.scale = self.scale * ratio
+        return out
 
     def state(self) -> dict[str, np.ndarray]:
         """The memory as arrays (empty before a run), for :meth:`restore`."""

@@ -196,8 +196,15 @@ def run_transfer(
                          float(sum(n * h * w for n, (h, w) in zip(steps, sizes, strict=True))))
     options = EngineOptions(optimizer=cfg.optimizer, learning_rate=cfg.learning_rate)
 
+    # A video's frame brings the memory of the last frame; a still carries its own up the
+    # scales.
+    memory = inputs.lbfgs_memory
+    if memory is None and cfg.carry_curvature and not tiled:
+        memory = LbfgsMemory(pairs=cfg.carry_curvature)
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         before = (int(x.shape[-2]), int(x.shape[-1]))
+        if memory is not inputs.lbfgs_memory and before != (h, w):
+            memory = memory.resized(before, (h, w))
         x = resize(x, (h, w), wrap=cfg.wrap)
         if (cfg.carry_detail and content is not None and index > 1 and before != (h, w)
                 and not tiled):
@@ -254,7 +261,7 @@ def run_transfer(
                     options, lbfgs_history=min(options.lbfgs_history,
                                                history_size(h, w, room, precision)))
             x = optimise(objective, x, n_steps, options=scale_options, on_step=hook,
-                         cancel=cancel, memory=inputs.lbfgs_memory)
+                         cancel=cancel, memory=memory)
             del objective
         if memory_budget is not None and index < len(sizes):
             release_memory()  # before the next, larger scale (a video frame has one: ~0.2 s)
