@@ -175,6 +175,8 @@ def test_missing_style(tmp_path: Path, content_png: Path,
     (["--bit-depth", "12"], "bit-depth"),
     (["--preview-every", "5"], "--preview-dir"),
     (["--device", "tpu"], "device"),
+    (["--carry-curvature", "-1"], "carry-curvature"),
+    (["--carry-curvature", "99"], "carry-curvature"),
 ])
 def test_nonsense_options(tmp_path: Path, content_png: Path, style_png: Path,
                           capsys: pytest.CaptureFixture[str], args: list[str],

@@ -199,7 +199,7 @@ def run_transfer(
     # A video's frame brings the memory of the last frame; a still carries its own up the
     # scales.
     memory = inputs.lbfgs_memory
-    if memory is None and cfg.carry_curvature and not tiled:
+    if memory is None and cfg.carry_curvature and cfg.optimizer == "lbfgs" and not tiled:
         memory = LbfgsMemory(pairs=cfg.carry_curvature)
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         before = (int(x.shape[-2]), int(x.shape[-1]))
