@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--base", default=None,
                         help="ratios to the first schedule of this earlier run's JSON")
+    parser.add_argument("--start-strength", type=float, default=None,
+                        help="the AdaIN start's strength (its blend with the photo; default 1)")
     add_split_argument(parser)
     args = parser.parse_args()
 
@@ -94,6 +96,14 @@ def main() -> None:
     current: dict[str, Any] = {}
     transfer.scale_sides = lambda long_side, scales: list(current["sides"])
     transfer.schedule = lambda sides, total, start: list(current["steps"])
+    if args.start_strength is not None:  # the AdaIN start nearer the photo (lab only)
+        import functools
+
+        from impasto.config import ArbitraryOptions
+        from impasto.pipeline import engines
+
+        engines.ArbitraryOptions = functools.partial(ArbitraryOptions,
+                                                     strength=args.start_strength)
     for sched in schedules:  # warm-up: loads VGG-19 and the decoders
         current.update(sides=[64], steps=[1])
         pipeline.render(impasto.Request(chosen[0][0], chosen[0][1], options={
