@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from impasto.errors import Diverged
 from impasto.events import CancelToken
@@ -81,8 +82,6 @@ class LbfgsMemory:
         out = LbfgsMemory(pairs=self.pairs)
         if self.scale is None or not self.steps:
             return out
-        import torch.nn.functional as F
-
         ratio = (after[0] * after[1]) / (before[0] * before[1])
 
         def enlarged(v: torch.Tensor) -> torch.Tensor:

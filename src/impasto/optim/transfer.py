@@ -198,12 +198,12 @@ def run_transfer(
 
     # A video's frame brings the memory of the last frame; a still carries its own up the
     # scales.
-    memory = inputs.lbfgs_memory
-    if memory is None and cfg.carry_curvature and cfg.optimizer == "lbfgs" and not tiled:
-        memory = LbfgsMemory(pairs=cfg.carry_curvature)
+    carry = (inputs.lbfgs_memory is None and cfg.carry_curvature > 0
+             and cfg.optimizer == "lbfgs" and not tiled)
+    memory = LbfgsMemory(pairs=cfg.carry_curvature) if carry else inputs.lbfgs_memory
     for index, ((h, w), n_steps) in enumerate(zip(sizes, steps, strict=True), start=1):
         before = (int(x.shape[-2]), int(x.shape[-1]))
-        if memory is not inputs.lbfgs_memory and before != (h, w):
+        if carry and before != (h, w):
             memory = memory.resized(before, (h, w))
         x = resize(x, (h, w), wrap=cfg.wrap)
         if (cfg.carry_detail and content is not None and index > 1 and before != (h, w)
