@@ -2,17 +2,19 @@
 benchmark networks, then measure GPU speed, inside a wall-clock budget.
 
     python experiments/gpu_session.py --data DATA --out OUT [--budget SECONDS] [--device cuda]
-        [--only JOB ...] [--no-measure]
+        [--only JOB ...] [--builtin] [--no-measure]
 
 DATA holds ``photos/`` (the per-style networks' training photos), ``clean_content/`` and
 ``clean_styles/`` (the licence-clean pictures the shipped decoders and encoder train on),
 ``styles/`` (the per-style networks' style pictures), ``bench/`` (a content photo for the
-speed figures) and, for the ``*-finetune`` jobs, ``init/starry`` and ``init/wave`` (the model
-folders they start from). Each job is a subprocess with its own time limit (the trainers'
-``time_limit``, ``--max-minutes`` on the command line); the jobs share the one GPU. Each model
-folder is packed into OUT (``NAME.tgz``, with its checkpoint where that fits) as soon as its job
-ends, and the speed figures are written to ``OUT/measure.json`` as they come, so a run cut short
-still returns what finished. ``experiments/gpu_resume.py`` carries the returned runs on.
+speed figures), ``video/`` (the clip of the video figures), ``open/`` (the licence-clean photos
+of the built-in styles' networks, ``--builtin``) and, for the ``*-finetune`` jobs,
+``init/starry`` and ``init/wave`` (the model folders they start from). Each job is a subprocess
+with its own time limit (the trainers' ``time_limit``, ``--max-minutes`` on the command line);
+the jobs share the one GPU. Each model folder is packed (``NAME.tgz``, with its checkpoint where
+that fits) as soon as its job ends, and the packs so far are bundled into ``OUT/models.tar``;
+the speed figures are written to ``OUT/measure.json`` as they come, so a run cut short still
+returns what finished. ``experiments/gpu_resume.py`` carries the returned runs on.
 
 Dry run on a CPU (tiny budget, every code path): ``--device cpu --budget 90``.
 """
@@ -31,6 +33,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 STEPS = 10**7  # the time limits end the runs
+#: The built-in styles whose per-style networks ship in the package (``--builtin``): trained
+#: on DATA/open, the licence-clean photos (``scripts/training_set.py OUT --folders open_photos
+#: coco-clean``, each resized to a short side of 256 px so that the folder travels).
+BUILTIN = ("starry-night", "great-wave", "the-scream", "the-kiss", "wheat-field",
+           "grande-jatte", "tahitian-women", "turner-shipwreck", "red-blue-horse", "cossacks")
 
 
 def jobs(data: Path, work: Path, budget: float,
@@ -55,7 +62,19 @@ def jobs(data: Path, work: Path, budget: float,
         return style_job(style, seed=seed, learning_rate=3e-4, loss_form="distance",
                          style_weight=style_weight, init=str(data / "init" / style))
 
+    def builtin_job(name: str) -> dict[str, Any]:
+        """A shipped built-in style's network: `fast` width 16, batch 8, on the score's own
+        distances, the style picture at 512 px times the style's own scale."""
+        from impasto.styles.library import get_style
+
+        style = get_style(name)
+        return {"kind": "style", "style": str(style.path), "data": str(data / "open"),
+                "limit": train - 10, "optional": True, "builtin": True,
+                "config": {**common, "arch": "fast", "batch": 8, **distance,
+                           "style_size": round(512 * style.style_scale)}}
+
     return {
+        **{f"builtin-{name}": builtin_job(name) for name in BUILTIN},
         "starry": style_job("starry", optional=False),
         "wave": style_job("wave", optional=False),
         "adain10": {"kind": "decoder", "data": str(data / "clean_content"),
@@ -134,14 +153,18 @@ def run_job(name: str, spec: dict[str, Any], work: Path, device: str) -> None:
           f"({time.perf_counter() - started:.0f} s with set-up) {result.losses}", flush=True)
 
 
+#: The files the speed figures read, under DATA.
+MEASURE_INPUTS = ("bench/kodim23_parrots.jpg", "styles/starry_night.jpg",
+                  "video/big_buck_bunny_10s.mp4")
 #: What one returned file may hold (the device tool brings back files of up to 16 MiB).
 MAX_PACK = 15 * 2**20
 
 
-def pack(folder: Path, out: Path) -> Path:
-    """``folder`` as ``out/NAME.tgz``: the model, its config, the training log, the job's log,
+def pack(folder: Path, packs: Path) -> Path:
+    """``folder`` as ``packs/NAME.tgz``: the model, its config, the training log, the job's log,
     and the checkpoint too where it fits (so a later session can ``--resume`` the run)."""
-    path = out / f"{folder.name}.tgz"
+    packs.mkdir(parents=True, exist_ok=True)
+    path = packs / f"{folder.name}.tgz"
     files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
     checkpoint = [p for p in files if p.name.startswith("checkpoint.")]
     if sum(p.stat().st_size for p in files) > MAX_PACK:
@@ -149,6 +172,17 @@ def pack(folder: Path, out: Path) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for item in files:
             tar.add(item, arcname=f"{folder.name}/{item.relative_to(folder)}")
+    return path
+
+
+def bundle(packs: Path, out: Path) -> Path:
+    """Every pack so far in one ``out/models.tar`` (the device tool brings back at most 8
+    files), rewritten after each job so that a run cut short still returns what finished."""
+    path, partial = out / "models.tar", out / "models.tar.part"
+    with tarfile.open(partial, "w") as tar:
+        for item in sorted(packs.glob("*.tgz")):
+            tar.add(item, arcname=item.name)
+    partial.replace(path)
     return path
 
 
@@ -173,8 +207,11 @@ def preflight(plan: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
 
 
 def measure(data: Path, work: Path, out: Path, device: str, quick: bool) -> None:
-    """GPU speed: feed-forward frames per second, AdaIN latency, the optimiser's default preset;
-    ``out/measure.json`` is rewritten after each figure."""
+    """GPU speed: feed-forward frames per second, AdaIN with the shipped decoders, 1920 x 1080
+    video frames with temporal blending, the optimiser's default preset; ``out/measure.json``
+    is rewritten after each figure, and a part that fails records its error and the rest go on."""
+    import traceback
+
     import torch
     from PIL import Image
 
@@ -215,73 +252,166 @@ def measure(data: Path, work: Path, out: Path, device: str, quick: bool) -> None
         return times[len(times) // 2]
 
     repeats = 3 if quick else 30
-    sizes = {"512x512": (512, 512), "1920x1080": (1080, 1920)}
-    if quick:
-        sizes = {"128x128": (128, 128)}
     content = open_image(data / "bench" / "kodim23_parrots.jpg").convert("RGB")
-    style_file = data / "styles" / "starry_night.jpg"
-    style_img = open_image(style_file).convert("RGB")
+    style_img = open_image(data / "styles" / "starry_night.jpg").convert("RGB")
     style_img.thumbnail((512, 512), Image.Resampling.LANCZOS)
     style_t = to_tensor(style_img)
+    trained = [work / f"builtin-{name}" for name in BUILTIN] + [work / "starry"]
+    model_dir = next((m for m in trained if (m / "model.safetensors").is_file()), None)
 
-    # Feed-forward networks: the trained Starry Night network, and Johnson's (speed only).
-    nets = {}
-    if (work / "starry" / "model.safetensors").is_file():
-        nets["fast"] = load_model(work / "starry")
-    torch.manual_seed(0)
-    nets["johnson"] = load_model(save_model(work / "johnson-untrained",
-                                            architecture("johnson").build().eval(), "johnson",
-                                            {}, {"name": "untrained johnson"}))
-    fps: dict[str, Any] = {}
-    for label, (h, w) in sizes.items():
-        for arch, model in nets.items():
-            for precision in ("fp16", "bf16"):
-                backend = TorchBackend(model, device=dev, precision=precision,
-                                       channels_last=True)
-                x = torch.rand(1, 3, h, w, device=dev)
-                s = timed(lambda b=backend, t=x: b(t), repeats)
-                x_host = torch.rand(1, 3, h, w)
-                s_host = timed(lambda b=backend, t=x_host: b(t).cpu(), repeats)
-                fps[f"{label} {arch} {precision}"] = {
-                    "ms": round(s * 1000, 3), "fps": round(1 / s, 1),
-                    "fps_with_host_copies": round(1 / s_host, 1)}
-        record("feedforward", fps)
+    def part(name: str, fn: Any) -> None:
+        started = time.perf_counter()
+        try:
+            fn()
+        except Exception as exc:  # a failed part is recorded; the others still run
+            record(f"{name}_error", f"{type(exc).__name__}: {exc}")
+            traceback.print_exc()
+        print(f"part {name}: {time.perf_counter() - started:.1f} s", flush=True)
 
-    # AdaIN, the style picture encoded in every call, and with its statistics prepared.
-    adain: dict[str, Any] = {}
-    pairs = {"vgg19": ("vgg19", work / "adain10"),
-             "distilled": (work / "student", work / "distilled")}
-    for label, (encoder, decoder) in pairs.items():
-        if not (Path(decoder) / "model.safetensors").is_file():
-            continue
-        s = ArbitraryStylizer("adain", device=dev, precision="bf16", channels_last=True,
-                              decoders=[decoder], encoder=encoder)
-        stats = s.style_stats(style_t)
-        for side in ((128,) if quick else (512, 2048)):
-            x = to_tensor(content.resize((side, side), Image.Resampling.LANCZOS)).to(dev)
-            each = timed(lambda t=x, s=s: s.stylize_tensor(t, [s.style_stats(style_t)]),
-                         repeats)
-            prepared = timed(lambda t=x, s=s, st=stats: s.stylize_tensor(t, [st]), repeats)
-            adain[f"{label} {side}x{side}"] = {
-                "ms": round(each * 1000, 2), "fps": round(1 / each, 1),
-                "ms_style_prepared": round(prepared * 1000, 2),
-                "fps_style_prepared": round(1 / prepared, 1)}
-        record("adain", adain)
+    def feedforward() -> None:
+        """Trained `fast` (a built-in style's) and an untrained `johnson` (speed only)."""
+        nets = {}
+        if model_dir is not None:
+            nets["fast"] = load_model(model_dir)
+        torch.manual_seed(0)
+        nets["johnson"] = load_model(save_model(work / "johnson-untrained",
+                                                architecture("johnson").build().eval(),
+                                                "johnson", {}, {"name": "untrained johnson"}))
+        fps: dict[str, Any] = {"model": model_dir.name if model_dir else None}
+        sizes = {"128x128": (128, 128)} if quick else {"512x512": (512, 512),
+                                                       "1920x1080": (1080, 1920)}
+        for label, (h, w) in sizes.items():
+            for arch, model in nets.items():
+                for precision in ("fp16", "bf16"):
+                    backend = TorchBackend(model, device=dev, precision=precision,
+                                           channels_last=True)
+                    x = torch.rand(1, 3, h, w, device=dev)
+                    s = timed(lambda b=backend, t=x: b(t), repeats)
+                    x_host = torch.rand(1, 3, h, w)
+                    s_host = timed(lambda b=backend, t=x_host: b(t).cpu(), repeats)
+                    fps[f"{label} {arch} {precision}"] = {
+                        "ms": round(s * 1000, 3), "fps": round(1 / s, 1),
+                        "fps_with_host_copies": round(1 / s_host, 1)}
+            record("feedforward", fps)
 
-    # The optimiser's default preset (seconds and peak GPU memory).
-    stylizer = Stylizer(device=dev)
-    optim: dict[str, Any] = {}
-    for side in ((96,) if quick else (512, 1024)):
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        t = time.perf_counter()
-        stylizer.stylize(content, style_file, size=side, seed=0)
-        sync()
-        optim[str(side)] = {"seconds": round(time.perf_counter() - t, 2)}
-        if dev.type == "cuda":
-            optim[str(side)]["peak_gpu_mib"] = round(
-                torch.cuda.max_memory_allocated(dev) / 2**20)
-        record("optimiser_default_preset", optim)
+    def adain() -> None:
+        """The shipped pairs: VGG-19 + its decoder, the distilled encoder + its decoder; the
+        style encoded in every call, or its statistics prepared once; a batch of 8 pictures."""
+        figures: dict[str, Any] = {}
+        for label, encoder in (("vgg19", "vgg19"), ("distilled", "student-relu4_1")):
+            s = ArbitraryStylizer("adain", device=dev, precision="bf16", channels_last=True,
+                                  encoder=encoder)
+            stats = s.style_stats(style_t)
+            for side in ((128,) if quick else (512, 2048)):
+                x = to_tensor(content.resize((side, side), Image.Resampling.LANCZOS)).to(dev)
+                each = timed(lambda t=x, s=s: s.stylize_tensor(t, [s.style_stats(style_t)]),
+                             repeats)
+                prepared = timed(lambda t=x, s=s, st=stats: s.stylize_tensor(t, [st]), repeats)
+                row = {"ms": round(each * 1000, 2), "fps": round(1 / each, 1),
+                       "ms_style_prepared": round(prepared * 1000, 2),
+                       "fps_style_prepared": round(1 / prepared, 1)}
+                if side <= 512:
+                    batch = x.expand(8, -1, -1, -1).contiguous()
+                    stacked = timed(lambda t=batch, s=s, st=stats: s.stylize_tensor(t, [st]),
+                                    repeats)
+                    row["pictures_per_s_batch8_style_prepared"] = round(8 / stacked, 1)
+                figures[f"{label} {side}x{side}"] = row
+                record("adain", figures)
+
+    def video() -> None:
+        """Frames of the clip (decoded with OpenCV, scaled to 1920 x 1080, held in memory)
+        through the frame generator: flow, the method, the blend; no decoding or encoding."""
+        import cv2
+
+        from impasto.video.frames import stylize_frames
+
+        capture = cv2.VideoCapture(str(data / "video" / "big_buck_bunny_10s.mp4"))
+        count, size = (6, (192, 108)) if quick else (72, (1920, 1080))
+        frames = []
+        while len(frames) < count:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC)[:, :, ::-1].copy())
+        runs = {"network temporal": ("network", {"model": str(model_dir)}, None),
+                "network frame by frame": ("network", {"model": str(model_dir)}, 0.0),
+                "adain temporal": ("adain", {}, None),
+                "adain frame by frame": ("adain", {}, 0.0)}
+        figures: dict[str, Any] = {"frames": len(frames), "size": f"{size[0]}x{size[1]}",
+                                   "style": "starry-night",
+                                   "what": "flow + method + blend on decoded frames in "
+                                           "memory; decoding and encoding not included"}
+        for label, (method, options, temporal) in runs.items():
+            if method == "network" and model_dir is None:
+                continue
+            warm = 8 if not quick else 2
+            started = None
+            done = 0
+            style = () if method == "network" else "starry-night"  # a network paints its own
+            for i, out in enumerate(stylize_frames(frames, style, method=method,
+                                                    options=options, temporal=temporal,
+                                                    device=dev)):
+                assert out.shape == frames[0].shape
+                if i + 1 == warm:
+                    started = time.perf_counter()
+                elif i + 1 > warm:
+                    done += 1
+            seconds = time.perf_counter() - started
+            figures[label] = {"fps": round(done / seconds, 1), "frames_timed": done}
+            record("video_1080p", figures)
+
+    def optimiser() -> None:
+        """The default preset (seconds end to end and peak GPU memory)."""
+        stylizer = Stylizer(device=dev)
+        figures: dict[str, Any] = {}
+        for side in ((96,) if quick else (512, 512, 1024)):
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            t = time.perf_counter()
+            stylizer.stylize(content, "starry-night", size=side, seed=0)
+            sync()
+            key = str(side) if str(side) not in figures else f"{side} again"
+            figures[key] = {"seconds": round(time.perf_counter() - t, 2)}
+            if dev.type == "cuda":
+                figures[key]["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20)
+            record("optimiser_default_preset", figures)
+
+    part("feedforward", feedforward)
+    part("adain", adain)
+    part("video", video)
+    part("optimiser", optimiser)
+
+
+def prepare(shared: Path, data: Path) -> None:
+    """DATA for ``--builtin`` and the speed figures, from ``../shared/data`` (SHARED): ``open/``
+    (the licence-clean photos with their manifest, each resized to a short side of 256 px so
+    that the folder travels: about 21 MB), and the speed figures' inputs (MEASURE_INPUTS)."""
+    import shutil
+    import tempfile
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, str(HERE.parent / "scripts" / "training_set.py"), tmp,
+                        "--source", str(shared / "train"), "--folders", "open_photos",
+                        "coco-clean"], check=True)
+        folder = data / "open"
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in sorted((Path(tmp) / "content").iterdir()):
+            if item.suffix == ".json":
+                shutil.copy(item, folder / item.name)
+                continue
+            with Image.open(item) as im:
+                im = im.convert("RGB")
+                scale = 256 / min(im.size)
+                if scale < 1:
+                    im = im.resize((round(im.width * scale), round(im.height * scale)),
+                                   Image.Resampling.LANCZOS)
+                im.save(folder / f"{item.stem}.jpg", quality=92)
+    for name in MEASURE_INPUTS:  # bench/ is a photo of SHARED/content; the rest as named
+        source = name.replace("bench/", "content/", 1)
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared / source, data / name)
 
 
 def main() -> int:
@@ -294,10 +424,18 @@ def main() -> int:
     ap.add_argument("--job", help=argparse.SUPPRESS)
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--only", nargs="*", help="Run only these jobs (and measure).")
+    ap.add_argument("--builtin", action="store_true",
+                    help="Run the built-in styles' networks (BUILTIN), with --only's jobs.")
     ap.add_argument("--no-measure", action="store_true",
                     help="Train only: no speed figures, their time goes to training.")
+    ap.add_argument("--prepare", type=Path, metavar="SHARED",
+                    help="Write DATA for --builtin and the speed figures from SHARED "
+                         "(../shared/data), then stop.")
     args = ap.parse_args()
     data, out, work = args.data.resolve(), args.out.resolve(), args.work.resolve()
+    if args.prepare:
+        prepare(args.prepare.resolve(), data)
+        return 0
     plan = jobs(data, work, args.budget, measure=not args.no_measure)
     if args.job:
         spec = json.loads(os.environ["IMPASTO_JOB"])
@@ -310,9 +448,13 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
-    names = [n for n in plan if (n in args.only if args.only else not plan[n].get("optional"))]
+    chosen = set(args.only or ()) | ({n for n in plan if plan[n].get("builtin")}
+                                     if args.builtin else set())
+    names = [n for n in plan if (n in chosen if chosen else not plan[n].get("optional"))]
     unknown = sorted(set(args.only or ()) - set(plan))
     problems = preflight(plan, names) + [f"unknown job: {n}" for n in unknown]
+    if not args.no_measure:
+        problems += [f"measure: {p} not found" for p in MEASURE_INPUTS if not (data / p).is_file()]
     if problems:
         print("not started:\n  " + "\n  ".join(problems), flush=True)
         return 2
@@ -347,7 +489,8 @@ def main() -> int:
             if proc.returncode == 0 and (work / name / "model.safetensors").is_file():
                 finished.add(name)
                 (work / name / "job.log").write_text((work / f"{name}.log").read_text())
-                packed = pack(work / name, out)
+                packed = pack(work / name, work / "packs")
+                bundle(work / "packs", out)
                 print(f"[{time.perf_counter() - start:5.0f} s] {name} finished: "
                       f"{tail[-1] if tail else ''} -> {packed.name}", flush=True)
             else:
