@@ -3,12 +3,14 @@ quality.
 
 The unit: one **VGG step** is one forward and backward pass of plain fp32 VGG-19 up to relu5_1
 at 512 x 341 (the default picture's size), to the pixels, timed in the same run as the
-presets (median of ``--unit-repeats`` after a warm-up), before the first picture and again
-after every picture. A picture's cost is the seconds it takes to render (the pipeline's
-``render`` timing: the optimisation, and the AdaIN picture for a progressive start; reading
-files and loading VGG-19 and the decoders are not counted: every preset first runs once on a
-small picture) divided by the mean of the units timed just before and just after it, so the
-figure means the same on a fast and a slow CPU, and on a machine whose speed drifts.
+presets (median of ``--unit-repeats`` after a warm-up), before the first picture, after every
+picture, and inside each picture between two of its steps every ``--unit-every`` seconds. A
+picture's cost is the seconds it takes to render (the pipeline's ``render`` timing, less the
+units timed inside it: the optimisation, and the AdaIN picture for a progressive start;
+reading files and loading VGG-19 and the decoders are not counted: every preset first runs
+once on a small picture), each stretch between two units divided by the mean of those two, so
+the figure means the same on a fast and a slow CPU, and on a machine whose speed drifts within
+a picture.
 ``--precision fp32`` stands in for a CPU without bf16 on one that has it; ``auto`` is what the
 runtime policy picks.
 
@@ -31,8 +33,10 @@ Run from the repository root (with the venv active)::
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,12 @@ UNIT_SIZE = (341, 512)
 
 def vgg_step_seconds(repeats: int) -> float:
     """Median seconds of one fp32 forward + backward pass of VGG-19 to relu5_1 at 512 x 341."""
+    return median_seconds(_unit_step(), repeats)
+
+
+@functools.lru_cache(maxsize=1)
+def _unit_step() -> Any:
+    """The unit's pass, VGG-19 built once (it is timed between a picture's steps too)."""
     from impasto.features.vgg import VGG19
 
     vgg = VGG19(["relu5_1"])
@@ -64,7 +74,52 @@ def vgg_step_seconds(repeats: int) -> float:
         image = x.clone().requires_grad_(True)
         vgg(image)["relu5_1"].square().mean().backward()
 
-    return median_seconds(step, repeats)
+    return step
+
+
+class SegmentClock:
+    """Times the unit inside a render too, every ``every`` seconds between two of its steps,
+    so that each stretch of the render is divided by the units timed at its two ends rather
+    than by units timed minutes apart: this machine's speed changes within one picture.
+    The units' own time is taken off the render's."""
+
+    def __init__(self, every: float, repeats: int) -> None:
+        self.every, self.repeats = every, repeats
+        self.marks: list[tuple[float, float, float]] = []  # (started, ended, unit seconds)
+        self.called = 0.0
+
+    def start(self) -> None:
+        self.marks.clear()
+        self.called = time.perf_counter()
+
+    def __call__(self, event: Any) -> None:
+        last = self.marks[-1][1] if self.marks else self.called
+        if event.stage == "step" and time.perf_counter() - last >= self.every:
+            started = time.perf_counter()
+            step = _unit_step()  # warm already: timed as it is, next to the render's steps
+            units = []
+            for _ in range(self.repeats):
+                begun = time.perf_counter()
+                step()
+                units.append(time.perf_counter() - begun)
+            self.marks.append((started, time.perf_counter(), statistics.median(units)))
+
+    def cost(self, render_seconds: float, before: float, after: float
+             ) -> tuple[float, list[float], list[float]]:
+        """(VGG steps, the stretches' seconds, the units at their ends) of a render that took
+        ``render_seconds`` with the units inside it, between units ``before`` and ``after``."""
+        inside = sum(end - start for start, end, _ in self.marks)
+        render = render_seconds - inside
+        stretches = []
+        previous = self.called
+        for start, end, _ in self.marks:
+            stretches.append(max(0.0, start - previous))
+            previous = end
+        stretches.append(max(0.0, render - sum(stretches)))  # the last, and the start-up
+        units = [before, *(u for _, _, u in self.marks), after]
+        steps = sum(seconds / ((units[i] + units[i + 1]) / 2)
+                    for i, seconds in enumerate(stretches))
+        return steps, stretches, units
 
 
 #: The ``layout`` values a preset may set (see the module's docstring).
@@ -162,6 +217,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--unit-repeats", type=int, default=5)
+    parser.add_argument("--unit-inside", type=int, default=1,
+                        help="passes of the unit timed each time inside a render (median)")
+    parser.add_argument("--unit-every", type=float, default=2.0,
+                        help="seconds between units timed inside a render (0: none, each "
+                             "render divided by the units just before and after it)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
     parser.add_argument("--out", default=None, help="folder for the pictures (optional)")
     parser.add_argument("--json", default=None)
@@ -194,26 +254,33 @@ def main() -> None:
     # The unit is timed again between renders, and each render is divided by the units timed
     # just before and just after it: this machine's speed drifts by a fifth within a run.
     units = [vgg_step_seconds(args.unit_repeats)]
+    clock = SegmentClock(args.unit_every, args.unit_inside)
     rows: list[dict[str, Any]] = []
     for content, style in chosen:
         for name, options in presets:
             opts = {"size": args.size, "seed": args.seed, "precision": args.precision,
                     **without_layout(options)}
             use_layout(options)
-            result = pipeline.render(impasto.Request(content, style, options=opts))
+            clock.start()
+            result = pipeline.render(impasto.Request(content, style, options=opts),
+                                     callback=clock if args.unit_every > 0 else None)
             scores = impasto.score(content, style, result.image)
             units.append(vgg_step_seconds(args.unit_repeats))
             unit_here = statistics.mean(units[-2:])
+            cost, stretches, inside = clock.cost(result.timings["render"], *units[-2:])
             rows.append({"pair": pair_name(content, style), "preset": name,
-                         "options": options, "render_seconds": result.timings["render"],
-                         "unit_seconds": unit_here,
-                         "vgg_steps": result.timings["render"] / unit_here,
+                         "options": options,
+                         "render_seconds": result.timings["render"] - sum(
+                             end - start for start, end, _ in clock.marks),
+                         "unit_seconds": unit_here, "vgg_steps": cost,
+                         "stretch_seconds": stretches, "stretch_units": inside,
                          "precision": result.precision,
                          "channels_last": result.runtime.channels_last,
                          **scores.to_dict()})
             if out is not None:
                 result.save(out / f"{pair_name(content, style)}_{name}.png")
-            print(f"{pair_name(content, style)} {name}: {result.timings['render']:.1f} s, "
+            print(f"{pair_name(content, style)} {name}: {rows[-1]['render_seconds']:.1f} s, "
+                  f"{cost:.1f} VGG steps ({len(stretches)} stretches), "
                   f"style {scores.style_distance:.3f}, content {scores.content_distance:.3f}",
                   flush=True)
     unit = statistics.median(units)

@@ -50,6 +50,8 @@ def parse_schedule(text: str) -> dict[str, Any]:
             out["steps"] = [int(v) for v in value.split("/")]
         elif key == "checks":
             out["checks"] = [int(v) for v in value.split("/")]
+        elif key == "style_factors":  # lab only: each scale's style weight times this
+            out["style_factors"] = [float(v) for v in value.split("/")]
         else:
             try:
                 out["options"][key] = float(value) if "." in value else int(value)
@@ -96,6 +98,16 @@ def main() -> None:
     current: dict[str, Any] = {}
     transfer.scale_sides = lambda long_side, scales: list(current["sides"])
     transfer.schedule = lambda sides, total, start: list(current["steps"])
+    scale_objective = transfer.scale_objective
+
+    def weighted_objective(*args: Any, style_weight: float, **kwargs: Any) -> Any:
+        """The scale's objective with its style weight times the schedule's factor."""
+        factors = current.get("style_factors") or []
+        index = current["scale"] = current.get("scale", -1) + 1
+        factor = factors[index] if index < len(factors) else 1.0
+        return scale_objective(*args, style_weight=style_weight * factor, **kwargs)
+
+    transfer.scale_objective = weighted_objective
     if args.start_strength is not None:  # the AdaIN start nearer the photo (lab only)
         import functools
 
@@ -112,7 +124,8 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for content, style in chosen:
         for sched in schedules:
-            current.update(sides=sched["sides"], steps=sched["steps"])
+            current.update(sides=sched["sides"], steps=sched["steps"], scale=-1,
+                           style_factors=sched.get("style_factors"))
             n_final = sched["steps"][-1]
             final_index = len(sched["steps"])
             snaps: dict[int, tuple[float, Any]] = {}
@@ -163,6 +176,7 @@ def main() -> None:
             summary.append({
                 "schedule": sched["name"], "final_steps": k, "sides": sched["sides"],
                 "steps": [*sched["steps"][:-1], k], "options": sched["options"],
+                "style_factors": sched.get("style_factors"),
                 "vgg_steps": statistics.mean(r["vgg_steps"] for r in mine),
                 "evaluations_512": evaluations(sched["sides"], [*sched["steps"][:-1], k]),
                 "style_vs_first": statistics.mean(
