@@ -251,8 +251,8 @@ def main() -> None:
         pipeline.render(impasto.Request(chosen[0][0], chosen[0][1], options={
             **without_layout(options), "size": 64, "iterations": 1,
             "precision": args.precision}))
-    # The unit is timed again between renders, and each render is divided by the units timed
-    # just before and just after it: this machine's speed drifts by a fifth within a run.
+    # The unit is timed again between renders and inside them (SegmentClock): this machine's
+    # speed changes by up to 2x within a run, in spells of seconds.
     units = [vgg_step_seconds(args.unit_repeats)]
     clock = SegmentClock(args.unit_every, args.unit_inside)
     rows: list[dict[str, Any]] = []
@@ -270,8 +270,7 @@ def main() -> None:
             cost, stretches, inside = clock.cost(result.timings["render"], *units[-2:])
             rows.append({"pair": pair_name(content, style), "preset": name,
                          "options": options,
-                         "render_seconds": result.timings["render"] - sum(
-                             end - start for start, end, _ in clock.marks),
+                         "render_seconds": sum(stretches),
                          "unit_seconds": unit_here, "vgg_steps": cost,
                          "stretch_seconds": stretches, "stretch_units": inside,
                          "precision": result.precision,
