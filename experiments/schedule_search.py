@@ -5,7 +5,8 @@ the long side and the steps of each scale, and (``checks``) the final-scale step
 which the picture is also scored. A run truncated after k final-scale steps is exactly the run
 whose schedule ends with k steps (L-BFGS does not look ahead), so one run gives the cost and
 quality of every ``checks`` variant. Any other ``option=value`` is a ``TransferConfig`` option
-(``init=adain``, ``strength=0.45``). ``--base`` takes the ratios' reference (the first
+(``init=adain``, ``strength=0.45``), except ``style_factors=A/B/C``, each scale's style weight
+times its factor (lab only). ``--base`` takes the ratios' reference (the first
 schedule) from an earlier run of the same pairs and seed instead of running it again.
 
 Cost is in VGG steps (benchmarks/vgg_steps.py): render seconds up to that step, over one fp32
