@@ -153,9 +153,10 @@ def run_job(name: str, spec: dict[str, Any], work: Path, device: str) -> None:
           f"({time.perf_counter() - started:.0f} s with set-up) {result.losses}", flush=True)
 
 
-#: The files the speed figures read, under DATA.
-MEASURE_INPUTS = ("bench/kodim23_parrots.jpg", "styles/starry_night.jpg",
-                  "video/big_buck_bunny_10s.mp4")
+#: The files the speed figures read, under DATA, and where ``--prepare`` takes them from.
+MEASURE_INPUTS = {"bench/kodim23_parrots.jpg": "content/kodim23_parrots.jpg",
+                  "styles/starry_night.jpg": "styles/starry_night.jpg",
+                  "video/big_buck_bunny_10s.mp4": "video/big_buck_bunny_10s.mp4"}
 #: What one returned file may hold (the device tool brings back files of up to 16 MiB).
 MAX_PACK = 15 * 2**20
 
@@ -389,7 +390,7 @@ def prepare(shared: Path, data: Path) -> None:
     import shutil
     import tempfile
 
-    from PIL import Image
+    from impasto.training.data import load_rgb
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, str(HERE.parent / "scripts" / "training_set.py"), tmp,
@@ -400,16 +401,9 @@ def prepare(shared: Path, data: Path) -> None:
         for item in sorted((Path(tmp) / "content").iterdir()):
             if item.suffix == ".json":
                 shutil.copy(item, folder / item.name)
-                continue
-            with Image.open(item) as im:
-                im = im.convert("RGB")
-                scale = 256 / min(im.size)
-                if scale < 1:
-                    im = im.resize((round(im.width * scale), round(im.height * scale)),
-                                   Image.Resampling.LANCZOS)
-                im.save(folder / f"{item.stem}.jpg", quality=92)
-    for name in MEASURE_INPUTS:  # bench/ is a photo of SHARED/content; the rest as named
-        source = name.replace("bench/", "content/", 1)
+            else:  # the trainer's own resize, done once here
+                load_rgb(item, 256).save(folder / f"{item.stem}.jpg", quality=92)
+    for name, source in MEASURE_INPUTS.items():
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(shared / source, data / name)
 
@@ -434,7 +428,12 @@ def main() -> int:
     args = ap.parse_args()
     data, out, work = args.data.resolve(), args.out.resolve(), args.work.resolve()
     if args.prepare:
-        prepare(args.prepare.resolve(), data)
+        shared = args.prepare.resolve()
+        missing = [p for p in ("train", *MEASURE_INPUTS.values()) if not (shared / p).exists()]
+        if missing:
+            print(f"not prepared: {shared} has no {', '.join(missing)}", flush=True)
+            return 2
+        prepare(shared, data)
         return 0
     plan = jobs(data, work, args.budget, measure=not args.no_measure)
     if args.job:

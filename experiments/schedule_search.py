@@ -60,6 +60,8 @@ def parse_schedule(text: str) -> dict[str, Any]:
                 out["options"][key] = value
     if len(out["sides"]) != len(out["steps"]):
         sys.exit(f"error: {text!r}: sides and steps differ in length")
+    if len(out.get("style_factors", out["sides"])) != len(out["sides"]):
+        sys.exit(f"error: {text!r}: style_factors and sides differ in length")
     out["checks"] = sorted({*out["checks"], out["steps"][-1]})
     return out
 
