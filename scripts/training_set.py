@@ -14,9 +14,10 @@ name, SHA-256, licence, attribution and origin folder, and a summary of counts b
   of every shipped model (175 pictures; the trainers hold out the last 4 by name);
 - ``OUT/styles``: the 144 paintings, the ``--styles`` folder of the shipped AdaIN decoders.
 
-No research-only or NonCommercial / NoDerivs picture is taken. ``--check`` compares the
-manifests with the lists the shipped models' ``config.json`` records
-(``training.training_files``, ``training.style_files``) and exits 1 on any difference.
+No research-only or NonCommercial / NoDerivs picture is taken. ``--check`` rebuilds
+the set of each shipped model (the folders its ``training.training_set`` names; the default
+set where it names none) and compares it with the lists its ``config.json`` records
+(``training.training_files``, ``training.style_files``), exiting 1 on any difference.
 
 ``--folders NAME ...`` builds ``OUT/content`` from the named licence-clean folders instead:
 
@@ -386,19 +387,30 @@ def build(source: Path, out: Path | None, *, link: bool = False,
 def record_lists(manifests: dict[str, list[dict]]) -> dict[str, list[dict[str, str]]]:
     """What a model's ``config.json`` records of the set: ``training_files`` (the ``--data``
     folder) and ``style_files`` (the ``--styles`` folder), names and SHA-256 only."""
-    return {key: [{"name": e["name"], "sha256": e["sha256"]} for e in manifests[folder]]
+    return {key: [{"name": e["name"], "sha256": e["sha256"]} for e in manifests.get(folder, [])]
             for key, folder in (("training_files", "content"), ("style_files", "styles"))}
 
 
-def check_shipped(manifests: dict[str, list[dict]], pretrained: Path = PRETRAINED
-                  ) -> list[str]:
-    """Differences between the rebuilt set and each shipped model's recorded lists (none:
-    the set is the one the models record)."""
-    lists = record_lists(manifests)
+def trained_folders(training: dict) -> tuple[str, ...]:
+    """The folders a shipped model's training set came from (``training.training_set.folders``;
+    the default set's where the record names none)."""
+    return tuple(sorted((training.get("training_set") or {}).get("folders")
+                        or DEFAULT_FOLDERS))
+
+
+def check_shipped(source: Path, pretrained: Path = PRETRAINED) -> list[str]:
+    """Differences between the sets rebuilt from ``source`` and each shipped model's recorded
+    lists (none: every model records the set it was trained on, rebuilt from the folders its
+    record names)."""
+    built: dict[tuple[str, ...], dict[str, list[dict[str, str]]]] = {}
     problems = []
     for config_path in sorted(pretrained.glob("*/config.json")):
         training = json.loads(config_path.read_text()).get("training", {})
         name = config_path.parent.name
+        folders = trained_folders(training)
+        if folders not in built:
+            built[folders] = record_lists(build(source, None, folders=list(folders)))
+        lists = built[folders]
         for key, wanted in lists.items():
             if key == "style_files" and not training.get("style_pictures"):
                 continue
@@ -552,7 +564,6 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.source / "SOURCES.md").is_file():
         parser.error(f"{args.source} holds no SOURCES.md (the shared training data)")
     status = 0
-    manifests = None
     if args.out is not None or args.folders is not None:
         manifests = build(args.source, args.out, link=args.link, folders=folders,
                           style_folders=styles)
@@ -564,9 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, reason in open_photos(args.source)[1]:
                 print(f"left out {name}: {reason}", file=sys.stderr)
     if args.check:
-        if manifests is None or args.folders is not None:
-            manifests = build(args.source, None)
-        problems = check_shipped(manifests)
+        problems = check_shipped(args.source)
         for line in problems:
             print(line, file=sys.stderr)
         print("the shipped models' lists match" if not problems else

@@ -74,8 +74,28 @@ def test_named_paintings_go_to_content_and_styles(train: Path) -> None:
 
 def test_the_default_set_is_still_the_shipped_models_one(train: Path) -> None:
     manifests = ts.build(train, None)
-    assert ts.check_shipped(manifests) == []
+    assert ts.check_shipped(train) == []
     assert ts.build(train, None, folders=["paintings", "coco-clean"]) == manifests
+
+
+def test_a_model_that_records_another_set_is_checked_against_that_set(
+        train: Path, tmp_path: Path) -> None:
+    """The check rebuilds the set a model's record names: a record of the photos-only set
+    passes against it, and the same record said to be of the default set does not."""
+    lists = ts.record_lists(ts.build(train, None, folders=["open_photos", "coco-clean"]))
+    files = lists["training_files"]
+    training = {"training_files": files, "pictures": len(files) - 2,
+                "held_out": [e["name"] for e in files[-2:]],
+                "training_set": {"folders": ["open_photos", "coco-clean"]}}
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps({"training": training}))
+    assert ts.check_shipped(train, tmp_path) == []
+    del training["training_set"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps({"training": training}))
+    assert ts.check_shipped(train, tmp_path) == [
+        "m: training.training_files differs from the rebuilt set",
+        f"m: trained on {len(files)} pictures, the set has 175",
+        "m: its held-out pictures are not the set's last ones"]
 
 
 @pytest.mark.parametrize("name", ["photos", "train/photos/", "bsds500", "imagenet", "coco",

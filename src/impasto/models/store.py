@@ -49,14 +49,20 @@ class StyleModel:
 
 
 def save_model(folder: str | os.PathLike[str], net: nn.Module, arch: str,
-               params: dict[str, Any], info: dict[str, Any]) -> Path:
+               params: dict[str, Any], info: dict[str, Any],
+               dtype: torch.dtype = torch.float32) -> Path:
     """Write ``net`` (of registered ``arch`` built with ``params``) to ``folder``; atomic per
-    file. ``info`` (name, style, training, licence ...) goes into config.json."""
+    file. ``info`` (name, style, training, licence ...) goes into config.json. ``dtype``
+    ``torch.float16`` halves the file (a shipped model); loading casts to the network's own
+    float type."""
+    if dtype not in (torch.float32, torch.float16):
+        raise InvalidOption(f"weights are saved as float32 or float16, not {dtype}")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / WEIGHTS_NAME
     tmp = weights.with_name(weights.name + ".part")
-    state = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    state = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
+             for k, v in net.state_dict().items()}
     save_file(state, str(tmp), metadata={"format": FORMAT, "arch": arch})
     os.replace(tmp, weights)
     config = {"format": FORMAT, "arch": arch, "params": architecture(arch).complete(params),
