@@ -19,7 +19,12 @@ choosing networks and recipes; none of either in the training set), the network'
 the optimisation engine's default preset at ``--size``; ``impasto score`` style and content
 distances of both, and a contact sheet (content | optimisation | network):
 ``docs/images/network_contact_sheet.jpg`` for the benchmark split,
-``OUT/quality/contact_sheet_validation.jpg`` for the validation split.
+``OUT/quality/contact_sheet_validation.jpg`` for the validation split (``--sheet`` elsewhere).
+A model of a built-in style is compared with the optimiser given that style by name (its own
+style scale applies) and scored against the built-in picture.
+
+``--mode sheet``: the built-in styles' shipped networks on the first ``--photos`` benchmark
+photos (``docs/images/builtin_networks.jpg``, each picture ``--size`` px on its long side).
 
     python benchmarks/network.py --mode fps --json bench-out/network_fps.json
     python benchmarks/network.py --mode quality --model bench-out/models/starry \\
@@ -118,18 +123,29 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
             "results": results}
 
 
+def style_picture(record: dict[str, Any], root: Path) -> Path:
+    """A model's style picture: the built-in style's whose SHA-256 its config records, else
+    the picture of that file name under ``DATA/styles``."""
+    from impasto.styles import builtin_styles
+
+    builtin = next((s for s in builtin_styles() if s.sha256 == record.get("sha256")), None)
+    return builtin.path if builtin is not None else root / "styles" / record["file"]
+
+
 def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     from PIL import Image
 
     import impasto
     from impasto.api import NetworkStylizer
     from impasto.image.sheet import contact_sheet
+    from impasto.styles import builtin_styles
 
     root = data_dir(args.data)
     stylizer = impasto.Stylizer("cpu")
     out = Path(args.out) / "quality"
     out.mkdir(parents=True, exist_ok=True)
     rows, records, cells, labels = [], [], [], []
+    styles: dict[str, Path] = {}
     if args.split == "benchmark":
         photos = list(PHOTOS[:args.photos])
     else:
@@ -140,19 +156,22 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
 
     def optimised(stem: str, style: Path, strength: float | None = None) -> Path:
         """The optimiser's picture of ``stem`` in ``style`` (default preset, or ``strength``),
-        made once and kept in OUT."""
+        made once and kept in OUT. A built-in style's picture is given by its name, so its own
+        style scale applies, as it does for ``impasto stylize PHOTO NAME``."""
         tag = "" if strength is None else f"_s{strength}"
         path = out / f"{stem}__{style.stem}__optimisation{tag}.png"
         if not path.exists():
             extra = {} if strength is None else {"strength": strength}
-            stylizer.stylize(root / "content" / f"{stem}.jpg", style, size=args.size, seed=0,
-                             **extra).save(path)
+            builtin = next((s for s in builtin_styles() if s.path == style), None)
+            stylizer.stylize(root / "content" / f"{stem}.jpg",
+                             style if builtin is None else builtin.name, size=args.size,
+                             seed=0, **extra).save(path)
         return path
 
     for model_dir in args.model:
         runner = NetworkStylizer(model_dir)
         style_file = runner.model.config["style"]["file"]
-        style = root / "styles" / style_file
+        style = styles[style_file] = style_picture(runner.model.config["style"], root)
         for stem in photos:
             content = root / "content" / f"{stem}.jpg"
             net = runner(content, size=args.size)
@@ -191,7 +210,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     # compare the networks with at a matched content distance.
     line: dict[str, dict[str, dict[str, float]]] = {}
     for style_file in sorted({r["style"] for r in records}):
-        style = root / "styles" / style_file
+        style = styles[style_file]
         for strength in args.opt_strength:
             scores = []
             for stem in photos:
@@ -203,8 +222,9 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
             print(f"optimisation, {Path(style_file).stem}, strength {strength}: mean style "
                   f"distance {point['style']:.3f}, content distance {point['content']:.3f}")
     sheet = contact_sheet(cells, labels, columns=3, cell_height=240)
-    dest = (REPO_ROOT / "docs" / "images" / "network_contact_sheet.jpg"
-            if args.split == "benchmark" else out / "contact_sheet_validation.jpg")
+    dest = Path(args.sheet) if args.sheet else (
+        REPO_ROOT / "docs" / "images" / "network_contact_sheet.jpg"
+        if args.split == "benchmark" else out / "contact_sheet_validation.jpg")
     sheet.convert("RGB").save(dest, quality=88)
     print(f"contact sheet: {dest}")
     return {"split": args.split, "photos": photos, "size": args.size, "records": records,
@@ -212,9 +232,33 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
             "optimiser_at_other_strengths": line}
 
 
+def sheet_mode(args: argparse.Namespace) -> dict[str, Any]:
+    """Every built-in style's shipped network on the first ``--photos`` benchmark photos:
+    one row per photo (the photo, then each network), at ``--size`` px on the long side."""
+    from PIL import Image
+
+    from impasto.api import style_sheet
+    from impasto.styles import builtin_styles
+
+    root = data_dir(args.data)
+    columns = 1 + sum(1 for s in builtin_styles() if s.network)  # the photo, then each one
+    rows = [style_sheet(root / "content" / f"{stem}.jpg", size=args.size, method="network",
+                        columns=columns) for stem in PHOTOS[:args.photos]]
+    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)),
+                      "white")
+    top = 0
+    for row in rows:
+        sheet.paste(row.convert("RGB"), (0, top))
+        top += row.height
+    dest = Path(args.sheet or REPO_ROOT / "docs" / "images" / "builtin_networks.jpg")
+    sheet.save(dest, quality=88)
+    print(f"contact sheet: {dest}")
+    return {"photos": list(PHOTOS[:args.photos]), "size": args.size, "sheet": str(dest)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=("fps", "quality"), default="fps")
+    parser.add_argument("--mode", choices=("fps", "quality", "sheet"), default="fps")
     parser.add_argument("--model", action="append", default=[], help="trained model folder")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
@@ -223,6 +267,10 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=5)
     add_split_argument(parser)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--sheet", default=None,
+                        help="where the contact sheet goes (default: quality: "
+                             "docs/images/network_contact_sheet.jpg for the benchmark split; "
+                             "sheet: docs/images/builtin_networks.jpg)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(REPO_ROOT / "bench-out" / "network"))
     parser.add_argument("--json", default=None)
@@ -236,7 +284,7 @@ def main() -> int:
         parser.error("--opt-strength values must be in [0, 1]")
     if args.mode == "quality" and not args.model:
         parser.error("--mode quality needs --model DIR (trained with impasto train)")
-    report = fps_mode(args) if args.mode == "fps" else quality_mode(args)
+    report = {"fps": fps_mode, "quality": quality_mode, "sheet": sheet_mode}[args.mode](args)
     write_json(args.json, {**run_header(Path(__file__).stem), "mode": args.mode,
                            "date": time.strftime("%Y-%m-%d"), **report})
     return 0

@@ -40,10 +40,12 @@ BUILTIN = ("starry-night", "great-wave", "the-scream", "the-kiss", "wheat-field"
            "grande-jatte", "tahitian-women", "turner-shipwreck", "red-blue-horse", "cossacks")
 
 
-def jobs(data: Path, work: Path, budget: float,
-         measure: bool = True) -> dict[str, dict[str, Any]]:
+def jobs(data: Path, work: Path, budget: float, measure: bool = True,
+         tune_weights: tuple[float, ...] = ()) -> dict[str, dict[str, Any]]:
     """The training jobs: name -> what to train, on what, for how long (seconds of training);
-    without ``measure`` the training takes the speed figures' share of the budget too."""
+    without ``measure`` the training takes the speed figures' share of the budget too.
+    ``tune_weights`` adds ``tune<W>-<style>``: each built-in style's shipped network continued
+    at style weight W (the ``tune`` jobs)."""
     measuring = min(100.0, 0.22 * budget) if measure else 0.0
     train = budget - measuring - 25.0  # process start-up and packing
     common = {"steps": STEPS, "checkpoint_every": 1000, "preview_every": 0}
@@ -73,8 +75,17 @@ def jobs(data: Path, work: Path, budget: float,
                 "config": {**common, "arch": "fast", "batch": 8, **distance,
                            "style_size": round(512 * style.style_scale)}}
 
+    def tune_job(name: str, weight: float) -> dict[str, Any]:
+        """The shipped network of a built-in style (``fast-<style>``) continued at another
+        style weight, with the same recipe otherwise: its content and style traded."""
+        job = builtin_job(name)
+        job["builtin"], job["tune"] = False, True
+        job["config"] = {**job["config"], "style_weight": weight, "init": f"fast-{name}"}
+        return job
+
     return {
         **{f"builtin-{name}": builtin_job(name) for name in BUILTIN},
+        **{f"tune{w:g}-{name}": tune_job(name, w) for w in tune_weights for name in BUILTIN},
         "starry": style_job("starry", optional=False),
         "wave": style_job("wave", optional=False),
         "adain10": {"kind": "decoder", "data": str(data / "clean_content"),
@@ -161,15 +172,16 @@ MEASURE_INPUTS = {"bench/kodim23_parrots.jpg": "content/kodim23_parrots.jpg",
 MAX_PACK = 15 * 2**20
 
 
-def pack(folder: Path, packs: Path) -> Path:
+def pack(folder: Path, packs: Path, checkpoint: bool = True) -> Path:
     """``folder`` as ``packs/NAME.tgz``: the model, its config, the training log, the job's log,
-    and the checkpoint too where it fits (so a later session can ``--resume`` the run)."""
+    and the checkpoint too where it fits and ``checkpoint`` asks for it (so a later session
+    can ``--resume`` the run)."""
     packs.mkdir(parents=True, exist_ok=True)
     path = packs / f"{folder.name}.tgz"
     files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
-    checkpoint = [p for p in files if p.name.startswith("checkpoint.")]
-    if sum(p.stat().st_size for p in files) > MAX_PACK:
-        files = [p for p in files if p not in checkpoint]
+    checkpoints = [p for p in files if p.name.startswith("checkpoint.")]
+    if not checkpoint or sum(p.stat().st_size for p in files) > MAX_PACK:
+        files = [p for p in files if p not in checkpoints]
     with tarfile.open(path, "w:gz") as tar:
         for item in files:
             tar.add(item, arcname=f"{folder.name}/{item.relative_to(folder)}")
@@ -420,6 +432,9 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", help="Run only these jobs (and measure).")
     ap.add_argument("--builtin", action="store_true",
                     help="Run the built-in styles' networks (BUILTIN), with --only's jobs.")
+    ap.add_argument("--tune", type=float, nargs="+", default=[], metavar="W",
+                    help="Continue each built-in style's shipped network at these style "
+                         "weights (jobs tune<W>-<style>).")
     ap.add_argument("--no-measure", action="store_true",
                     help="Train only: no speed figures, their time goes to training.")
     ap.add_argument("--prepare", type=Path, metavar="SHARED",
@@ -435,7 +450,8 @@ def main() -> int:
             return 2
         prepare(shared, data)
         return 0
-    plan = jobs(data, work, args.budget, measure=not args.no_measure)
+    plan = jobs(data, work, args.budget, measure=not args.no_measure,
+                tune_weights=tuple(args.tune))
     if args.job:
         spec = json.loads(os.environ["IMPASTO_JOB"])
         run_job(args.job, spec, work, args.device)
@@ -448,7 +464,8 @@ def main() -> int:
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
     chosen = set(args.only or ()) | ({n for n in plan if plan[n].get("builtin")}
-                                     if args.builtin else set())
+                                     if args.builtin else set()) | {
+        n for n in plan if plan[n].get("tune")}
     names = [n for n in plan if (n in chosen if chosen else not plan[n].get("optional"))]
     unknown = sorted(set(args.only or ()) - set(plan))
     problems = preflight(plan, names) + [f"unknown job: {n}" for n in unknown]
@@ -488,7 +505,9 @@ def main() -> int:
             if proc.returncode == 0 and (work / name / "model.safetensors").is_file():
                 finished.add(name)
                 (work / name / "job.log").write_text((work / f"{name}.log").read_text())
-                packed = pack(work / name, work / "packs")
+                # A continued run keeps no checkpoint: its start ships, and the bundle stays
+                # under what one returned file may hold.
+                packed = pack(work / name, work / "packs", checkpoint=not plan[name].get("tune"))
                 bundle(work / "packs", out)
                 print(f"[{time.perf_counter() - start:5.0f} s] {name} finished: "
                       f"{tail[-1] if tail else ''} -> {packed.name}", flush=True)

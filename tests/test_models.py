@@ -322,7 +322,8 @@ def test_a_failed_export_leaves_no_part_file(tmp_path: Path,
 def test_the_shipped_models_list_the_training_set_the_script_rebuilds(
         tmp_path: Path, shared_data: Path) -> None:
     """Each shipped model's card lists its training files (names and SHA-256), and
-    scripts/training_set.py rebuilds exactly that set from the shared data."""
+    scripts/training_set.py rebuilds exactly that set from the shared data, from the folders
+    the card names (the default set where it names none)."""
     import runpy
 
     from impasto.models.store import shipped_configs
@@ -331,21 +332,29 @@ def test_the_shipped_models_list_the_training_set_the_script_rebuilds(
     if not (source / "SOURCES.md").is_file():
         pytest.skip("../shared/data/train is not present: skipped")
     script = runpy.run_path(str(Path(__file__).parent.parent / "scripts" / "training_set.py"))
-    manifests = script["build"](source, tmp_path / "set", link=True)
-    assert script["check_shipped"](manifests) == []
-    lists = script["record_lists"](manifests)
+    assert script["check_shipped"](source) == []
     configs = shipped_configs()
     assert configs
+    sets = {}
     for name, config in configs.items():
         training = config["training"]
+        folders = script["trained_folders"](training)
+        if folders not in sets:
+            sets[folders] = script["record_lists"](script["build"](source, None,
+                                                                   folders=list(folders)))
+        lists = sets[folders]
         assert training["training_files"] == lists["training_files"], name
         assert len(training["training_files"]) == training["pictures"] + len(
             training["held_out"]), name
         if training.get("style_pictures"):
             assert training["style_files"] == lists["style_files"], name
+    # The built-in styles' networks trained on photos only, the default set on paintings too.
+    assert {("coco-clean", "paintings"), ("coco-clean", "open_photos")} <= set(sets)
+    manifests = script["build"](source, tmp_path / "set", link=True)
     on_disk = json.loads((tmp_path / "set" / "content" / "manifest.json").read_text())["files"]
     assert [e["name"] for e in on_disk] == sorted(
         p.name for p in (tmp_path / "set" / "content").glob("*.jpg"))
+    assert [e["name"] for e in on_disk] == [e["name"] for e in manifests["content"]]
     assert all(len(e["sha256"]) == 64 for e in on_disk)
 
 

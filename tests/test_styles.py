@@ -144,26 +144,95 @@ def test_cli_unknown_name_lists_the_closest(tmp_path: Path, content_png: Path,
     assert not out.exists()
 
 
+WITH_NETWORK = [s for s in STYLES if s.network]
+
+
+def test_at_least_8_styles_ship_a_network_of_their_own_within_the_budget() -> None:
+    """Each network a style names ships, was trained on that style's own picture (the SHA-256
+    its card records), is stored as float16 and has a full card; the package's models stay
+    small."""
+    from safetensors import safe_open
+
+    from impasto.models.folder import shipped_models
+
+    shipped = shipped_models()
+    assert len(WITH_NETWORK) >= 8
+    for style in WITH_NETWORK:
+        folder = shipped[style.network]
+        config = json.loads((folder / "config.json").read_text())
+        assert config["style"]["sha256"] == style.sha256, style.name
+        assert config["style"]["builtin"] == style.name
+        assert config["arch"] == "fast"
+        assert set(config["card"]) >= {"summary", "training_pictures", "training_set",
+                                       "selection", "limits"}
+        assert config["training"]["training_set"]["folders"] == ["coco-clean", "open_photos"]
+        assert config["scores"]["network"]["style_distance"] > 0
+        with safe_open(str(folder / "model.safetensors"), "pt") as fh:
+            names = fh.keys()  # safe_open is not iterable
+            assert {fh.get_tensor(k).dtype for k in names} == {torch.float16}
+    total = sum(p.stat().st_size for f in shipped.values() for p in f.iterdir())
+    assert total <= 12_000_000
+
+
 def test_network_by_builtin_name(tmp_path: Path, content_png: Path, own_cache: Path,
                                  monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.png"
-    code, _, err = run(capsys, "stylize", content_png, "the-kiss", "-o", out,
+    without = next(s.name for s in STYLES if not s.network)
+    code, _, err = run(capsys, "stylize", content_png, without, "-o", out,
                        "--method", "network")
-    assert_one_line_error(code, err, "the-kiss has no trained network yet", "--method adain")
-    # A record that names a network uses it.
+    assert_one_line_error(code, err, f"{without} has no trained network yet", "--method adain")
+    assert not out.exists()
+    # A shipped network, by its style's name: the picture is that network's, and it differs
+    # from another style's network on the same photo.
+    pictures = {}
+    for style in WITH_NETWORK[:2]:
+        code, _, err = run(capsys, "stylize", content_png, style.name, "-o", out,
+                           "--method", "network", "--backend", "torch")
+        assert code == 0, err
+        record = json.loads(read_metadata(out)["impasto"])
+        assert record["method"] == "network" and record["model"]["name"] == style.network
+        pictures[style.name] = np.asarray(Image.open(out).convert("RGB"), dtype=np.float32)
+    first, second = pictures.values()
+    assert np.abs(first - second).mean() > 10
+    # A record that names a network folder uses it.
     from impasto.models import architecture, save_model
 
     torch.manual_seed(0)
     folder = save_model(tmp_path / "kiss-net", architecture("fast").build().eval(), "fast", {},
                         {"name": "kiss-net"})
-    named = BuiltinStyle(**{**get_style("the-kiss").__dict__, "network": str(folder)})
+    named = BuiltinStyle(**{**get_style(without).__dict__, "network": str(folder)})
     monkeypatch.setattr(library, "get_style", lambda name: named)
-    code, _, err = run(capsys, "stylize", content_png, "the-kiss", "-o", out,
+    code, _, err = run(capsys, "stylize", content_png, without, "-o", out,
                        "--method", "network", "--backend", "torch")
     assert code == 0, err
     record = json.loads(read_metadata(out)["impasto"])
     assert record["method"] == "network" and record["model"]["name"] == "kiss-net"
+
+
+def test_float16_weights_paint_what_their_float32_weights_paint(tmp_path: Path) -> None:
+    """A network saved as float16 (as the shipped ones are) loads into float32 and paints
+    within half a level in 255 of its float32 weights, on average."""
+    from safetensors import safe_open
+
+    from impasto.models import load_model, save_model
+
+    model = load_model(WITH_NETWORK[0].network)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # weights off the float16 grid, as a trainer's are
+        for param in model.net.parameters():
+            param.mul_(1 + 1e-3 * torch.randn(param.shape, generator=generator))
+    half = load_model(save_model(tmp_path / "f16", model.net, model.arch, model.params,
+                                 {"name": "f16"}, dtype=torch.float16))
+    with safe_open(str(tmp_path / "f16" / "model.safetensors"), "pt") as fh:
+        names = fh.keys()  # safe_open is not iterable
+        assert {fh.get_tensor(k).dtype for k in names} == {torch.float16}
+    assert {p.dtype for p in half.net.parameters()} == {torch.float32}
+    x = torch.rand(1, 3, 96, 128, generator=generator)
+    with torch.no_grad():
+        diff = (half.net(x) - model.net(x)).abs()
+    assert diff.max() > 0  # the weights were rounded
+    assert diff.mean() * 255 < 0.5
 
 
 def test_styles_command_lists_and_sheets(tmp_path: Path, own_cache: Path,
@@ -186,6 +255,18 @@ def test_styles_command_lists_and_sheets(tmp_path: Path, own_cache: Path,
     assert width > 6 * 32 and height > rows * 24
     code, _, err = run(capsys, "styles", "--sheet", tmp_path / "s.bmp")
     assert_one_line_error(code, err, "s.bmp")
+    # A sheet of the trained networks: the photo and each style that has one, nothing else.
+    code, _, err = run(capsys, "styles", "--sheet", sheet, "--photo", photo, "--size", "32",
+                       "--device", "cpu", "--method", "network")
+    assert code == 0, err
+    with Image.open(sheet) as picture:
+        # Fewer rows than the sheet of every style: two rows a row shorter at least.
+        assert picture.size[1] * (rows - 1) <= height * ((len(WITH_NETWORK) + 1 + 5) // 6)
+    without = next(s.name for s in STYLES if not s.network)
+    from impasto.api import style_sheet
+
+    with pytest.raises(impasto.InvalidOption, match=f"{without} has no trained network"):
+        style_sheet(photo, [WITH_NETWORK[0].name, without], size=32, method="network")
 
 
 # ------------------------------------------------------------------------ prepared statistics
@@ -271,5 +352,7 @@ def test_the_styles_page_lists_every_style_and_the_held_out_ones() -> None:
     page = (Path(__file__).resolve().parent.parent / "docs" / "styles.md").read_text()
     for style in STYLES:
         assert f"| `{style.name}` |" in page, style.name
+        row = next(line for line in page.splitlines() if line.startswith(f"| `{style.name}` |"))
+        assert (f"| `{style.network}` |" in row) == bool(style.network), style.name
     for held in library.library()["held_out"]:
         assert f"`{held['file']}`" in page

@@ -197,23 +197,29 @@ def style_sheet(photo: ImageSource | None = None, styles: Sequence[Any] | None =
                 progress: Any = None) -> Image.Image:
     """A contact sheet of ``photo`` (default: the demo's photo) in every built-in style (or
     ``styles``), each picture ``size`` px on its long side, labelled with the style's name;
-    the photo itself comes first. ``method`` is ``adain`` or ``wct`` (one pass each).
+    the photo itself comes first. ``method`` is ``adain`` or ``wct`` (one pass each), or
+    ``network``: each built-in style's trained network (by default every style that has one).
     ``progress(done, total)`` is called after each picture."""
     from impasto.image.samples import demo_content
     from impasto.image.sheet import contact_sheet
     from impasto.styles.library import builtin_styles, resolve_style
 
-    if method not in ("adain", "wct"):
-        raise InvalidOption(f"a style sheet is painted with adain or wct, not {method}")
-    chosen = [resolve_style(s) for s in styles] if styles else list(builtin_styles())
-    pipeline = pipeline_for(str(device))
+    if method not in ("adain", "wct", "network"):
+        raise InvalidOption(f"a style sheet is painted with adain, wct or network, not {method}")
+    everyone = [s for s in builtin_styles() if method != "network" or s.network]
+    chosen = [resolve_style(s) for s in styles] if styles else everyone
+    if not chosen:
+        raise InvalidOption("no built-in style has a trained network in this install")
     source, _ = split_alpha(open_image(demo_content() if photo is None else photo,
                                        name="photo"))
-    first = Request(source, chosen[0], method=method, options={"size": size})
+    # Every request is checked before the first picture (a style without a network is one line).
+    requests = [Request(source, style, method=method, options={"size": size})
+                for style in chosen]
+    pipeline = pipeline_for(str(device))
     pictures: list[Image.Image] = []
     labels: list[str] = []
-    for i, style in enumerate(chosen, start=1):
-        pictures.append(pipeline.render(first.replace(styles=(style,))).image)
+    for i, (style, request) in enumerate(zip(chosen, requests, strict=True), start=1):
+        pictures.append(pipeline.render(request).image)
         labels.append(getattr(style, "name", None) or f"style {i}")
         if progress is not None:
             progress(i, len(chosen))

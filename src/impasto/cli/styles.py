@@ -25,8 +25,9 @@ def styles(
         "--photo", help="With --sheet: the photo (default: the demo's built-in photo).")] = None,
     size: Annotated[int, typer.Option(
         "--size", help="With --sheet: long side of each picture.")] = 256,
-    method: Annotated[Literal["adain", "wct"], typer.Option(
-        "--method", help="With --sheet: adain (fast) or wct.")] = "adain",
+    method: Annotated[Literal["adain", "wct", "network"], typer.Option(
+        "--method", help="With --sheet: adain (fast), wct, or network (each style's trained "
+                         "network: the styles that have one).")] = "adain",
     device: Annotated[DeviceName, typer.Option("--device")] = "auto",
 ) -> None:
     """List the built-in styles (public-domain paintings, usable by name as a STYLE
@@ -40,12 +41,14 @@ def styles(
     if json_out:
         print(json.dumps({"styles": [s.record() for s in found]}, indent=2))
         return
-    table = Table("name", "title", "artist", "year", "movement", "palette",
+    table = Table("name", "title", "artist", "year", "movement", "palette", "network",
                   title=f"{len(found)} built-in styles (public domain)")
     for s in found:
-        table.add_row(s.name, s.title, s.artist, s.year, s.movement, s.palette)
+        table.add_row(s.name, s.title, s.artist, s.year, s.movement, s.palette,
+                      s.network or "")
     Console().print(table)
     err.print("use a name as STYLE: impasto stylize photo.jpg starry-night -o out.png; "
+              "a style with a network also paints in milliseconds (--method network); "
               "impasto styles --json shows each record (licence, source, scale)",
               highlight=False)
 
