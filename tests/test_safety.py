@@ -433,8 +433,30 @@ def test_webcam_bad_options_are_one_line(tmp_path: Path, style_png: Path,
     assert_one_line_error(code, err, "give no style pictures with --model")
     code, _, err = run(capsys, "webcam", "--method", "wct")
     assert_one_line_error(code, err, "needs at least one style picture")
+    code, _, err = run(capsys, "webcam", "--method", "network", "in-bed")
+    assert_one_line_error(code, err, "in-bed has no trained network yet")
+    code, _, err = run(capsys, "webcam", "--style", "starry-night", style_png, "--method",
+                       "network")  # --style is a STYLE too: a picture has no network
+    assert_one_line_error(code, err, "give no style pictures with --model or --method network")
     code, _, err = run(capsys, "webcam", style_png, "--record", style_png)
     assert_one_line_error(code, err, "is an input of this run")
+
+
+def test_the_live_camera_paints_a_builtin_style_with_its_own_network() -> None:
+    """``impasto webcam --style starry-night`` paints with the style's shipped network; a
+    style without one, or a picture among them, is painted by AdaIN."""
+    from impasto.styles import get_style
+    from impasto.webcam import _painters, webcam_method
+
+    assert webcam_method([], ["starry-night", "the-scream"], None) == "network"
+    assert webcam_method([], ["in-bed"], None) == "adain"
+    assert webcam_method([], ["starry-night"], "adain") == "adain"
+    painters = _painters("network", [], ["starry-night", "the-scream"], "cpu", "torch")
+    assert [p.name for p in painters] == [
+        get_style("starry-night").network, get_style("the-scream").network]
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    shown = [np.asarray(p(frame, 1.0, False), np.float32) for p in painters]  # RGB in [0, 1]
+    assert shown[0].shape == frame.shape and np.abs(shown[0] - shown[1]).mean() > 0.04
 
 
 def test_the_live_camera_paints_frames_with_adain_and_wct(style_png: Path, tmp_path: Path

@@ -208,20 +208,39 @@ class LiveStylizer:
             self.keep_colour = not self.keep_colour
 
 
+def _networks_of(styles: Sequence[Any]) -> list[str] | None:
+    """The shipped networks of ``styles`` when every one is a built-in style that has one,
+    else None."""
+    from impasto.styles.library import BuiltinStyle, resolve_style
+
+    found = [resolve_style(s) for s in styles]
+    if not found or not all(isinstance(s, BuiltinStyle) and s.network for s in found):
+        return None
+    return [str(s.network) for s in found]
+
+
 def webcam_method(models: Sequence[Any], styles: Sequence[Any], method: str | None) -> str:
-    """The method a webcam run uses, as ``stylize`` chooses it: ``network`` with trained
-    networks, ``adain`` (or ``wct``) with style pictures; anything else is one clear error."""
-    chosen = method or ("network" if models or not styles else "adain")
+    """The method a webcam run uses: ``network`` with trained networks, or with built-in
+    styles that each have one (the fastest and cleanest live); ``adain`` (or ``wct``) with
+    other style pictures; anything else is one clear error."""
+    networks = _networks_of(styles)
+    chosen = method or ("network" if models or not styles or networks else "adain")
     if chosen not in ("network", "adain", "wct"):
         raise InvalidOption(f"the webcam paints with --model (network), or --method adain or "
                             f"wct, not {chosen}")
     if chosen == "network":
-        if styles:
+        if styles and networks is None:
+            from impasto.styles.library import BuiltinStyle, network_model, resolve_style
+
+            for style in map(resolve_style, styles):
+                if isinstance(style, BuiltinStyle):
+                    network_model(style)  # one line: this built-in style has no network yet
             raise InvalidOption("a trained network paints its own style: give no style "
-                                "pictures with --model (or use --method adain / wct)")
-        if not models:
-            raise InvalidOption("give a trained network (--model M) or style pictures with "
-                                "--method adain / wct")
+                                "pictures with --model or --method network (built-in styles "
+                                "by name go with them), or use --method adain / wct")
+        if not models and not styles:
+            raise InvalidOption("give a trained network (--model M), a built-in style by name, "
+                                "or style pictures with --method adain / wct")
     elif models:
         raise InvalidOption(f"--model and --method {chosen} do not go together")
     elif not styles:
@@ -286,8 +305,9 @@ def _painters(method: str, models: Sequence[str], styles: Sequence[Any], device:
     if method == "network":
         from impasto.api import NetworkStylizer
 
+        chosen = [*models, *(_networks_of(styles) or [])]
         return [NetworkPainter(NetworkStylizer(m, device=device, backend=backend))
-                for m in models[:9]]
+                for m in chosen[:9]]
     from impasto.api import ArbitraryPictures
 
     pictures = ArbitraryPictures(method, device=device)

@@ -67,14 +67,18 @@ def export(
 
 def webcam(
     styles: Annotated[list[str] | None, typer.Argument(
-        metavar="STYLE", help="With --method adain / wct: style pictures or built-in "
-                                   "styles by name; keys 1-9 switch between them.")] = None,
+        metavar="STYLE", help="Built-in styles by name (each painted by its trained network "
+                              "where it has one), or style pictures (AdaIN / WCT); keys 1-9 "
+                              "switch between them.")] = None,
+    style: Annotated[list[str] | None, typer.Option(
+        "--style", help="A STYLE given as an option, repeatable.")] = None,
     model: Annotated[list[str] | None, typer.Option(
         "--model", help="A trained network (folder or shipped name), repeatable; keys 1-9 "
                         "switch between them.")] = None,
     method: Annotated[Literal["network", "adain", "wct"] | None, typer.Option(
-        "--method", help="network (with --model; the default then), adain (the default with "
-                         "STYLE pictures) or wct.")] = None,
+        "--method", help="network (the default with --model, or with built-in styles that "
+                         "all have a trained network), adain (the default with other STYLE "
+                         "pictures) or wct.")] = None,
     camera: Annotated[int, typer.Option("--camera", help="Camera index.")] = 0,
     size: Annotated[int, typer.Option("--size", help="Long side of the frames processed.")
                     ] = 640,
@@ -91,14 +95,15 @@ def webcam(
     no_provenance: NoProvenanceOpt = False,
 ) -> None:
     """Show the camera live, stylised, with its frames per second: with trained networks
-    (--model), or with any STYLE picture (--method adain / wct), as stylize does. Keys: 1-9
-    model or style, +/- strength, c colour, q quit. Without a camera or a display it says so
-    in one line."""
+    (--model, or a built-in style's own: impasto webcam --style starry-night), or with any
+    STYLE picture (--method adain / wct), as stylize does. Keys: 1-9 model or style, +/-
+    strength, c colour, q quit. Without a camera or a display it says so in one line."""
     from impasto.webcam import run_webcam, webcam_method
 
-    webcam_method(model or [], styles or [], method)  # bad options before the camera
+    styles = [*(styles or []), *(style or [])]
+    webcam_method(model or [], styles, method)  # bad options before the camera
     signer = signer_from_cli(no_provenance, sign_cert, sign_key) if record else False
-    run_webcam(model or [], styles=styles or [], method=method, camera=camera, size=size,
+    run_webcam(model or [], styles=styles, method=method, camera=camera, size=size,
                device=str(resolve_device(device)), backend=backend, temporal=temporal,
                record=record, provenance=signer)
 
