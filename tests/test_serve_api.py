@@ -41,6 +41,29 @@ def test_health_schema_and_styles(tmp_path: Path) -> None:
     assert not (tmp_path / "evil.png").exists() and not (tmp_path.parent / "evil.png").exists()
 
 
+def test_a_builtin_style_painted_by_its_own_network(tmp_path: Path) -> None:
+    """The styles list says which paintings have a trained network; method network with one
+    paints with it, and with another is a 422 that says so."""
+    client, data = make(tmp_path)
+    styles = {s["id"]: s for s in client.get("/api/styles").json()["styles"]}
+    assert styles["starry-night"]["network"] == "fast-starry-night"
+    assert styles["in-bed"]["network"] is None
+    refused = submit(client, method="network", styles=("in-bed",), options={"size": 48})
+    assert refused.status_code == 422 and "in-bed has no trained network" in refused.text
+    answer = submit(client, method="network", styles=("starry-night",), options={"size": 48})
+    assert answer.status_code == 202, answer.text
+    assert drain(data) == 1
+    done = client.get(answer.json()["links"]["self"]).json()
+    assert done["status"] == "done", done
+    out = tmp_path / "trained.png"
+    out.write_bytes(client.get(done["links"]["result"]).content)
+    from impasto.provenance.inspect import inspect_file
+
+    record = inspect_file(out).record
+    assert record is not None and record["method"] == "network"
+    assert record["model"]["name"] == "fast-starry-night"
+
+
 def test_a_job_from_submission_to_signed_result(tmp_path: Path) -> None:
     client, data = make(tmp_path)
     style = client.post("/api/styles", data={"title": "Stripes", "licence": "CC0"},

@@ -186,6 +186,34 @@ def test_two_styles_in_two_regions_on_the_page(service: str, tmp_path: Path,
         assert "the-scream in a brushed region" in page.inner_text("#gallery")
 
 
+def test_a_painting_with_its_own_network_on_the_page(service: str, tmp_path: Path,
+                                                     photo: Path) -> None:
+    """A painting with a trained network is marked and can be painted by it; with one that
+    has none the choice is not offered (and goes back to Instant)."""
+    with browser_page() as page:
+        open_with_photo(page, service, photo)
+        assert page.locator(".style[data-id='starry-night'] .trained").count() == 1
+        assert page.locator(".style[data-id='in-bed'] .trained").count() == 0
+        page.click(".style[data-id='starry-night']")
+        page.check("input[name=method][value=network]")
+        assert page.is_disabled("#region-style")  # a network paints its own style alone
+        page.click(".style[data-id='in-bed']")
+        assert page.is_disabled("input[name=method][value=network]")
+        assert page.is_checked("input[name=method][value=adain]")
+        assert "marked" in page.inner_text("#network-help")
+        page.click(".style[data-id='starry-night']")
+        page.check("input[name=method][value=network]")
+        tiny(page)
+        page.click("#run")
+        page.wait_for_selector("#save:not([hidden])", timeout=300_000)
+        saved = download(page, tmp_path / "trained.png")
+        from impasto.provenance.inspect import inspect_file
+
+        record = inspect_file(saved).record
+        assert record is not None and record["method"] == "network"
+        assert record["model"]["name"] == "fast-starry-night"
+
+
 def test_the_page_asks_for_the_api_key(tmp_path: Path, photo: Path) -> None:
     with serving(tmp_path, "--api-key", "letmein") as base, browser_page(390, 844) as page:
         page.goto(base + "/")  # a phone-width screen

@@ -187,7 +187,8 @@ def create_app(settings: Settings) -> FastAPI:
 
         out = [{"id": s.name, "title": s.title, "artist": s.artist, "year": s.year,
                 "licence": s.licence, "attribution": None, "builtin": True,
-                "image": f"/api/styles/{s.name}/image"} for s in builtin_styles()]
+                "network": s.network, "image": f"/api/styles/{s.name}/image"}
+               for s in builtin_styles()]
         out += [style_json(s) for s in store.styles()]
         return {"styles": out}
 

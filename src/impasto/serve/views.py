@@ -36,7 +36,7 @@ def converted(data: DataDir, job_id: str, fmt: str) -> Path:
 def style_json(style: dict[str, Any]) -> dict[str, Any]:
     return {"id": style["id"], "title": style["title"], "artist": style.get("artist"),
             "year": style.get("year"), "licence": style.get("licence"),
-            "attribution": style.get("attribution"), "builtin": False,
+            "attribution": style.get("attribution"), "builtin": False, "network": None,
             "image": f"/api/styles/{style['id']}/image"}
 
 

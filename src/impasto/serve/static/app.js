@@ -158,6 +158,18 @@ function chooseStyle(id) {
   }
   const style = state.styles.find((s) => s.id === id);
   $("style-terms").textContent = style ? describe(style) : "";
+  // A painting with a trained network of its own can be painted by it (the cleanest instant
+  // picture); any other style cannot.
+  const trained = Boolean(style && style.network);
+  const radio = document.querySelector("input[name=method][value=network]");
+  radio.disabled = !trained;
+  $("network-help").textContent = trained
+    ? "this painting's own trained network: the cleanest instant picture"
+    : "for the paintings marked \u2726, which have a trained network of their own";
+  if (!trained && radio.checked) {
+    document.querySelector("input[name=method][value=adain]").checked = true;
+    methodChanged();
+  }
 }
 
 // The second style, for the region brushed in blue: a list of the same styles.
@@ -214,6 +226,14 @@ async function loadStyles(select) {
     const name = document.createElement("span");
     name.textContent = style.title;
     button.append(img, name);
+    if (style.network) {
+      const mark = document.createElement("span");
+      mark.className = "trained";
+      mark.textContent = "\u2726";
+      mark.title = "has a trained network of its own (Instant, trained)";
+      mark.setAttribute("aria-label", "has a trained network");
+      button.append(mark);
+    }
     button.addEventListener("click", () => chooseStyle(style.id));
     box.append(button);
   }
