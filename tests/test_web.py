@@ -195,8 +195,12 @@ def test_a_painting_with_its_own_network_on_the_page(service: str, tmp_path: Pat
         assert page.locator(".style[data-id='starry-night'] .trained").count() == 1
         assert page.locator(".style[data-id='in-bed'] .trained").count() == 0
         page.click(".style[data-id='starry-night']")
+        assert page.is_disabled("#style-scale")  # the stroke scale is the optimiser's alone
+        page.check("input[name=method][value=optimize]")
+        assert page.is_enabled("#style-scale")
         page.check("input[name=method][value=network]")
         assert page.is_disabled("#region-style")  # a network paints its own style alone
+        assert page.is_disabled("#style-scale")
         page.click(".style[data-id='in-bed']")
         assert page.is_disabled("input[name=method][value=network]")
         assert page.is_checked("input[name=method][value=adain]")

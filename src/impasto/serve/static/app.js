@@ -267,6 +267,7 @@ function methodChanged() {
   const video = state.kind === "video";
   $("region-style").disabled = network || video;
   $("brushing-region").disabled = network || video;
+  $("style-scale").disabled = method() !== "optimize";  // the optimiser's alone
   $("region-help").textContent = video
     ? "A video is painted whole in one style: a second style in a region goes with photos."
     : network
