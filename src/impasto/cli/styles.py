@@ -41,11 +41,14 @@ def styles(
     if json_out:
         print(json.dumps({"styles": [s.record() for s in found]}, indent=2))
         return
-    table = Table("name", "title", "artist", "year", "movement", "palette", "network",
-                  title=f"{len(found)} built-in styles (public domain)")
+    table = Table(title=f"{len(found)} built-in styles (public domain)")
+    table.add_column("name", no_wrap=True)  # what is typed: never cut
+    for header in ("title", "artist", "year", "movement", "palette"):
+        table.add_column(header)
+    table.add_column("network", no_wrap=True)
     for s in found:
         table.add_row(s.name, s.title, s.artist, s.year, s.movement, s.palette,
-                      s.network or "")
+                      "yes" if s.network else "")
     Console().print(table)
     err.print("use a name as STYLE: impasto stylize photo.jpg starry-night -o out.png; "
               "a style with a network also paints in milliseconds (--method network); "
