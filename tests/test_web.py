@@ -156,6 +156,8 @@ def test_the_page_end_to_end(service: str, tmp_path: Path, photo: Path) -> None:
         page.reload()
         page.wait_for_selector("#gallery li img")
         assert page.locator("#gallery li").count() == 2  # the instant preview and the picture
+        # The preview was the painting's own network (the-scream has one).
+        assert "network: the-scream" in page.inner_text("#gallery")
 
 
 def test_two_styles_in_two_regions_on_the_page(service: str, tmp_path: Path,

@@ -428,8 +428,11 @@ $("run").addEventListener("click", async () => {
   const chosen = method();
   try {
     if (chosen === "optimize" && state.kind === "picture") {  // an instant preview, then
-      // the optimiser refines it
-      const instant = await submit("adain");
+      // the optimiser refines it: by the painting's own network where it has one (the
+      // cleanest instant picture) and no second style is brushed in, else by AdaIN
+      const painting = state.styles.find((s) => s.id === state.style);
+      const trained = painting && painting.network && !$("region-style").value;
+      const instant = await submit(trained ? "network" : "adain");
       state.job = instant;
       if (await follow(instant) === "done") {
         showPicture(withKey(`/api/jobs/${instant.id}/result`), "picture");
