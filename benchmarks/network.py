@@ -123,13 +123,18 @@ def fps_mode(args: argparse.Namespace) -> dict[str, Any]:
             "results": results}
 
 
-def style_picture(record: dict[str, Any], root: Path) -> Path:
-    """A model's style picture: the built-in style's whose SHA-256 its config records, else
-    the picture of that file name under ``DATA/styles``."""
-    from impasto.styles import builtin_styles
+def style_of(record: dict[str, Any], root: Path) -> tuple[Path, Any]:
+    """A model's style: (its picture, what the optimiser is given). A built-in style's (the
+    one whose SHA-256 the model's config records) is given by name, so its own style scale
+    applies, as it does for ``impasto stylize PHOTO NAME``; any other is the picture of that
+    file name under ``DATA/styles``."""
+    from impasto.styles.library import style_with_sha256
 
-    builtin = next((s for s in builtin_styles() if s.sha256 == record.get("sha256")), None)
-    return builtin.path if builtin is not None else root / "styles" / record["file"]
+    builtin = style_with_sha256(record.get("sha256"))
+    if builtin is not None:
+        return builtin.path, builtin.name
+    picture = root / "styles" / record["file"]
+    return picture, picture
 
 
 def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,14 +143,13 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
     import impasto
     from impasto.api import NetworkStylizer
     from impasto.image.sheet import contact_sheet
-    from impasto.styles import builtin_styles
 
     root = data_dir(args.data)
     stylizer = impasto.Stylizer("cpu")
     out = Path(args.out) / "quality"
     out.mkdir(parents=True, exist_ok=True)
     rows, records, cells, labels = [], [], [], []
-    styles: dict[str, Path] = {}
+    styles: dict[str, tuple[Path, Any]] = {}  # style file -> (picture, optimiser's input)
     if args.split == "benchmark":
         photos = list(PHOTOS[:args.photos])
     else:
@@ -154,32 +158,31 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         sys.exit(f"error: --photos {args.photos} asked for, only {len(photos)} {args.split} "
                  "photos available")
 
-    def optimised(stem: str, style: Path, strength: float | None = None) -> Path:
-        """The optimiser's picture of ``stem`` in ``style`` (default preset, or ``strength``),
-        made once and kept in OUT. A built-in style's picture is given by its name, so its own
-        style scale applies, as it does for ``impasto stylize PHOTO NAME``."""
+    def optimised(stem: str, style: tuple[Path, Any], strength: float | None = None) -> Path:
+        """The optimiser's picture of ``stem`` in ``style`` (see :func:`style_of`; default
+        preset, or ``strength``), made once and kept in OUT."""
+        picture, given = style
         tag = "" if strength is None else f"_s{strength}"
-        path = out / f"{stem}__{style.stem}__optimisation{tag}.png"
+        path = out / f"{stem}__{picture.stem}__optimisation{tag}.png"
         if not path.exists():
             extra = {} if strength is None else {"strength": strength}
-            builtin = next((s for s in builtin_styles() if s.path == style), None)
-            stylizer.stylize(root / "content" / f"{stem}.jpg",
-                             style if builtin is None else builtin.name, size=args.size,
-                             seed=0, **extra).save(path)
+            stylizer.stylize(root / "content" / f"{stem}.jpg", given, size=args.size, seed=0,
+                             **extra).save(path)
         return path
 
     for model_dir in args.model:
         runner = NetworkStylizer(model_dir)
         style_file = runner.model.config["style"]["file"]
-        style = styles[style_file] = style_picture(runner.model.config["style"], root)
+        style = styles[style_file] = style_of(runner.model.config["style"], root)
+        picture = style[0]
         for stem in photos:
             content = root / "content" / f"{stem}.jpg"
             net = runner(content, size=args.size)
             opt_path = optimised(stem, style)
             net_path = out / f"{stem}__{Path(style_file).stem}__{runner.model.name}.png"
             net.save(net_path)
-            s_opt = impasto.score(content, style, opt_path)
-            s_net = impasto.score(content, style, net_path)
+            s_opt = impasto.score(content, picture, opt_path)
+            s_net = impasto.score(content, picture, net_path)
             record = {"photo": stem, "style": style_file, "model": runner.model.name,
                       "network_seconds": net.seconds,
                       "optimisation": s_opt.to_dict(), "network": s_net.to_dict()}
@@ -214,7 +217,7 @@ def quality_mode(args: argparse.Namespace) -> dict[str, Any]:
         for strength in args.opt_strength:
             scores = []
             for stem in photos:
-                scores.append(impasto.score(root / "content" / f"{stem}.jpg", style,
+                scores.append(impasto.score(root / "content" / f"{stem}.jpg", style[0],
                                             optimised(stem, style, strength)))
             point = {"style": float(np.mean([x.style_distance for x in scores])),
                      "content": float(np.mean([x.content_distance for x in scores]))}

@@ -168,10 +168,10 @@ def card(style: Any, training: dict[str, Any], manifest: dict[str, Any],
 
 def builtin_of(model: Any, folder: Path) -> Any:
     """The built-in style whose picture ``model`` was trained on (refused if none)."""
-    from impasto.styles import builtin_styles
+    from impasto.styles.library import style_with_sha256
 
     record = model.config.get("style") or {}
-    style = next((s for s in builtin_styles() if s.sha256 == record.get("sha256")), None)
+    style = style_with_sha256(record.get("sha256"))
     if style is None:
         fail(f"{folder}: its style picture ({record.get('file')}) is not a built-in style's")
     return style

@@ -174,6 +174,14 @@ def test_at_least_8_styles_ship_a_network_of_their_own_within_the_budget() -> No
     assert total <= 12_000_000
 
 
+def test_a_style_is_found_by_its_pictures_sha256() -> None:
+    from impasto.styles.library import style_with_sha256
+
+    for style in STYLES:
+        assert style_with_sha256(style.sha256) is style
+    assert style_with_sha256("0" * 64) is None and style_with_sha256(None) is None
+
+
 def test_network_by_builtin_name(tmp_path: Path, content_png: Path, own_cache: Path,
                                  monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:

@@ -107,6 +107,12 @@ def find_style(name: str) -> BuiltinStyle | None:
     return next((s for s in builtin_styles() if s.name == wanted), None)
 
 
+def style_with_sha256(digest: str | None) -> BuiltinStyle | None:
+    """The built-in style whose picture has this SHA-256 (what a trained model records of its
+    style picture), or None."""
+    return next((s for s in builtin_styles() if s.sha256 == digest), None)
+
+
 def get_style(name: str) -> BuiltinStyle:
     """The built-in style called ``name``, or one clear error naming the closest ones."""
     found = find_style(name)
