@@ -99,7 +99,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
     pipeline = impasto.Pipeline("cpu")
     current: dict[str, Any] = {}
-    transfer.scale_sides = lambda long_side, scales: list(current["sides"])
+    transfer.scale_sides = lambda long_side, scales, start: list(current["sides"])
     transfer.schedule = lambda sides, total, start: list(current["steps"])
     scale_objective = transfer.scale_objective
 

@@ -138,6 +138,12 @@ class TransferConfig:
         metadata=_opt("Pairs of L-BFGS's memory carried up to each finer scale, so that "
                       "its first step there is a full one (0: each scale starts afresh)."),
     )
+    multiscale: int = field(
+        default=3,
+        metadata=_opt("Coarser copies of the picture (each half the last's size, none under "
+                      "64 px) that L-BFGS moves with the pixels at a still's finest scale, so "
+                      "that broad changes take longer steps (0: the pixels alone)."),
+    )
     coarse_style: int | None = field(
         default=None,
         metadata=_opt("Style image (1-based) for the coarse layers relu3_1 ... relu5_1."),
@@ -257,6 +263,9 @@ def validate(cfg: TransferConfig) -> None:
     if not isinstance(cfg.carry_curvature, int) or not 0 <= cfg.carry_curvature <= 50:
         raise InvalidOption("carry-curvature must be a whole number of pairs from 0 to 50, "
                             f"not {cfg.carry_curvature!r}")
+    if not isinstance(cfg.multiscale, int) or not 0 <= cfg.multiscale <= 6:
+        raise InvalidOption("multiscale must be a whole number of coarser copies from 0 to 6, "
+                            f"not {cfg.multiscale!r}")
     if not isinstance(cfg.max_memory, str):
         raise InvalidOption(f"max-memory must be a size like 8GB or auto, not {cfg.max_memory!r}")
     parse_memory(cfg.max_memory)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from impasto.errors import Diverged
 from impasto.events import CancelToken
+from impasto.optim.multiscale import Multiscale
 
 #: Objective: image -> (scalar loss to minimise, named parts for reporting).
 Objective = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
@@ -28,6 +29,8 @@ class EngineOptions:
     optimizer: str = "lbfgs"
     learning_rate: float = 0.02
     lbfgs_history: int = 50
+    #: Coarser copies of the picture that L-BFGS moves too (:mod:`impasto.optim.multiscale`).
+    levels: int = 0
 
 
 @dataclass
@@ -45,9 +48,10 @@ class LbfgsMemory:
     changes: list[torch.Tensor] = field(default_factory=list)
     inverse: list[float] = field(default_factory=list)
 
-    def seed(self, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
-        """Start ``opt`` (a fresh L-BFGS over ``x``) from this memory, if it is of ``x``'s
-        size."""
+    def seed(self, opt: torch.optim.Optimizer, space: Multiscale) -> None:
+        """Start ``opt`` (a fresh L-BFGS over ``space``'s variables) from this memory, if it
+        is of a picture of ``space``'s size (pairs over the pixels, moved to the variables)."""
+        x = space.variables[0]
         if self.scale is None or self.numel != x.numel():
             return
         state = opt.state[x]
@@ -55,16 +59,18 @@ class LbfgsMemory:
         keep = slice(max(0, len(self.steps) - int(opt.defaults["history_size"]) + 1), None)
         # As if one iteration had run whose step was zero: the next one adds no pair from
         # it (y.s = 0) and takes the quasi-Newton direction with a full step length.
-        state.update(func_evals=0, n_iter=1, d=x.new_zeros(x.numel()), t=0.0,
-                     old_dirs=[t.to(x.device) for t in self.changes[keep]],
-                     old_stps=[t.to(x.device) for t in self.steps[keep]],
+        state.update(func_evals=0, n_iter=1, d=x.new_zeros(space.numel), t=0.0,
+                     old_dirs=[space.gradient(t.to(x.device)) for t in self.changes[keep]],
+                     old_stps=[space.step(t.to(x.device)) for t in self.steps[keep]],
                      ro=list(self.inverse[keep]), H_diag=self.scale,
-                     prev_flat_grad=x.new_zeros(x.numel()), prev_loss=0.0)
+                     prev_flat_grad=x.new_zeros(space.numel), prev_loss=0.0)
 
-    def keep(self, opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
-        """Remember what ``opt`` learnt over ``x``."""
+    def keep(self, opt: torch.optim.Optimizer, space: Multiscale) -> None:
+        """Remember what ``opt`` learnt over ``space``'s pixels (nothing when it moved
+        coarser copies too: its pairs are not of the pixels alone)."""
+        x = space.variables[0]
         state = opt.state.get(x, {})
-        if "H_diag" not in state or int(state.get("n_iter", 0)) < 2:
+        if space.levels or "H_diag" not in state or int(state.get("n_iter", 0)) < 2:
             return
         keep = slice(max(0, len(state["old_dirs"]) - self.pairs), None)
         self.numel = x.numel()
@@ -130,17 +136,18 @@ def _lbfgs_history(numel: int, wanted: int) -> int:
     return max(5, min(wanted, LBFGS_HISTORY_BYTES // max(per_entry, 1)))
 
 
-def _make_optimizer(x: torch.Tensor, opts: EngineOptions, lr_scale: float) -> torch.optim.Optimizer:
+def _make_optimizer(space: Multiscale, opts: EngineOptions,
+                    lr_scale: float) -> torch.optim.Optimizer:
     if opts.optimizer == "adam":
-        return torch.optim.Adam([x], lr=opts.learning_rate * lr_scale)
+        return torch.optim.Adam(space.variables, lr=opts.learning_rate * lr_scale)
     # Gatys et al. (2016) use L-BFGS; one iteration per step() call so that progress,
     # previews and cancellation happen between iterations. No line search: one objective
     # evaluation per step, the cost model of the progress bar.
     return torch.optim.LBFGS(
-        [x],
+        space.variables,
         lr=lr_scale,
         max_iter=1,
-        history_size=_lbfgs_history(x.numel(), opts.lbfgs_history),
+        history_size=_lbfgs_history(space.numel, opts.lbfgs_history),
         tolerance_grad=0.0,
         tolerance_change=0.0,
     )
@@ -158,35 +165,39 @@ def optimise(
 ) -> torch.Tensor:
     """Minimise ``objective`` over the pixels of ``init`` for ``steps`` steps; return the image.
 
-    A NaN or inf loss restores the last finite image, resets the optimiser's state and halves
-    its step size; after :data:`MAX_RECOVERIES` failures :class:`Diverged` is raised.
+    With ``options.levels`` (L-BFGS only) the optimiser also moves that many coarser copies
+    of the picture (:class:`~impasto.optim.multiscale.Multiscale`). A NaN or inf loss restores
+    the last finite image, resets the optimiser's state and halves its step size; after
+    :data:`MAX_RECOVERIES` failures :class:`Diverged` is raised.
     """
-    x = init.detach().float().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    evaluate = getattr(objective, "evaluate", None)
+    # Objectives too large for one autograd graph (tiled) give the pixels' gradient only.
+    levels = options.levels if options.optimizer == "lbfgs" and evaluate is None else 0
+    space = Multiscale(init, levels)
+    x = space.variables[0]
     last_good = x.detach().clone()
     lr_scale = 1.0
-    opt = _make_optimizer(x, options, lr_scale)
+    opt = _make_optimizer(space, options, lr_scale)
     if memory is not None and options.optimizer == "lbfgs":
-        memory.seed(opt, x)
+        memory.seed(opt, space)
     recoveries = 0
     step = 0
     parts: dict[str, float] = {}
-
-    evaluate = getattr(objective, "evaluate", None)
 
     def closure() -> torch.Tensor:
         nonlocal parts
         opt.zero_grad(set_to_none=True)
         if evaluate is not None:
-            # Objectives too large for one autograd graph (tiled) return their own gradient.
             loss, grad, parts = evaluate(x.detach())
             x.grad = grad if torch.isfinite(loss) else torch.zeros_like(x)
             return loss
-        loss, parts = objective(x)
+        loss, parts = objective(space.picture())
         if torch.isfinite(loss):
             loss.backward()
         else:
             # Give the optimiser a zero gradient; we restore below.
-            x.grad = torch.zeros_like(x)
+            for v in space.variables:
+                v.grad = torch.zeros_like(v)
         return loss
 
     while step < steps:
@@ -194,7 +205,9 @@ def optimise(
             cancel.raise_if_cancelled()
         loss = opt.step(closure)
         value = float(loss.detach())
-        bad = not math.isfinite(value) or not bool(torch.isfinite(x).all())
+        with torch.no_grad():
+            image = space.picture().detach()
+        bad = not math.isfinite(value) or not bool(torch.isfinite(image).all())
         if bad:
             recoveries += 1
             if recoveries > MAX_RECOVERIES:
@@ -202,18 +215,18 @@ def optimise(
                     f"the optimisation diverged (loss {value}) {MAX_RECOVERIES} times after "
                     "restarting; try a lower learning rate, --optimizer adam or fewer style layers"
                 )
-            with torch.no_grad():
-                x.copy_(last_good)
+            space.reset(last_good)
             lr_scale *= 0.5
-            opt = _make_optimizer(x, options, lr_scale)
+            opt = _make_optimizer(space, options, lr_scale)
             continue
         if options.optimizer == "adam":
             with torch.no_grad():
                 x.clamp_(0.0, 1.0)
-        last_good.copy_(x.detach())
+        last_good.copy_(image)
         step += 1
         if on_step is not None:
-            on_step(step, value, parts, x.detach())
+            on_step(step, value, parts, image)
     if memory is not None and options.optimizer == "lbfgs":
-        memory.keep(opt, x)
-    return x.detach().clamp(0.0, 1.0)
+        memory.keep(opt, space)
+    with torch.no_grad():
+        return space.picture().clamp(0.0, 1.0)

@@ -13,35 +13,42 @@ __all__ = ["auto_scales", "fit_long_side", "progressive_steps", "scale_sides", "
 MIN_STYLE_SIDE = 64
 #: The coarsest scale's long side in automatic mode: big enough for relu5_1 to see structure.
 MIN_AUTO_SIDE = 192
+#: The same from the AdaIN start, whose picture has the structure already: the coarse scale
+#: only settles the style's layout, in cheaper steps (chosen on the validation split:
+#: experiments/NOTES.md, "A coarser first scale, and the finest scale over four sizes").
+PROGRESSIVE_MIN_SIDE = 128
 #: Steps of a run from the AdaIN start (the default) at the coarsest scale, at each middle
 #: scale and at the finest: the style is already there, so the middle scales only carry the
 #: picture up, and the steps go where they are cheap (the layout) and where they buy the
 #: content's detail (the finest). Chosen on the validation split against the photo start's
 #: 300 steps (experiments/NOTES.md; docs/benchmarks.md "The cost of a picture in VGG steps").
-PROGRESSIVE_STEPS = (60, 20, 33)
+PROGRESSIVE_STEPS = (60, 20, 41)
 #: Steps in total of a run from the photo or from noise (split by :func:`split_steps`).
 CLASSIC_STEPS = 300
 
 
-def auto_scales(long_side: int) -> int:
-    """Scales so that each is at most twice the previous and the first is ~MIN_AUTO_SIDE px."""
-    if long_side <= MIN_AUTO_SIDE * 1.25:
+def auto_scales(long_side: int, smallest: int = MIN_AUTO_SIDE) -> int:
+    """Scales so that each is at most twice the previous and the first is ~``smallest`` px."""
+    if long_side <= smallest * 1.25:
         return 1
-    return 1 + math.ceil(math.log2(long_side / MIN_AUTO_SIDE))
+    return 1 + math.ceil(math.log2(long_side / smallest))
 
 
-def scale_sides(long_side: int, scales: int) -> list[int]:
+def scale_sides(long_side: int, scales: int, start: str = "content") -> list[int]:
     """Long sides of the pyramid, coarse to fine, geometric, ending at ``long_side``.
 
-    ``scales == 0`` picks :func:`auto_scales`. Each level is at most twice the previous one and
-    never below 64 px, where VGG-19's deepest style layers have almost nothing left to see.
+    ``scales == 0`` picks :func:`auto_scales`, the first scale about :data:`MIN_AUTO_SIDE` px
+    (:data:`PROGRESSIVE_MIN_SIDE` from the AdaIN ``start``). Each level is at most twice the
+    previous one and never below 64 px, where VGG-19's deepest style layers have almost
+    nothing left to see.
     """
-    n = auto_scales(long_side) if scales == 0 else scales
+    smallest = PROGRESSIVE_MIN_SIDE if start == "adain" else MIN_AUTO_SIDE
+    n = auto_scales(long_side, smallest) if scales == 0 else scales
     if n <= 1:
         return [long_side]
     start = max(min(64, long_side), long_side / 2 ** (n - 1))
     if scales == 0:
-        start = max(start, min(MIN_AUTO_SIDE, long_side))
+        start = max(start, min(smallest, long_side))
     ratio = (long_side / start) ** (1 / (n - 1))
     sides = [round(start * ratio**i) for i in range(n)]
     sides[-1] = long_side

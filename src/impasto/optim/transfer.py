@@ -25,6 +25,7 @@ from impasto.image.resize import (
 )
 from impasto.losses import functional as LF
 from impasto.optim.engine import EngineOptions, LbfgsMemory, StepHook, optimise
+from impasto.optim.multiscale import levels_for, variables_per_pixel
 from impasto.optim.objective import Region, TemporalTerm, TransferObjective, wrap_blend
 from impasto.optim.prepared import prepare
 from impasto.optim.pyramid import MIN_STYLE_SIDE, scale_sides, schedule
@@ -174,15 +175,15 @@ def run_transfer(
                     f"--max-memory {format_bytes(memory_budget)} is too small for a "
                     f"{final[1]}x{final[0]} output: it needs about "
                     f"{format_bytes(needed + memory_budget - room)}")
-    sides = scale_sides(max(final), cfg.scales)
-    # A coarse scale where the picture would be thinner than MIN_SIDE paints a strip: the
-    # pyramid starts at the first scale that is not (the pipeline checked the finest).
-    sides = [s for s in sides[:-1] if min(scale_size(final, s, cfg)) >= MIN_SIDE] + sides[-1:]
     # The pipeline resolves ``auto`` (TransferConfig.start) and paints the AdaIN start; here,
     # without it, ``auto`` starts from the photo.
     init = "content" if cfg.init == "auto" else cfg.init
     if content is None and init == "content":
         init = "noise"
+    sides = scale_sides(max(final), cfg.scales, init)
+    # A coarse scale where the picture would be thinner than MIN_SIDE paints a strip: the
+    # pyramid starts at the first scale that is not (the pipeline checked the finest).
+    sides = [s for s in sides[:-1] if min(scale_size(final, s, cfg)) >= MIN_SIDE] + sides[-1:]
     steps = schedule(sides, cfg.iterations, init)
     sizes = [scale_size(final, side, cfg) for side in sides]
     if tiled:
@@ -253,13 +254,17 @@ def run_transfer(
                           else inputs.temporal.at((h, w), device)),
             )
             prepared.keep(objective.style_targets)
-            scale_options = options
+            # A still's finest scale moves coarser copies of the picture too (a video's
+            # frames keep the pixels alone: their memory goes on to the next frame).
+            levels = (levels_for((h, w), cfg.multiscale)
+                      if index == len(sizes) and inputs.lbfgs_memory is None else 0)
+            scale_options = dataclasses.replace(options, levels=levels)
             if room is not None:
                 # Keep the optimiser's history within the budget too (it is whole-picture
                 # sized).
-                scale_options = dataclasses.replace(
-                    options, lbfgs_history=min(options.lbfgs_history,
-                                               history_size(h, w, room, precision)))
+                history = history_size(h, w, room, precision)
+                scale_options = dataclasses.replace(scale_options, lbfgs_history=min(
+                    options.lbfgs_history, int(history / variables_per_pixel(levels))))
             x = optimise(objective, x, n_steps, options=scale_options, on_step=hook,
                          cancel=cancel, memory=memory)
             del objective
