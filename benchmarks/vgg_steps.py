@@ -21,7 +21,11 @@ distance, SSIM), so a cheaper preset shows what it costs in quality. A preset is
 ``progressive:init=adain,iterations=150``. One key is the benchmark's own: ``layout=nchw`` or
 ``layout=channels_last`` sets the memory layout of the optimiser's VGG-19 where the runtime
 policy would choose it (bf16 on a CPU; the policy's choice depends on AMX alone, which the
-preset overrides), so one run compares the two on whole pictures.
+preset overrides), so one run compares the two on whole pictures. ``--reference JSON`` takes
+the first preset's rows (the ratios' reference: the photo start's 300 steps, several times the
+default's cost) from an earlier run of the same pairs, precision, size and seed instead of
+rendering them again; its pictures do not depend on the clock, and the JSON names the commit
+that file came from.
 
 Run from the repository root (with the venv active)::
 
@@ -34,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -225,6 +231,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's own)")
     parser.add_argument("--out", default=None, help="folder for the pictures (optional)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--reference", default=None, metavar="JSON",
+                        help="take the first preset's rows (the ratios' reference) from this "
+                             "earlier run of the same pairs, seed and options instead of "
+                             "rendering it again (its pictures do not depend on the clock)")
     parser.add_argument("--sheet", default=None,
                         help="a contact sheet of the pictures (needs --out), e.g. "
                              "docs/images/progressive_contact_sheet.jpg")
@@ -238,6 +248,10 @@ def main() -> None:
     root = data_dir(args.data)
     chosen = split_pairs(root, args.split, args.pairs)
     presets = [parse_preset(p) for p in (args.preset or ["default"])]
+    earlier = (reference_rows(args, presets[0], [pair_name(c, s) for c, s in chosen])
+               if args.reference else [])
+    if args.reference and args.sheet:
+        sys.exit("error: --sheet draws every preset's pictures: leave out --reference")
     if args.sheet and not args.out:
         sys.exit("error: --sheet needs --out (the folder the pictures are kept in)")
     out = Path(args.out) if args.out else None
@@ -258,6 +272,9 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for content, style in chosen:
         for name, options in presets:
+            if earlier and name == presets[0][0]:
+                rows.extend(r for r in earlier if r["pair"] == pair_name(content, style))
+                continue
             opts = {"size": args.size, "seed": args.seed, "precision": args.precision,
                     **without_layout(options)}
             use_layout(options)
@@ -310,9 +327,32 @@ def main() -> None:
     write_json(args.json, {
         **run_header(Path(__file__).stem), "split": args.split, "precision": args.precision,
         "size": args.size, "unit_seconds": unit, "unit_seconds_all": units,
+        "reference": args.reference and {
+            "file": args.reference, "preset": presets[0][0],
+            "commit": subprocess.run(["git", "log", "-1", "--format=%H", "--", args.reference],
+                                     capture_output=True, text=True).stdout.strip() or None},
         "summary": summary, "rows": rows,
     })
 
+
+def reference_rows(args: argparse.Namespace, first: tuple[str, dict[str, Any]],
+                   pairs: list[str]) -> list[dict[str, Any]]:
+    """The first preset's rows from ``--reference``: a run of the same split, precision,
+    size and seed, with a preset of that name whose options all hold in this one (this one
+    may add options made since, at their old behaviour: ``multiscale=0``), on every pair."""
+    earlier = json.loads(Path(args.reference).read_text())
+    words = str(earlier.get("command", "")).split()
+    seed = int(words[words.index("--seed") + 1]) if "--seed" in words else 0
+    rows = [r for r in earlier["rows"] if r["preset"] == first[0]]
+    same = (earlier.get("split") == args.split and earlier.get("precision") == args.precision
+            and earlier.get("size") == args.size and seed == args.seed)
+    if not same or not rows or any(first[1].get(k, object()) != v
+                                   for r in rows for k, v in r["options"].items()):
+        sys.exit(f"error: {args.reference} is not a run of {first[0]} with these options, "
+                 "split, precision, size and seed")
+    if missing := sorted(set(pairs) - {r["pair"] for r in rows}):
+        sys.exit(f"error: {args.reference} has no {first[0]} picture of {', '.join(missing)}")
+    return rows
 
 if __name__ == "__main__":
     main()

@@ -51,7 +51,7 @@ class TransferConfig:
     iterations: int | None = field(
         default=None,
         metadata=_opt("Optimisation steps in total, over all scales (default: the progressive "
-                      "schedule from an AdaIN start, 113 steps at 512 px; 300 from the photo "
+                      "schedule from an AdaIN start, 119 steps at 512 px; 300 from the photo "
                       "or noise)."),
     )
     scales: int = field(

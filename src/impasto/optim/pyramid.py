@@ -22,7 +22,7 @@ PROGRESSIVE_MIN_SIDE = 128
 #: picture up, and the steps go where they are cheap (the layout) and where they buy the
 #: content's detail (the finest). Chosen on the validation split against the photo start's
 #: 300 steps (experiments/NOTES.md; docs/benchmarks.md "The cost of a picture in VGG steps").
-PROGRESSIVE_STEPS = (60, 20, 41)
+PROGRESSIVE_STEPS = (60, 20, 39)
 #: Steps in total of a run from the photo or from noise (split by :func:`split_steps`).
 CLASSIC_STEPS = 300
 
