@@ -30,7 +30,8 @@ that file came from.
 Run from the repository root (with the venv active)::
 
     python benchmarks/vgg_steps.py --precision fp32 --pairs 5 \\
-        --preset classic:init=content,carry_detail=0,carry_curvature=0 --preset default \\
+        --preset classic:init=content,carry_detail=0,carry_curvature=0,multiscale=0 \\
+        --preset default \\
         --json docs/results/vgg_steps_fp32.json
 """
 
