@@ -330,8 +330,7 @@ def main() -> None:
         "size": args.size, "unit_seconds": unit, "unit_seconds_all": units,
         "reference": args.reference and {
             "file": args.reference, "preset": presets[0][0],
-            "commit": subprocess.run(["git", "log", "-1", "--format=%H", "--", args.reference],
-                                     capture_output=True, text=True).stdout.strip() or None},
+            "commit": _last_commit(args.reference)},
         "summary": summary, "rows": rows,
     })
 
@@ -341,7 +340,11 @@ def reference_rows(args: argparse.Namespace, first: tuple[str, dict[str, Any]],
     """The first preset's rows from ``--reference``: a run of the same split, precision,
     size and seed, with a preset of that name whose options all hold in this one (this one
     may add options made since, at their old behaviour: ``multiscale=0``), on every pair."""
-    earlier = json.loads(Path(args.reference).read_text())
+    try:
+        earlier = json.loads(Path(args.reference).read_text())
+        earlier["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"error: --reference {args.reference}: not a vgg_steps JSON ({exc})")
     words = str(earlier.get("command", "")).split()
     seed = int(words[words.index("--seed") + 1]) if "--seed" in words else 0
     rows = [r for r in earlier["rows"] if r["preset"] == first[0]]
@@ -354,6 +357,17 @@ def reference_rows(args: argparse.Namespace, first: tuple[str, dict[str, Any]],
     if missing := sorted(set(pairs) - {r["pair"] for r in rows}):
         sys.exit(f"error: {args.reference} has no {first[0]} picture of {', '.join(missing)}")
     return rows
+
+
+def _last_commit(path: str) -> str | None:
+    """The commit that last changed ``path`` (None outside a git checkout)."""
+    try:
+        done = subprocess.run(["git", "log", "-1", "--format=%H", "--", path],
+                              capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
 
 if __name__ == "__main__":
     main()

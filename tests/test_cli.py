@@ -177,6 +177,8 @@ def test_missing_style(tmp_path: Path, content_png: Path,
     (["--device", "tpu"], "device"),
     (["--carry-curvature", "-1"], "carry-curvature"),
     (["--carry-curvature", "99"], "carry-curvature"),
+    (["--multiscale", "-1"], "multiscale"),
+    (["--multiscale", "9"], "multiscale"),
 ])
 def test_nonsense_options(tmp_path: Path, content_png: Path, style_png: Path,
                           capsys: pytest.CaptureFixture[str], args: list[str],

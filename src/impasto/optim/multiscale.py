@@ -20,8 +20,6 @@ import torch.nn.functional as F
 #: Weight of each coarser copy against the next finer one: at 0.5 a coarse variable moves
 #: the picture about as far for its gradient as a pixel does (each stands for 4**k pixels).
 LEVEL_FACTOR = 0.5
-
-
 #: No copy's long side is below this: smaller copies would move the whole picture at once.
 MIN_COPY_SIDE = 64
 
@@ -58,11 +56,7 @@ class Multiscale:
 
     def picture(self) -> torch.Tensor:
         """The picture the variables make (differentiable)."""
-        x = self.variables[0]
-        for k, z in enumerate(self.variables[1:], start=1):
-            x = x + LEVEL_FACTOR ** k * F.interpolate(z, size=self.size, mode="bilinear",
-                                                      align_corners=False)
-        return x
+        return _synthesis(self.variables, self.size)
 
     @torch.no_grad()
     def reset(self, image: torch.Tensor) -> None:
@@ -81,10 +75,15 @@ class Multiscale:
         if not self.levels:
             return g
         probes = [v.detach().clone().requires_grad_(True) for v in self.variables]
-        kept, self.variables = self.variables, probes
-        try:
-            with torch.enable_grad():
-                self.picture().backward(g.view(1, -1, *self.size))
-        finally:
-            self.variables = kept
+        with torch.enable_grad():
+            _synthesis(probes, self.size).backward(g.view(1, -1, *self.size))
         return torch.cat([p.grad.flatten() for p in probes])  # type: ignore[union-attr]
+
+
+def _synthesis(variables: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """``z0 + sum_k LEVEL_FACTOR**k * up(z_k)`` at ``size`` (H, W)."""
+    x = variables[0]
+    for k, z in enumerate(variables[1:], start=1):
+        x = x + LEVEL_FACTOR ** k * F.interpolate(z, size=size, mode="bilinear",
+                                                  align_corners=False)
+    return x
